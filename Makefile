@@ -1,0 +1,67 @@
+# Tsunagi: `make run` sets up, trains and starts everything; `make test` runs every test.
+SHELL := /bin/bash
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $(HOME)/.pyenv)
+PY310 ?= $(PYENV_ROOT)/versions/3.10.13/bin/python
+PY311 ?= $(PYENV_ROOT)/versions/3.11.7/bin/python
+BOT_PY := .venv/bot/bin/python
+HANDOFF_PY := .venv/handoff/bin/python
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+NLU ?= data/tests/nlu_test.yml
+REPORT ?= results/evaluation.json
+
+.PHONY: setup setup-bot setup-handoff model train run test test-bot test-handoff test-browser \
+        test-e2e evaluate bench-nlu bench-handoff lock-bot lock-handoff validate publish rollback
+
+## Environments (cached by content hash, idempotent) and the embedding model.
+setup: setup-bot setup-handoff model
+
+setup-bot:
+	@tools/ensure-env.sh bot $(PY310) requirements/bot.lock
+
+setup-handoff:
+	@tools/ensure-env.sh handoff $(PY311) requirements/handoff.lock
+
+model: setup-bot
+	@tools/build-e5.sh
+
+## Trains only when data, domain, config or components changed.
+train: setup
+	@tools/train.sh models/current.tar.gz
+
+run: setup train
+	@tools/run.sh
+
+## Every test: the bot's, the handoff service's, the browser's and end to end.
+test: setup train test-bot test-handoff test-browser test-e2e
+
+test-bot:
+	$(BOT_PY) -m pytest -q tests/bot
+
+test-handoff:
+	$(HANDOFF_PY) -m pytest -q tests/handoff
+
+test-browser:
+	$(HANDOFF_PY) -m pytest -q tests/browser
+
+test-e2e:
+	$(HANDOFF_PY) -m pytest -q tests/e2e
+
+## make evaluate NLU=<rasa nlu yaml> REPORT=<json>
+evaluate: train
+	$(BOT_PY) -m bot.evaluate --model models/current.tar.gz --nlu $(NLU) --report $(REPORT)
+
+bench-nlu: setup model
+	$(BOT_PY) -m bench.nlu_bench
+
+bench-handoff: setup-handoff
+	$(HANDOFF_PY) bench/handoff_bench.py
+
+## Re-resolve a lock from its .in file in one pip run (needs the registry).
+lock-bot:
+	tools/lock.sh bot $(PY310) requirements/bot.in requirements/bot.lock
+
+lock-handoff:
+	tools/lock.sh handoff $(PY311) requirements/handoff.in requirements/handoff.lock

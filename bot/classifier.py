@@ -1,0 +1,331 @@
+"""The intent classifier: logistic regression over sentence features, with an
+out-of-scope decision whose thresholds are chosen by cross-validation.
+
+A message falls back (top intent `nlu_fallback`) when any of these holds:
+- the top intent is the trained `out_of_scope` intent;
+- the top confidence is below `fallback_threshold`;
+- its cosine similarity to the nearest in-scope training example is below
+  `similarity_threshold` (the embedding's own out-of-scope signal).
+With "auto", both thresholds are chosen at training time by k-fold cross-validation on
+the training data: the pair that catches the most out-of-scope examples while at most
+`max_false_fallback_rate` of in-scope examples fall back.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+import numpy as np
+import scipy.sparse
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.featurizers.featurizer import Featurizer
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+logger = logging.getLogger(__name__)
+
+FALLBACK_INTENT = "nlu_fallback"
+AUTO = "auto"
+
+
+@dataclass
+class Thresholds:
+    confidence: float
+    similarity: float
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    logits = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(logits)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def choose_thresholds(
+    confidence: np.ndarray,
+    similarity: np.ndarray,
+    correct: np.ndarray,
+    is_out_of_scope: np.ndarray,
+    predicted_out_of_scope: np.ndarray,
+    max_false_fallback_rate: float,
+) -> Tuple[Thresholds, Dict[Text, float]]:
+    """Picks (confidence, similarity) thresholds from held-out predictions.
+
+    Among the pairs whose in-scope fallback rate is at most `max_false_fallback_rate`, take
+    the one with the best out-of-scope recall, then the best in-scope accuracy, then the
+    higher thresholds (safer against unseen out-of-scope topics).
+    """
+    in_scope = ~is_out_of_scope
+    conf_grid = np.unique(np.round(np.quantile(confidence[in_scope], np.linspace(0, 0.2, 41)), 4))
+    sim_grid = np.unique(np.round(np.quantile(similarity[in_scope], np.linspace(0, 0.2, 41)), 4))
+    best, best_key, best_stats = None, None, {}
+    n_in, n_oos = max(in_scope.sum(), 1), is_out_of_scope.sum()
+    for c in np.concatenate([[0.0], conf_grid]):
+        for s in np.concatenate([[-1.0], sim_grid]):
+            fallback = predicted_out_of_scope | (confidence < c) | (similarity < s)
+            false_fallback = (fallback & in_scope).sum() / n_in
+            if false_fallback > max_false_fallback_rate:
+                continue
+            recall = (fallback & is_out_of_scope).sum() / n_oos if n_oos else 0.0
+            accuracy = (~fallback & in_scope & correct).sum() / n_in
+            key = (round(recall, 6), round(accuracy, 6), c + s)
+            if best_key is None or key > best_key:
+                best_key, best = key, Thresholds(float(c), float(s))
+                best_stats = {"out_of_scope_recall": float(recall), "accuracy": float(accuracy),
+                              "false_fallback_rate": float(false_fallback)}
+    if best is None:
+        best = Thresholds(0.0, -1.0)
+    return best, best_stats
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
+)
+class FAQClassifier(GraphComponent, IntentClassifier):
+    """Multinomial logistic regression on sentence features, with out-of-scope detection."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            # Featurizer aliases whose sentence features are used; None = all of them.
+            "featurizers": None,
+            # Featurizer alias whose dense vectors give the nearest-neighbour similarity.
+            "similarity_featurizer": "embedding",
+            # Inverse L2 regularisation strength of the logistic regression.
+            "C": 10.0,
+            # Examples of this intent are trained on, and predicting it means fallback.
+            "out_of_scope_intent": "out_of_scope",
+            # Minimum top confidence / nearest-neighbour cosine to answer: a number, or
+            # "auto" to choose it by cross-validation on the training data.
+            "fallback_threshold": AUTO,
+            "similarity_threshold": AUTO,
+            # The largest share of in-scope examples that may fall back in cross-validation.
+            "max_false_fallback_rate": 0.02,
+            "cv_folds": 5,
+            # How many intents the ranking lists.
+            "ranking_length": 10,
+            "max_iter": 2000,
+        }
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        weights: Optional[np.ndarray] = None,
+        bias: Optional[np.ndarray] = None,
+        classes: Optional[List[Text]] = None,
+        neighbours: Optional[np.ndarray] = None,
+        thresholds: Optional[Thresholds] = None,
+        feature_scale: Optional[np.ndarray] = None,
+    ) -> None:
+        self.component_config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self.weights = weights
+        self.bias = bias
+        self.classes = classes or []
+        self.neighbours = neighbours
+        self.thresholds = thresholds or Thresholds(0.0, -1.0)
+        self.feature_scale = feature_scale
+        self.cv_report: Dict[Text, Any] = {}
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "FAQClassifier":
+        return cls(config, model_storage, resource)
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        return ["sklearn"]
+
+    # ---- features -------------------------------------------------------------------
+    def _features(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
+        """Every featurizer's sentence features side by side, each block L2-normalised."""
+        names = self.component_config["featurizers"]
+        rows = []
+        for message in messages:
+            blocks = []
+            _, sparse = message.get_sparse_features(TEXT, names)
+            _, dense = message.get_dense_features(TEXT, names)
+            for features in (sparse, dense):
+                if features is None:
+                    continue
+                matrix = scipy.sparse.csr_matrix(features.features, dtype=np.float32)
+                norm = np.sqrt(matrix.multiply(matrix).sum())
+                blocks.append(matrix / norm if norm > 0 else matrix)
+            if not blocks:
+                raise ValueError(f"No sentence features for {message.get(TEXT)!r}: add a featurizer before FAQClassifier.")
+            rows.append(scipy.sparse.hstack(blocks, format="csr"))
+        return scipy.sparse.vstack(rows, format="csr")
+
+    def _similarity_vectors(self, messages: List[Message]) -> Optional[np.ndarray]:
+        alias = self.component_config["similarity_featurizer"]
+        if not alias:
+            return None
+        vectors = []
+        for message in messages:
+            _, dense = message.get_dense_features(TEXT, [alias])
+            if dense is None:
+                return None
+            vector = np.asarray(dense.features, dtype=np.float32).reshape(-1)
+            vectors.append(vector / max(np.linalg.norm(vector), 1e-12))
+        return np.stack(vectors)
+
+    # ---- training -------------------------------------------------------------------
+    def _fit(self, X, y: np.ndarray, n_classes: int) -> Tuple[np.ndarray, np.ndarray]:
+        from sklearn.linear_model import LogisticRegression
+
+        clf = LogisticRegression(C=self.component_config["C"], max_iter=self.component_config["max_iter"])
+        clf.fit(X, y)
+        weights = np.zeros((n_classes, X.shape[1]), dtype=np.float32)
+        bias = np.full(n_classes, -1e9, dtype=np.float32)  # classes absent from a fold
+        weights[clf.classes_] = clf.coef_
+        bias[clf.classes_] = clf.intercept_
+        return weights, bias
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [m for m in training_data.intent_examples if m.get(INTENT)]
+        labels = [m.get(INTENT) for m in examples]
+        self.classes = sorted(set(labels))
+        if len(self.classes) < 2:
+            logger.warning("FAQClassifier needs at least two intents; not trained.")
+            return self._resource
+        y = np.array([self.classes.index(label) for label in labels])
+        X = self._features(examples)
+        sims = self._similarity_vectors(examples)
+        oos_name = self.component_config["out_of_scope_intent"]
+        oos_index = self.classes.index(oos_name) if oos_name in self.classes else -1
+        is_oos = y == oos_index
+
+        self.thresholds = self._cross_validate(X, y, sims, is_oos, oos_index)
+        self.weights, self.bias = self._fit(X, y, len(self.classes))
+        self.neighbours = sims[~is_oos] if sims is not None else None
+        self.persist()
+        return self._resource
+
+    def _cross_validate(self, X, y, sims, is_oos, oos_index) -> Thresholds:
+        fixed_conf = self.component_config["fallback_threshold"]
+        fixed_sim = self.component_config["similarity_threshold"]
+        if fixed_conf != AUTO and fixed_sim != AUTO:
+            return Thresholds(float(fixed_conf), float(fixed_sim))
+        from sklearn.model_selection import StratifiedKFold
+
+        folds = min(self.component_config["cv_folds"], int(np.bincount(y).min()))
+        if folds < 2:
+            logger.warning("Too few examples per intent to cross-validate; thresholds off.")
+            return Thresholds(float(fixed_conf) if fixed_conf != AUTO else 0.0,
+                              float(fixed_sim) if fixed_sim != AUTO else -1.0)
+        n = len(y)
+        confidence, similarity = np.zeros(n), np.ones(n)
+        correct, predicted_oos = np.zeros(n, bool), np.zeros(n, bool)
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=42)
+        for train_idx, test_idx in splitter.split(np.zeros(n), y):
+            weights, bias = self._fit(X[train_idx], y[train_idx], len(self.classes))
+            probs = softmax(np.asarray(X[test_idx] @ weights.T) + bias)
+            top = probs.argmax(axis=1)
+            confidence[test_idx] = probs.max(axis=1)
+            correct[test_idx] = top == y[test_idx]
+            predicted_oos[test_idx] = top == oos_index
+            if sims is not None:
+                reference = sims[train_idx][~is_oos[train_idx]]
+                similarity[test_idx] = (sims[test_idx] @ reference.T).max(axis=1)
+        chosen, stats = choose_thresholds(
+            confidence, similarity if sims is not None else np.ones(n), correct, is_oos,
+            predicted_oos, self.component_config["max_false_fallback_rate"],
+        )
+        if fixed_conf != AUTO:
+            chosen.confidence = float(fixed_conf)
+        if fixed_sim != AUTO:
+            chosen.similarity = float(fixed_sim)
+        self.cv_report = {"folds": folds, **stats}
+        logger.info(
+            "FAQClassifier: %d-fold cross-validation chose confidence >= %.3f and similarity >= %.3f "
+            "(out-of-scope recall %.3f, accuracy %.3f, false fallback %.3f)",
+            folds, chosen.confidence, chosen.similarity, stats.get("out_of_scope_recall", 0),
+            stats.get("accuracy", 0), stats.get("false_fallback_rate", 0),
+        )
+        return chosen
+
+    # ---- prediction -----------------------------------------------------------------
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self.weights is None:
+            return messages
+        probs = softmax(np.asarray(self._features(messages) @ self.weights.T) + self.bias)
+        sims = self._similarity_vectors(messages) if self.neighbours is not None else None
+        nearest = (sims @ self.neighbours.T).max(axis=1) if sims is not None else None
+        for i, message in enumerate(messages):
+            order = np.argsort(-probs[i])[: self.component_config["ranking_length"]]
+            ranking = [{INTENT_NAME_KEY: self.classes[j], PREDICTED_CONFIDENCE_KEY: float(probs[i, j])}
+                       for j in order]
+            top = ranking[0]
+            similarity = float(nearest[i]) if nearest is not None else None
+            reason = self._fallback_reason(top, similarity)
+            if reason:
+                logger.debug("Fallback for %r: %s", message.get(TEXT), reason)
+                top = {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: top[PREDICTED_CONFIDENCE_KEY]}
+                ranking = [top, *ranking]
+            message.set(INTENT, top, add_to_output=True)
+            message.set("intent_ranking", ranking, add_to_output=True)
+            message.set("out_of_scope", {"fallback": bool(reason), "reason": reason,
+                                         "similarity": similarity}, add_to_output=True)
+        return messages
+
+    def _fallback_reason(self, top: Dict[Text, Any], similarity: Optional[float]) -> Optional[Text]:
+        name, confidence = top[INTENT_NAME_KEY], top[PREDICTED_CONFIDENCE_KEY]
+        if name == self.component_config["out_of_scope_intent"]:
+            return "out_of_scope intent"
+        if confidence < self.thresholds.confidence:
+            return f"confidence {confidence:.3f} < threshold {self.thresholds.confidence:.3f}"
+        if similarity is not None and similarity < self.thresholds.similarity:
+            return f"similarity {similarity:.3f} < threshold {self.thresholds.similarity:.3f}"
+        return None
+
+    # ---- persistence ----------------------------------------------------------------
+    def persist(self) -> None:
+        with self._model_storage.write_to(self._resource) as model_dir:
+            arrays = {"weights": self.weights, "bias": self.bias}
+            if self.neighbours is not None:
+                arrays["neighbours"] = self.neighbours
+            np.savez_compressed(model_dir / "classifier.npz", **arrays)
+            (model_dir / "classifier.json").write_text(json.dumps({
+                "classes": self.classes,
+                "thresholds": {"confidence": self.thresholds.confidence,
+                               "similarity": self.thresholds.similarity},
+                "cross_validation": self.cv_report,
+            }, ensure_ascii=False, indent=2))
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "FAQClassifier":
+        try:
+            with model_storage.read_from(resource) as model_dir:
+                meta = json.loads((model_dir / "classifier.json").read_text())
+                arrays = np.load(model_dir / "classifier.npz", allow_pickle=False)
+                return cls(
+                    config, model_storage, resource, weights=arrays["weights"], bias=arrays["bias"],
+                    classes=meta["classes"],
+                    neighbours=arrays["neighbours"] if "neighbours" in arrays.files else None,
+                    thresholds=Thresholds(**meta["thresholds"]),
+                )
+        except (ValueError, FileNotFoundError):
+            logger.debug("FAQClassifier: no trained model in %s.", resource.name)
+            return cls(config, model_storage, resource)

@@ -1,0 +1,166 @@
+"""Tsunagi handoff service: the chat gateway between the website widget and Rasa, the queue of
+conversations waiting for a person, and the API of the agent console.
+
+    flask --app handoff db-upgrade          # create or migrate the database
+    flask --app handoff agents create ...   # an agent account
+    gunicorn -c handoff/gunicorn.conf.py 'handoff:create_app()'
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Optional
+
+from flask import Flask, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .config import from_environment
+from .errors import ApiError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What the blueprints use, built once per app (no module-level globals)."""
+    db: Any
+    broker: Any
+    rasa: Any
+    hours: Any
+    gateway: Any
+    limiter: Any
+    stream_settings: Any
+
+
+def create_app(test_config: Optional[dict] = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(from_environment())
+    if test_config:
+        app.config.update(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
+    app.config.update(
+        MAX_CONTENT_LENGTH=app.config["MAX_BODY_BYTES"],
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="tsunagi_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        JSON_SORT_KEYS=False,
+    )
+    logging.basicConfig(level=app.config["LOG_LEVEL"])
+    if app.config["TRUSTED_PROXIES"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=app.config["TRUSTED_PROXIES"])
+
+    app.extensions["tsunagi"] = _build_services(app)
+
+    from . import admin_api, agent_api, customer_api, operations, pages
+    for module in (customer_api, agent_api, admin_api, operations, pages):
+        app.register_blueprint(module.bp)
+
+    _install_error_handlers(app)
+    _install_cors(app)
+
+    from .cli import register_commands
+    register_commands(app)
+    return app
+
+
+def _instance_secret(instance_path: str) -> str:
+    path = os.path.join(instance_path, "secret_key")
+    try:
+        with open(path) as handle:
+            return handle.read().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(48)
+    try:
+        # O_EXCL: when several workers start at once, exactly one writes the key, all read it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+    except FileExistsError:
+        pass
+    with open(path) as handle:
+        return handle.read().strip() or key
+
+
+def _build_services(app: Flask) -> Services:
+    from .database import Database, make_engine
+    from .events import Dispatcher
+    from .gateway import Gateway
+    from .listeners.bot_restart_listener import BotRestartListener
+    from .listeners.live_push_listener import LivePushListener
+    from .listeners.metrics_listener import MetricsListener
+    from .listeners.queue_listener import QueueListener
+    from .live import make_broker
+    from .rasa import RasaClient
+    from .rate_limits import MemoryCounter, RateLimiter, RedisCounter
+    from .streams import StreamSettings
+    from .support_hours import SupportHours
+
+    c = app.config
+    url = c["DATABASE_URL"]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and ":memory:" not in url:
+        os.makedirs(os.path.dirname(os.path.abspath(url[len("sqlite:///"):])) or ".", exist_ok=True)
+    broker = make_broker(c["REDIS_URL"], c["REDIS_CHANNEL_PREFIX"])
+    rasa = RasaClient(c["RASA_URL"], c["RASA_CHANNEL_PATH"], c["RASA_TIMEOUT"])
+    hours = SupportHours(c["SUPPORT_HOURS"], c["SUPPORT_TIMEZONE"], tuple(c["SUPPORT_CLOSED_DATES"]))
+    db = Database(make_engine(url, c["DB_POOL_SIZE"], c["DB_MAX_OVERFLOW"]))
+    db.dispatcher = Dispatcher([
+        LivePushListener(broker),
+        MetricsListener(),
+        QueueListener(broker, db, c["QUEUE_ETA_SAMPLE"], c["QUEUE_DEFAULT_WAIT_SECONDS"]),
+        BotRestartListener(rasa),
+    ])
+    counter = RedisCounter(broker) if c["REDIS_URL"] else MemoryCounter()
+    return Services(
+        db=db, broker=broker, rasa=rasa, hours=hours, gateway=Gateway(db, rasa, hours),
+        limiter=RateLimiter(counter, c["REDIS_CHANNEL_PREFIX"]),
+        stream_settings=StreamSettings(c["STREAM_HEARTBEAT_SECONDS"], c["STREAM_MAX_SECONDS"],
+                                       c["QUEUE_ETA_SAMPLE"], c["QUEUE_DEFAULT_WAIT_SECONDS"]),
+    )
+
+
+def _install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError):
+        return error.body(), error.status, error.headers
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 400: "bad_request"}
+        message = error.description or error.name
+        if error.code == 413:
+            message = f"The body is larger than {app.config['MAX_BODY_BYTES']} bytes."
+        response = error.get_response()
+        headers = {k: v for k, v in response.headers.items() if k.lower() in ("allow", "retry-after")}
+        return {"error": {"code": codes.get(error.code, error.name.lower().replace(" ", "_")),
+                          "message": message}}, error.code, headers
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        # A 500 is a bug: logged with its traceback, and the client still gets JSON.
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return {"error": {"code": "internal_error", "message": "Something went wrong on our side."}}, 500
+
+
+def _install_cors(app: Flask) -> None:
+    allowed = set(app.config["CORS_ORIGINS"])
+
+    @app.after_request
+    def cors(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        origin = request.headers.get("Origin")
+        if origin and request.path.startswith("/api/v1/") and ("*" in allowed or origin in allowed):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, Last-Event-ID"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Access-Control-Max-Age"] = "600"
+        if origin and request.path.startswith("/api/v1/"):
+            response.vary.add("Origin")
+        return response

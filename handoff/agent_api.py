@@ -1,0 +1,203 @@
+"""Agent API (/api/agent): log in, work the queue, talk to customers. Session cookie + X-CSRF-Token."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, g, request
+from sqlalchemy import select
+
+from . import agent_desk, validation
+from .agent_queue import queue_items
+from .agents import agent_json, authenticate, list_agents, open_counts
+from .auth import agent_required, csrf_token, has_role, log_in, log_out
+from .canned_replies import canned_reply_json, list_canned_replies
+from .errors import Unauthorized
+from .lifecycle import Status, claim, get_conversation, hand_back, resolve, transfer
+from .models import Agent, Conversation
+from .streams import agent_stream
+from .system_messages import LANGUAGES
+from .transcript import iso, message_json, messages_after
+
+bp = Blueprint("agent_api", __name__, url_prefix="/api/agent")
+
+
+def services():
+    return current_app.extensions["tsunagi"]
+
+
+def _limit_of_agents() -> int:
+    return current_app.config["AGENT_MAX_CONCURRENT"]
+
+
+def conversation_summary(conversation: Conversation, agent_names: dict[int, str]) -> dict:
+    return {
+        "id": conversation.id, "status": conversation.status, "language": conversation.language,
+        "reason": conversation.handoff_reason, "priority": conversation.priority, "offline": bool(conversation.offline),
+        "email": conversation.email,
+        "agent": {"id": conversation.agent_id, "name": agent_names.get(conversation.agent_id, "")}
+        if conversation.agent_id is not None else None,
+        "created_at": iso(conversation.created_at), "queued_at": iso(conversation.queued_at),
+        "claimed_at": iso(conversation.claimed_at), "updated_at": iso(conversation.updated_at),
+    }
+
+
+def _names(session) -> dict[int, str]:
+    return dict(session.execute(select(Agent.id, Agent.name)).all())
+
+
+def conversation_detail(session, conversation_id: str) -> dict:
+    conversation = get_conversation(session, conversation_id)
+    body = conversation_summary(conversation, _names(session))
+    body["handoff_turns"] = conversation.handoff_turns or []
+    body["page_url"] = conversation.page_url
+    body["rating"] = None if conversation.rated_at is None else {
+        "csat": conversation.csat, "ces": conversation.ces, "comment": conversation.rating_comment}
+    body["messages"] = [message_json(m, with_nlu=True) for m in messages_after(session, conversation_id, 0, limit=100000)]
+    body["notes"] = [{"id": note.id, "text": note.text, "agent_name": name or "", "created_at": iso(note.created_at)}
+                     for note, name in agent_desk.notes_of(session, conversation_id)]
+    return body
+
+
+@bp.post("/login")
+def login():
+    body = validation.json_body()
+    email = validation.text(body, "email", max_chars=254)
+    password = validation.text(body, "password", max_chars=1000)
+    services().limiter.check("login", request.remote_addr or "unknown", current_app.config["RATE_LIMIT_LOGIN"])
+    with services().db.reading() as session:
+        agent = authenticate(session, email, password)
+    if agent is None:
+        raise Unauthorized("invalid_credentials", "Wrong e-mail or password.")
+    token = log_in(agent)
+    return {"agent": agent_json(agent), "csrf_token": token}
+
+
+@bp.post("/logout")
+@agent_required()
+def logout():
+    log_out()
+    return "", 204
+
+
+@bp.get("/me")
+@agent_required()
+def me():
+    with services().db.reading() as session:
+        count = open_counts(session).get(g.agent.id, 0)
+    return {"agent": agent_json(g.agent, count, _limit_of_agents()), "csrf_token": csrf_token()}
+
+
+@bp.get("/queue")
+@agent_required()
+def queue():
+    language = validation.query_choice("language", LANGUAGES)
+    with services().db.reading() as session:
+        return {"queue": queue_items(session, language)}
+
+
+@bp.get("/conversations")
+@agent_required()
+def conversations():
+    mine = request.args.get("mine", "0") in ("1", "true")
+    with services().db.reading() as session:
+        query = select(Conversation).where(Conversation.status == Status.ASSIGNED.value)
+        if mine:
+            query = query.where(Conversation.agent_id == g.agent.id)
+        names = _names(session)
+        rows = session.scalars(query.order_by(Conversation.claimed_at).limit(500))
+        return {"conversations": [conversation_summary(c, names) for c in rows]}
+
+
+@bp.get("/conversations/<conversation_id>")
+@agent_required()
+def conversation(conversation_id):
+    with services().db.reading() as session:
+        return conversation_detail(session, conversation_id)
+
+
+def _after_move(conversation_id):
+    with services().db.reading() as session:
+        return conversation_detail(session, conversation_id)
+
+
+@bp.post("/conversations/<conversation_id>/claim")
+@agent_required()
+def claim_conversation(conversation_id):
+    with services().db.writing() as session:
+        claim(session, conversation_id, g.agent, _limit_of_agents())
+    return _after_move(conversation_id)
+
+
+@bp.post("/conversations/<conversation_id>/messages")
+@agent_required()
+def reply(conversation_id):
+    text = validation.message_text(validation.json_body())
+    with services().db.writing() as session:
+        message = agent_desk.reply(session, conversation_id, g.agent, text)
+    return {"message": message_json(message)}, 201
+
+
+@bp.post("/conversations/<conversation_id>/notes")
+@agent_required()
+def note(conversation_id):
+    text = validation.message_text(validation.json_body())
+    with services().db.writing() as session:
+        created = agent_desk.add_note(session, conversation_id, g.agent, text)
+    return {"note": {"id": created.id, "text": created.text, "agent_name": g.agent.name,
+                     "created_at": iso(created.created_at)}}, 201
+
+
+@bp.post("/conversations/<conversation_id>/typing")
+@agent_required()
+def typing(conversation_id):
+    is_typing = validation.boolean(validation.json_body(), "typing")
+    with services().db.writing() as session:
+        agent_desk.agent_typing(session, conversation_id, g.agent, is_typing)
+    return "", 204
+
+
+@bp.post("/conversations/<conversation_id>/transfer")
+@agent_required()
+def transfer_conversation(conversation_id):
+    target = validation.integer(validation.json_body(), "agent_id", 1, 2**31 - 1, required=True)
+    with services().db.writing() as session:
+        transfer(session, conversation_id, g.agent, target, _limit_of_agents(), may_override=has_role(g.agent, "admin"))
+    return _after_move(conversation_id)
+
+
+@bp.post("/conversations/<conversation_id>/handback")
+@agent_required()
+def handback(conversation_id):
+    with services().db.writing() as session:
+        hand_back(session, conversation_id, g.agent, may_override=has_role(g.agent, "admin"))
+    return _after_move(conversation_id)
+
+
+@bp.post("/conversations/<conversation_id>/resolve")
+@agent_required()
+def resolve_conversation(conversation_id):
+    with services().db.writing() as session:
+        resolve(session, conversation_id, g.agent, may_override=has_role(g.agent, "admin"))
+    return _after_move(conversation_id)
+
+
+@bp.get("/agents")
+@agent_required()
+def agents():
+    with services().db.reading() as session:
+        counts = open_counts(session)
+        return {"agents": [agent_json(a, counts.get(a.id, 0), _limit_of_agents()) for a in list_agents(session)]}
+
+
+@bp.get("/canned-replies")
+@agent_required()
+def canned_replies():
+    language = validation.query_choice("language", LANGUAGES)
+    with services().db.reading() as session:
+        return {"canned_replies": [canned_reply_json(r) for r in list_canned_replies(session, language)]}
+
+
+@bp.get("/stream")
+@agent_required()
+def stream():
+    s = services()
+    return Response(agent_stream(s.broker, s.stream_settings, g.agent.id), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -1,0 +1,97 @@
+"""Who may do what: customer tokens (one conversation each), agent sessions, roles and CSRF."""
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+from typing import Optional
+
+from flask import current_app, g, request, session
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from .errors import Forbidden, Unauthorized
+
+ROLES = ("agent", "editor", "admin")  # each role can do everything the ones before it can
+_TOKEN_SALT = "tsunagi.conversation-token"
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_TOKEN_SALT)
+
+
+def issue_customer_token(conversation_id: str) -> str:
+    return _serializer().dumps(conversation_id)
+
+
+def customer_token_from_request() -> Optional[str]:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    # EventSource cannot set headers, so the stream takes the token from the query string.
+    return request.args.get("token")
+
+
+def require_customer(conversation_id: str) -> None:
+    """The request's token must have been issued for this very conversation."""
+    token = customer_token_from_request()
+    if not token:
+        raise Unauthorized("token_required", "Send the conversation token as 'Authorization: Bearer <token>'.")
+    try:
+        granted = _serializer().loads(token, max_age=current_app.config["CUSTOMER_TOKEN_MAX_AGE"])
+    except SignatureExpired:
+        raise Unauthorized("token_expired", "The conversation token has expired; start a new conversation.")
+    except BadSignature:
+        raise Unauthorized("token_invalid", "The conversation token is not valid.")
+    if not hmac.compare_digest(str(granted), conversation_id):
+        raise Forbidden("token_mismatch", "This token opens another conversation.")
+
+
+# Agents
+
+def log_in(agent) -> str:
+    session.clear()
+    session["agent_id"] = agent.id
+    session["csrf"] = secrets.token_urlsafe(32)
+    session.permanent = True
+    return session["csrf"]
+
+
+def log_out() -> None:
+    session.clear()
+
+
+def csrf_token() -> Optional[str]:
+    return session.get("csrf")
+
+
+def check_csrf() -> None:
+    """Writes must echo the session's CSRF token in X-CSRF-Token: a forged cross-site form cannot."""
+    expected = session.get("csrf")
+    sent = request.headers.get("X-CSRF-Token", "")
+    if not expected or not hmac.compare_digest(expected, sent):
+        raise Forbidden("csrf_failed", "Missing or wrong X-CSRF-Token header.")
+
+
+def has_role(agent, role: str) -> bool:
+    return ROLES.index(agent.role) >= ROLES.index(role)
+
+
+def agent_required(role: str = "agent"):
+    """Loads the logged-in, active agent into g.agent; 401 without a session, 403 without the role."""
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            from .agents import load_agent
+
+            agent_id = session.get("agent_id")
+            agent = load_agent(agent_id) if agent_id is not None else None
+            if agent is None:
+                raise Unauthorized("login_required", "Log in as an agent first.")
+            if request.method not in ("GET", "HEAD", "OPTIONS"):
+                check_csrf()
+            if not has_role(agent, role):
+                raise Forbidden("role_required", f"This needs the {role} role.")
+            g.agent = agent
+            return view(*args, **kwargs)
+        return wrapped
+    return decorate

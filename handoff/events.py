@@ -1,0 +1,83 @@
+"""Domain events: what happened to a conversation, recorded by the domain functions.
+
+Each concern that reacts (live push, metrics, the queue broadcast, the bot restart) is one
+Listener in handoff/listeners/. A listener may act inside the transaction that recorded the
+event (on_record, e.g. to write rows that must commit with it) and after the commit
+(after_commit, e.g. to push to browsers or call Rasa).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Optional
+
+log = logging.getLogger(__name__)
+
+CONVERSATION_STARTED = "conversation_started"
+MESSAGE_CREATED = "message_created"
+BOT_ANSWERED = "bot_answered"          # the bot recognised a topic
+BOT_FELL_BACK = "bot_fell_back"        # the bot did not understand
+HANDOFF_REQUESTED = "handoff_requested"
+OFFLINE_TICKET_OPENED = "offline_ticket_opened"
+CLAIMED = "claimed"
+TRANSFERRED = "transferred"
+HANDED_BACK = "handed_back"
+RESOLVED = "resolved"
+RATED = "rated"
+FIRST_AGENT_REPLY = "first_agent_reply"
+NOTE_ADDED = "note_added"
+TYPING = "typing"
+
+# Events after which the waiting line looks different.
+QUEUE_CHANGES = frozenset({HANDOFF_REQUESTED, OFFLINE_TICKET_OPENED, CLAIMED, RESOLVED, HANDED_BACK})
+
+
+@dataclass
+class Event:
+    name: str
+    conversation_id: Optional[str] = None
+    agent_id: Optional[int] = None
+    data: dict[str, Any] = field(default_factory=dict)
+    # Filled by listeners during on_record for their own after_commit step.
+    outbox: dict[str, Any] = field(default_factory=dict)
+
+
+class Listener:
+    """One concern reacting to domain events."""
+
+    handles: frozenset[str] = frozenset()
+
+    def on_record(self, session, event: Event) -> None:
+        """Inside the recording transaction: rows written here commit or roll back with it."""
+
+    def after_commit(self, event: Event) -> None:
+        """After the commit: side effects outside the database."""
+
+
+class Dispatcher:
+    def __init__(self, listeners: Iterable[Listener]):
+        self.listeners = list(listeners)
+
+    def record(self, session, event: Event) -> None:
+        for listener in self.listeners:
+            if event.name in listener.handles:
+                listener.on_record(session, event)
+        session.info["events"].append(event)
+
+    def after_commit(self, events: list[Event]) -> None:
+        for event in events:
+            for listener in self.listeners:
+                if event.name in listener.handles:
+                    try:
+                        listener.after_commit(event)
+                    except Exception:  # one failing concern must not break the others
+                        log.exception("listener %s failed on %s", type(listener).__name__, event.name)
+
+
+def record(session, event: Event) -> None:
+    """Record an event in the session's transaction (see Database.writing)."""
+    dispatcher = session.info.get("dispatcher")
+    if dispatcher is None:
+        session.info.setdefault("events", []).append(event)
+    else:
+        dispatcher.record(session, event)

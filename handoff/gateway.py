@@ -1,0 +1,157 @@
+"""The chat gateway: a customer message is stored first, then, while the bot is in charge,
+forwarded to Rasa; the bot's replies (or a polite apology when Rasa is down) are stored too.
+
+The Rasa call happens between two transactions, so no database lock is held while the bot thinks.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Optional
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from . import events
+from .database import Database, utcnow
+from .errors import Conflict
+from .languages import detect_language
+from .lifecycle import Status, get_conversation, request_handoff
+from .masking import mask_card_numbers
+from .models import Conversation, Message
+from .rasa import BotTurn, RasaClient, RasaUnavailable
+from .support_hours import SupportHours
+from .system_messages import system_text
+from .transcript import add_message, replies_to
+
+log = logging.getLogger(__name__)
+
+FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
+REQUEST_HUMAN_PAYLOAD = "/request_human"
+
+
+@dataclass
+class Exchange:
+    message: Message
+    replies: list[Message]
+    repeated: bool = False
+
+
+class Gateway:
+    def __init__(self, db: Database, rasa: RasaClient, hours: SupportHours):
+        self.db = db
+        self.rasa = rasa
+        self.hours = hours
+
+    def customer_message(self, conversation_id: str, text: str, client_message_id: Optional[str] = None) -> Exchange:
+        try:
+            with self.db.writing() as session:
+                earlier = self._earlier(session, conversation_id, client_message_id)
+                if earlier is not None:
+                    return earlier
+                message, bot_in_charge, language = self._store_customer_message(
+                    session, conversation_id, text, client_message_id)
+        except IntegrityError:
+            # The same client_message_id raced in twice: the other request stored it.
+            with self.db.reading() as session:
+                earlier = self._earlier(session, conversation_id, client_message_id)
+            if earlier is None:
+                raise
+            return earlier
+        if not bot_in_charge:
+            return Exchange(message, [])
+        try:
+            turn: Optional[BotTurn] = self.rasa.send(conversation_id, message.text, language)
+        except RasaUnavailable as error:
+            log.warning("conversation %s: %s", conversation_id, error)
+            turn = None
+        with self.db.writing() as session:
+            replies = self._store_bot_turn(session, conversation_id, message, turn)
+        return Exchange(message, replies)
+
+    def _earlier(self, session, conversation_id: str, client_message_id: Optional[str]) -> Optional[Exchange]:
+        if not client_message_id:
+            return None
+        message = session.scalar(select(Message).where(Message.conversation_id == conversation_id,
+                                                       Message.client_message_id == client_message_id))
+        if message is None:
+            return None
+        return Exchange(message, replies_to(session, message.id), repeated=True)
+
+    def _store_customer_message(self, session, conversation_id, text, client_message_id):
+        conversation = get_conversation(session, conversation_id)
+        if conversation.status == Status.RESOLVED:
+            raise Conflict("conversation_resolved", "This conversation has ended; start a new one.")
+        language = detect_language(text) or conversation.language
+        if language != conversation.language:
+            session.execute(update(Conversation).where(Conversation.id == conversation_id)
+                            .values(language=language).execution_options(synchronize_session=False))
+        message = add_message(session, conversation_id, "customer", text, language,
+                              conditions=(Conversation.status != Status.RESOLVED.value,),
+                              client_message_id=client_message_id)
+        if message is None:
+            raise Conflict("conversation_resolved", "This conversation has ended; start a new one.")
+        # Read after the numbering UPDATE took the row lock: a handoff that committed just before
+        # is seen here, so the bot never gets a message meant for a person.
+        status = session.scalar(select(Conversation.status).where(Conversation.id == conversation_id))
+        return message, status == Status.BOT.value, language
+
+    def _store_bot_turn(self, session, conversation_id: str, message: Message, turn: Optional[BotTurn]) -> list[Message]:
+        # Lock the conversation and check the bot is still in charge: if a person took over
+        # while Rasa was thinking, the bot's answer is dropped.
+        still_bot = session.execute(
+            update(Conversation).where(Conversation.id == conversation_id, Conversation.status == Status.BOT.value)
+            .values(updated_at=utcnow()).returning(Conversation.language)
+            .execution_options(synchronize_session=False)).first()
+        if turn is not None and turn.nlu:
+            self._keep_nlu(session, message, turn.nlu)
+        if still_bot is None:
+            log.info("conversation %s left the bot while Rasa answered; reply dropped", conversation_id)
+            return []
+        language = message.language
+        if turn is None:
+            if message.text.strip() == REQUEST_HUMAN_PAYLOAD:
+                request_handoff(session, conversation_id, self.hours, reason="request_human",
+                                language=language, reply_to_id=message.id)
+            else:
+                add_message(session, conversation_id, "system", system_text("rasa_unavailable", language), language,
+                            reply_to_id=message.id,
+                            buttons=[{"title": system_text("talk_to_person", language), "payload": REQUEST_HUMAN_PAYLOAD}])
+            return replies_to(session, message.id)
+        for reply in turn.messages:
+            add_message(session, conversation_id, "bot", reply["text"], language,
+                        reply_to_id=message.id, buttons=reply["buttons"])
+        if turn.nlu:
+            intent = (turn.nlu.get("intent") or {}).get("name")
+            if intent:
+                name = events.BOT_FELL_BACK if intent in FALLBACK_INTENTS else events.BOT_ANSWERED
+                events.record(session, events.Event(name, conversation_id, data={"intent": intent, "language": language}))
+        if turn.handoff is not None:
+            payload = turn.handoff
+            turns = payload.get("turns") if isinstance(payload.get("turns"), list) else None
+            if turns:
+                turns = [dict(t, text=mask_card_numbers(str(t.get("text", "")))) for t in turns if isinstance(t, dict)][-5:]
+            request_handoff(session, conversation_id, self.hours, reason=str(payload.get("reason", "request_human")),
+                            language=payload.get("language"), priority=payload.get("priority"), turns=turns,
+                            offline=bool(payload.get("offline")), reply_to_id=message.id)
+        return replies_to(session, message.id)
+
+    @staticmethod
+    def _keep_nlu(session, message: Message, nlu: dict) -> None:
+        intent = nlu.get("intent") if isinstance(nlu.get("intent"), dict) else {}
+        ranking = [r for r in nlu.get("intent_ranking") or [] if isinstance(r, dict)][:10]
+        values = {"nlu_intent": intent.get("name"), "nlu_confidence": _number(intent.get("confidence")),
+                  "nlu_ranking": [{"name": str(r.get("name")), "confidence": _number(r.get("confidence"))} for r in ranking]}
+        if nlu.get("language") in ("ja", "en"):
+            values["language"] = nlu["language"]
+        session.execute(update(Message).where(Message.id == message.id).values(**values)
+                        .execution_options(synchronize_session=False))
+        for key, value in values.items():
+            setattr(message, key, value)
+
+
+def _number(value) -> Optional[float]:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,42 @@
+"""Metrics: one metric_events row per KPI-relevant happening, committed with the happening itself."""
+from __future__ import annotations
+
+from .. import events
+from ..database import utcnow
+from ..events import Event, Listener
+from ..models import MetricEvent
+
+
+class MetricsListener(Listener):
+    handles = frozenset({events.CONVERSATION_STARTED, events.BOT_ANSWERED, events.BOT_FELL_BACK,
+                         events.HANDOFF_REQUESTED, events.OFFLINE_TICKET_OPENED, events.CLAIMED,
+                         events.FIRST_AGENT_REPLY, events.RESOLVED, events.RATED})
+
+    def on_record(self, session, event: Event) -> None:
+        data = event.data
+        rows: list[tuple[str, str | None, float | None]] = []
+        if event.name == events.CONVERSATION_STARTED:
+            rows.append(("conversation_started", None, None))
+        elif event.name == events.BOT_ANSWERED:
+            rows.append(("topic_answered", data["intent"], None))
+        elif event.name == events.BOT_FELL_BACK:
+            rows.append(("fallback", data["intent"], None))
+        elif event.name in (events.HANDOFF_REQUESTED, events.OFFLINE_TICKET_OPENED):
+            # An offline message left while already queued is the same handoff, not a new one.
+            if data.get("from_status") != "waiting":
+                rows.append(("handoff", data["reason"], None))
+        elif event.name == events.CLAIMED:
+            rows.append(("claimed", None, data["wait_seconds"]))
+        elif event.name == events.FIRST_AGENT_REPLY:
+            rows.append(("first_agent_reply", None, data["seconds"]))
+        elif event.name == events.RESOLVED:
+            rows.append(("resolved", data["by"], data["handle_seconds"]))
+        elif event.name == events.RATED:
+            if data.get("csat") is not None:
+                rows.append(("rated", "csat", data["csat"]))
+            if data.get("ces") is not None:
+                rows.append(("rated", "ces", data["ces"]))
+        now = utcnow()
+        for name, label, value in rows:
+            session.add(MetricEvent(name=name, at=now, conversation_id=event.conversation_id, agent_id=event.agent_id,
+                                    language=data.get("language"), label=label, value=value))

@@ -1,0 +1,30 @@
+"""Queue broadcast: after anything that reshapes the queue, tell every stream the new order, so
+waiting customers see their position and estimated wait move, and agents see the queue change."""
+from __future__ import annotations
+
+import logging
+
+from .. import events
+from ..agent_queue import snapshot
+from ..events import Event, Listener
+
+log = logging.getLogger(__name__)
+
+QUEUE_CHANNEL = "queue"
+
+
+class QueueListener(Listener):
+    handles = events.QUEUE_CHANGES
+
+    def __init__(self, broker, db, sample: int, default_wait: int):
+        self.broker = broker
+        self.db = db
+        self.sample = sample
+        self.default_wait = default_wait
+
+    def after_commit(self, event: Event) -> None:
+        with self.db.reading() as session:
+            state = snapshot(session, self.sample, self.default_wait)
+        state["conversation_id"] = event.conversation_id
+        state["change"] = event.name
+        self.broker.publish(QUEUE_CHANNEL, state)

@@ -1,0 +1,137 @@
+"""Tables of the handoff service. The schema itself changes only through handoff/migrations."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from .database import UTCDateTime, utcnow
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # None: the service-wide AGENT_MAX_CONCURRENT applies.
+    max_concurrent: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="bot")
+    language: Mapped[str] = mapped_column(String(8))
+    page_url: Mapped[Optional[str]] = mapped_column(String(2000), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Counters handed out under the row lock of this conversation, so numbers never repeat.
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_event_id: Mapped[int] = mapped_column(Integer, default=0)
+    # The current (or last) handoff.
+    handoff_reason: Mapped[Optional[str]] = mapped_column(String(32), nullable=True)
+    priority: Mapped[Optional[str]] = mapped_column(String(8), nullable=True)
+    priority_rank: Mapped[int] = mapped_column(Integer, default=1)  # 0 = high, sorts first
+    handoff_turns: Mapped[Optional[list[Any]]] = mapped_column(nullable=True)
+    queued_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
+    offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    email: Mapped[Optional[str]] = mapped_column(String(254), nullable=True)
+    agent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agents.id"), nullable=True)
+    claimed_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
+    first_reply_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
+    resolved_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
+    csat: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    ces: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    rating_comment: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    rated_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
+
+    __table_args__ = (
+        Index("ix_conversations_queue", "status", "priority_rank", "queued_at"),
+        Index("ix_conversations_agent", "agent_id", "status"),
+    )
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    sender: Mapped[str] = mapped_column(String(16))  # customer | bot | agent | system
+    text: Mapped[str] = mapped_column(Text)
+    buttons: Mapped[Optional[list[Any]]] = mapped_column(nullable=True)
+    language: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    agent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agents.id"), nullable=True)
+    # The name the customer saw at the time, even if the agent is renamed later.
+    agent_name: Mapped[Optional[str]] = mapped_column(String(100), nullable=True)
+    client_message_id: Mapped[Optional[str]] = mapped_column(String(100), nullable=True)
+    # The customer message a bot or system reply answers; lets a retried request find its replies.
+    reply_to_id: Mapped[Optional[int]] = mapped_column(BigId, nullable=True)
+    nlu_intent: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    nlu_confidence: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    nlu_ranking: Mapped[Optional[list[Any]]] = mapped_column(nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq", name="uq_messages_seq"),
+        UniqueConstraint("conversation_id", "client_message_id", name="uq_messages_client_id"),
+        Index("ix_messages_reply_to", "reply_to_id"),
+        Index("ix_messages_fallback", "nlu_intent", "created_at"),
+    )
+
+
+class Note(Base):
+    __tablename__ = "notes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StreamEvent(Base):
+    """What a customer's stream sent, kept so a reconnect with Last-Event-ID replays the gap."""
+    __tablename__ = "stream_events"
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MetricEvent(Base):
+    """One row per KPI-relevant happening; the dashboard and /metrics aggregate these."""
+    __tablename__ = "metric_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    conversation_id: Mapped[Optional[str]] = mapped_column(String(32), nullable=True)
+    agent_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    language: Mapped[Optional[str]] = mapped_column(String(8), nullable=True)
+    label: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    value: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+
+    __table_args__ = (Index("ix_metric_events_name_at", "name", "at"),)
+
+
+class CannedReply(Base):
+    __tablename__ = "canned_replies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    language: Mapped[str] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

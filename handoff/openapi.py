@@ -1,0 +1,283 @@
+"""The OpenAPI 3 document of every JSON endpoint, served at /api/openapi.json.
+
+It is the machine-readable contract behind docs/architecture.md's API table; the schemathesis
+test in tests/handoff checks the service against it.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+LANGUAGE = {"type": "string", "enum": ["ja", "en"]}
+STATUS = {"type": "string", "enum": ["bot", "waiting", "assigned", "resolved", "offline"]}
+REASON = {"type": "string", "enum": ["request_human", "repeated_fallback", "complaint", "not_helpful", "offline_message"]}
+TIME = {"type": "string", "format": "date-time"}
+
+
+def nullable(schema: dict) -> dict:
+    return dict(schema, nullable=True)
+
+
+def obj(properties: dict, required: tuple = (), **extra) -> dict:
+    body = {"type": "object", "properties": properties, **extra}
+    if required:
+        body["required"] = list(required)
+    return body
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+SCHEMAS: dict[str, Any] = {
+    "Error": obj({"error": obj({"code": {"type": "string"}, "message": {"type": "string"}}, ("code", "message"))},
+                 ("error",)),
+    "Button": obj({"title": {"type": "string"}, "payload": {"type": "string"}}, ("title", "payload")),
+    "Nlu": nullable(obj({
+        "intent": nullable({"type": "string"}), "confidence": nullable({"type": "number"}),
+        "intent_ranking": {"type": "array", "items": obj({"name": {"type": "string"},
+                                                          "confidence": nullable({"type": "number"})})},
+    })),
+    "Message": obj({
+        "id": {"type": "integer"}, "seq": {"type": "integer", "minimum": 1},
+        "sender": {"type": "string", "enum": ["customer", "bot", "agent", "system"]},
+        "text": {"type": "string"}, "language": {"type": "string"}, "created_at": TIME,
+        "buttons": {"type": "array", "items": ref("Button")}, "agent_name": {"type": "string"},
+        "nlu": ref("Nlu"),
+    }, ("id", "seq", "sender", "text", "language", "created_at")),
+    "Conversation": obj({
+        "id": {"type": "string"}, "status": STATUS, "language": LANGUAGE,
+        "queue": nullable(obj({"position": {"type": "integer", "minimum": 1},
+                               "eta_seconds": {"type": "integer", "minimum": 0}}, ("position", "eta_seconds"))),
+        "agent": nullable(obj({"name": {"type": "string"}}, ("name",))),
+        "online": {"type": "boolean"},
+    }, ("id", "status", "language", "queue", "agent", "online")),
+    "NewConversation": obj({"id": {"type": "string"}, "token": {"type": "string"}, "status": STATUS,
+                            "language": LANGUAGE}, ("id", "token", "status", "language")),
+    "Exchange": obj({"message": ref("Message"), "replies": {"type": "array", "items": ref("Message")}},
+                    ("message", "replies")),
+    "Agent": obj({"id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"},
+                  "role": {"type": "string", "enum": ["agent", "editor", "admin"]},
+                  "open_conversations": {"type": "integer"}, "max_concurrent": {"type": "integer"}},
+                 ("id", "email", "name", "role")),
+    "Session": obj({"agent": ref("Agent"), "csrf_token": nullable({"type": "string"})}, ("agent", "csrf_token")),
+    "QueueItem": obj({
+        "id": {"type": "string"}, "status": STATUS, "language": LANGUAGE, "reason": nullable(REASON),
+        "priority": nullable({"type": "string", "enum": ["high", "normal"]}), "wait_seconds": {"type": "integer"},
+        "queued_at": nullable(TIME), "first_question": nullable({"type": "string"}), "offline": {"type": "boolean"},
+        "email": nullable({"type": "string"}),
+    }, ("id", "language", "reason", "priority", "wait_seconds", "first_question", "offline", "email")),
+    "ConversationSummary": obj({
+        "id": {"type": "string"}, "status": STATUS, "language": LANGUAGE, "reason": nullable(REASON),
+        "priority": nullable({"type": "string"}), "offline": {"type": "boolean"}, "email": nullable({"type": "string"}),
+        "agent": nullable(obj({"id": {"type": "integer"}, "name": {"type": "string"}})),
+        "created_at": TIME, "queued_at": nullable(TIME), "claimed_at": nullable(TIME), "updated_at": TIME,
+    }, ("id", "status", "language", "agent")),
+    "Note": obj({"id": {"type": "integer"}, "text": {"type": "string"}, "agent_name": {"type": "string"},
+                 "created_at": TIME}, ("id", "text", "agent_name", "created_at")),
+    "ConversationDetail": {"allOf": [ref("ConversationSummary"), obj({
+        "handoff_turns": {"type": "array", "items": {"type": "object"}},
+        "page_url": nullable({"type": "string"}),
+        "rating": nullable(obj({"csat": nullable({"type": "integer"}), "ces": nullable({"type": "integer"}),
+                                "comment": nullable({"type": "string"})})),
+        "messages": {"type": "array", "items": ref("Message")},
+        "notes": {"type": "array", "items": ref("Note")},
+    }, ("messages", "notes", "handoff_turns"))]},
+    "CannedReply": obj({"id": {"type": "integer"}, "language": LANGUAGE, "title": {"type": "string"},
+                        "text": {"type": "string"}}, ("id", "language", "title", "text")),
+    "Figures": obj({"p50": nullable({"type": "number"}), "p90": nullable({"type": "number"}),
+                    "mean": nullable({"type": "number"}), "count": {"type": "integer"}}, ("count",)),
+    "Kpis": obj({
+        "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
+        "timezone": {"type": "string"}, "conversations": {"type": "integer"},
+        "containment_rate": nullable({"type": "number"}), "handoff_rate": nullable({"type": "number"}),
+        "handoffs": {"type": "integer"},
+        "handoff_reasons": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "fallback_rate": nullable({"type": "number"}),
+        "top_topics": {"type": "array", "items": obj({"topic": {"type": "string"}, "count": {"type": "integer"}})},
+        "queue_wait_seconds": ref("Figures"), "first_response_seconds": ref("Figures"), "handle_seconds": ref("Figures"),
+        "csat": obj({"average": nullable({"type": "number"}), "count": {"type": "integer"},
+                     "distribution": {"type": "object", "additionalProperties": {"type": "integer"}},
+                     "satisfied_rate": nullable({"type": "number"})}),
+        "effort": obj({"average": nullable({"type": "number"}), "count": {"type": "integer"},
+                       "distribution": {"type": "object", "additionalProperties": {"type": "integer"}}}),
+        "agents": {"type": "array", "items": obj({
+            "agent_id": {"type": "integer"}, "name": {"type": "string"}, "claimed": {"type": "integer"},
+            "resolved": {"type": "integer"}, "open": {"type": "integer"},
+            "handle_seconds_mean": nullable({"type": "number"})})},
+    }, ("conversations", "containment_rate", "handoff_rate", "handoff_reasons", "fallback_rate", "top_topics",
+        "queue_wait_seconds", "first_response_seconds", "handle_seconds", "csat", "effort", "agents")),
+}
+
+ERROR_STATUSES = {
+    "400": "Malformed JSON", "401": "Missing or invalid credentials", "403": "Not allowed (wrong token, role or CSRF)",
+    "404": "Not found", "409": "Conflicts with the conversation's state", "413": "Body larger than MAX_BODY_BYTES",
+    "422": "A field is missing or invalid (e.g. message_too_long)", "429": "Rate limited; see Retry-After",
+}
+
+
+def _json(schema: dict) -> dict:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def op(summary: str, responses: dict, *, body: dict | None = None, body_required: bool = True,
+       security: list | None = None, params: list | None = None, tag: str = "customer") -> dict:
+    operation: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": {}}
+    for status, schema in responses.items():
+        description = {"200": "OK", "201": "Created", "204": "No content"}.get(status, "OK")
+        operation["responses"][status] = {"description": description, **(_json(schema) if schema else {})}
+    for status, description in ERROR_STATUSES.items():
+        operation["responses"].setdefault(status, {"description": description, **_json(ref("Error"))})
+    if body is not None:
+        operation["requestBody"] = {"required": body_required, **_json(body)}
+    if security is not None:
+        operation["security"] = security
+    if params:
+        operation["parameters"] = params
+    return operation
+
+
+CUSTOMER = [{"customerToken": []}]
+AGENT = [{"agentSession": [], "csrfToken": []}]
+CONVERSATION_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+QUERY_LANGUAGE = {"name": "language", "in": "query", "required": False, "schema": LANGUAGE}
+TEXT_BODY = obj({"text": {"type": "string", "minLength": 1, "maxLength": 2000}}, ("text",))
+DATE_RANGE = [{"name": "from", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}},
+              {"name": "to", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}}]
+SSE = {"description": "Server-Sent Events", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+
+
+def _paths() -> dict:
+    conv = "/api/v1/conversations/{id}"
+    agent_conv = "/api/agent/conversations/{id}"
+    cid = [CONVERSATION_ID]
+    paths = {
+        "/api/v1/conversations": {"post": op(
+            "Start a conversation", {"201": ref("NewConversation")}, body_required=False,
+            body=obj({"language": LANGUAGE, "page_url": {"type": "string", "maxLength": 2000}}), security=[])},
+        conv: {"get": op("The conversation's status, queue place and agent", {"200": ref("Conversation")},
+                         security=CUSTOMER, params=cid)},
+        conv + "/messages": {
+            "get": op("The transcript, for page reloads", {"200": obj({"messages": {"type": "array", "items": ref("Message")}},
+                                                                      ("messages",))},
+                      security=CUSTOMER, params=cid + [{"name": "after", "in": "query", "required": False,
+                                                        "schema": {"type": "integer", "minimum": 0}}]),
+            "post": op("Send a message; the bot's replies come back while the bot is in charge",
+                       {"200": ref("Exchange"), "201": ref("Exchange")}, security=CUSTOMER, params=cid,
+                       body=obj({"text": {"type": "string", "minLength": 1, "maxLength": 2000},
+                                 "client_message_id": {"type": "string", "maxLength": 100}}, ("text",))),
+        },
+        conv + "/stream": {"get": {"summary": "Live events (message, status, queue, typing); resumes after Last-Event-ID",
+                                   "tags": ["customer"], "security": CUSTOMER, "parameters": cid + [
+                                       {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"}},
+                                       {"name": "last_event_id", "in": "query", "required": False, "schema": {"type": "integer"}},
+                                       {"name": "token", "in": "query", "required": False, "schema": {"type": "string"}}],
+                                   "responses": {"200": SSE, **{s: {"description": d, **_json(ref("Error"))}
+                                                                for s, d in ERROR_STATUSES.items()}}}},
+        conv + "/typing": {"post": op("The customer is typing", {"204": None}, security=CUSTOMER, params=cid,
+                                      body=obj({"typing": {"type": "boolean"}}, ("typing",)))},
+        conv + "/handoff": {"post": op("Ask for a person", {"200": ref("Conversation")}, security=CUSTOMER, params=cid,
+                                       body=obj({"reason": REASON}), body_required=False)},
+        conv + "/offline-message": {"post": op("Leave an e-mail address and a message for the team",
+                                               {"201": ref("Conversation")}, security=CUSTOMER, params=cid,
+                                               body=obj({"email": {"type": "string", "format": "email", "maxLength": 254},
+                                                         "text": {"type": "string", "minLength": 1, "maxLength": 2000}},
+                                                        ("email", "text")))},
+        conv + "/end": {"post": op("End the conversation, optionally with a rating", {"200": ref("Conversation")},
+                                   security=CUSTOMER, params=cid, body_required=False,
+                                   body=obj({"csat": {"type": "integer", "minimum": 1, "maximum": 5},
+                                             "ces": {"type": "integer", "minimum": 1, "maximum": 5},
+                                             "comment": {"type": "string", "maxLength": 2000}}))},
+        "/api/agent/login": {"post": op("Log in", {"200": ref("Session")}, tag="agent", security=[],
+                                        body=obj({"email": {"type": "string"}, "password": {"type": "string"}},
+                                                 ("email", "password")))},
+        "/api/agent/logout": {"post": op("Log out", {"204": None}, tag="agent", security=AGENT)},
+        "/api/agent/me": {"get": op("The logged-in agent", {"200": ref("Session")}, tag="agent", security=AGENT)},
+        "/api/agent/queue": {"get": op("Waiting conversations and offline tickets, by priority then wait",
+                                       {"200": obj({"queue": {"type": "array", "items": ref("QueueItem")}}, ("queue",))},
+                                       tag="agent", security=AGENT, params=[QUERY_LANGUAGE])},
+        "/api/agent/conversations": {"get": op(
+            "Open (assigned) conversations; mine=1 for the agent's own",
+            {"200": obj({"conversations": {"type": "array", "items": ref("ConversationSummary")}}, ("conversations",))},
+            tag="agent", security=AGENT,
+            params=[{"name": "mine", "in": "query", "required": False, "schema": {"type": "string", "enum": ["0", "1"]}}])},
+        agent_conv: {"get": op("A conversation with its transcript (NLU included) and notes",
+                               {"200": ref("ConversationDetail")}, tag="agent", security=AGENT, params=cid)},
+        agent_conv + "/claim": {"post": op("Claim (409 already_claimed when another agent won)",
+                                           {"200": ref("ConversationDetail")}, tag="agent", security=AGENT, params=cid)},
+        agent_conv + "/messages": {"post": op("Reply to the customer", {"201": obj({"message": ref("Message")}, ("message",))},
+                                              tag="agent", security=AGENT, params=cid, body=TEXT_BODY)},
+        agent_conv + "/notes": {"post": op("Internal note, never shown to the customer",
+                                           {"201": obj({"note": ref("Note")}, ("note",))}, tag="agent", security=AGENT,
+                                           params=cid, body=TEXT_BODY)},
+        agent_conv + "/typing": {"post": op("The agent is typing", {"204": None}, tag="agent", security=AGENT, params=cid,
+                                            body=obj({"typing": {"type": "boolean"}}, ("typing",)))},
+        agent_conv + "/transfer": {"post": op("Transfer to another agent", {"200": ref("ConversationDetail")}, tag="agent",
+                                              security=AGENT, params=cid,
+                                              body=obj({"agent_id": {"type": "integer", "minimum": 1,
+                                                                     "maximum": 2**31 - 1}}, ("agent_id",)))},
+        agent_conv + "/handback": {"post": op("Hand back to the bot", {"200": ref("ConversationDetail")}, tag="agent",
+                                              security=AGENT, params=cid)},
+        agent_conv + "/resolve": {"post": op("Resolve", {"200": ref("ConversationDetail")}, tag="agent",
+                                             security=AGENT, params=cid)},
+        "/api/agent/agents": {"get": op("Agents, for transfer", {"200": obj({"agents": {"type": "array", "items": ref("Agent")}},
+                                                                            ("agents",))}, tag="agent", security=AGENT)},
+        "/api/agent/canned-replies": {"get": op(
+            "Canned replies", {"200": obj({"canned_replies": {"type": "array", "items": ref("CannedReply")}},
+                                          ("canned_replies",))}, tag="agent", security=AGENT, params=[QUERY_LANGUAGE])},
+        "/api/agent/stream": {"get": {"summary": "Live queue changes and the agent's conversation events",
+                                      "tags": ["agent"], "security": AGENT,
+                                      "responses": {"200": SSE, "401": {"description": "Not logged in",
+                                                                        **_json(ref("Error"))}}}},
+        "/api/admin/kpis": {"get": op("The KPI dashboard's figures (admin)", {"200": ref("Kpis")}, tag="admin",
+                                      security=AGENT, params=DATE_RANGE)},
+        "/api/admin/unanswered": {"get": op(
+            "Customer messages the bot did not understand (editor)",
+            {"200": obj({"questions": {"type": "array", "items": obj({
+                "conversation_id": {"type": "string"}, "text": {"type": "string"}, "language": {"type": "string"},
+                "intent": nullable({"type": "string"}), "confidence": nullable({"type": "number"}),
+                "intent_ranking": {"type": "array", "items": {"type": "object"}}, "created_at": TIME})}}, ("questions",))},
+            tag="admin", security=AGENT, params=DATE_RANGE + [QUERY_LANGUAGE])},
+    }
+    canned_body = obj({"language": LANGUAGE, "title": {"type": "string", "minLength": 1, "maxLength": 200},
+                       "text": {"type": "string", "minLength": 1, "maxLength": 2000}}, ("language", "title", "text"))
+    reply_id = [{"name": "reply_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0,
+                                                                               "maximum": 2**31 - 1}}]
+    paths["/api/admin/canned-replies"] = {"post": op("Create a canned reply (admin)", {
+        "201": obj({"canned_reply": ref("CannedReply")}, ("canned_reply",))}, tag="admin", security=AGENT, body=canned_body)}
+    paths["/api/admin/canned-replies/{reply_id}"] = {
+        "put": op("Change a canned reply (admin)", {"200": obj({"canned_reply": ref("CannedReply")}, ("canned_reply",))},
+                  tag="admin", security=AGENT, body=canned_body, params=reply_id),
+        "delete": op("Delete a canned reply (admin)", {"204": None}, tag="admin", security=AGENT, params=reply_id),
+    }
+    paths["/healthz"] = {"get": {"summary": "Liveness, with database, Redis and Rasa reachability", "tags": ["operations"],
+                                 "security": [], "responses": {
+                                     status: {"description": d, **_json(obj({"status": {"type": "string"},
+                                                                             "checks": {"type": "object"}},
+                                                                            ("status", "checks")))}
+                                     for status, d in (("200", "Healthy"), ("503", "Database or Redis unreachable"))}}}
+    paths["/metrics"] = {"get": {"summary": "Prometheus text format", "tags": ["operations"], "security": [],
+                                 "responses": {"200": {"description": "Metrics",
+                                                       "content": {"text/plain": {"schema": {"type": "string"}}}}}}}
+    return paths
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict:
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Tsunagi handoff service", "version": "1.0.0",
+                 "description": "Chat gateway, live-agent queue and agent API. Errors are "
+                                "{\"error\": {\"code\", \"message\"}} with a 4xx status."},
+        "paths": _paths(),
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "customerToken": {"type": "http", "scheme": "bearer",
+                                  "description": "The token from POST /api/v1/conversations (or ?token= on the stream)."},
+                "agentSession": {"type": "apiKey", "in": "cookie", "name": "tsunagi_session"},
+                "csrfToken": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token",
+                              "description": "Required on every write; from the login answer."},
+            },
+        },
+    }

@@ -1,0 +1,93 @@
+"""Browser pages: the embeddable widget script, the demo shop, the agent console and dashboard.
+
+The pages are shells: what they show comes from the JSON APIs (customer, agent, admin) through
+the scripts in handoff/static/, so the browser and any other client use the same contract.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from functools import lru_cache
+
+from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, session
+
+from .agents import load_agent
+from .auth import has_role
+
+bp = Blueprint("pages", __name__)
+
+LANGUAGES = ("ja", "en")
+
+
+def _language() -> str:
+    """?lang= wins, then the console's remembered choice, then the browser's preference."""
+    lang = request.args.get("lang") or request.cookies.get("tsunagi_lang")
+    if lang in LANGUAGES:
+        return lang
+    return request.accept_languages.best_match(LANGUAGES) or "ja"
+
+
+@lru_cache(maxsize=1)
+def _console_strings() -> dict:
+    """The console's UI text in every language: templates and scripts read this one table."""
+    path = os.path.join(os.path.dirname(__file__), "templates", "console", "strings.json")
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _login_csrf() -> str:
+    # The sign-in form carries a token tied to the browser's session, so another site cannot
+    # sign a victim into an account of its choosing (login CSRF).
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def _render_console(template: str, page: str, status: int = 200, **context):
+    lang = _language()
+    return render_template(template, lang=lang, t=_console_strings()[lang], page=page,
+                           login_csrf=_login_csrf(), **context), status
+
+
+@bp.get("/widget.js")
+def widget_js():
+    # Shops embed this URL directly, so it is served at the root with a short cache lifetime:
+    # a fixed widget reaches every shop within minutes.
+    response = send_from_directory(current_app.static_folder, "widget.js", max_age=300)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _catalogue(lang: str):
+    return current_app.jinja_env.get_template("demo/_products.html").make_module({"lang": lang}).products
+
+
+@bp.get("/demo")
+def demo():
+    # The demo shop is Japanese unless ?lang=en: the shop's language, not the browser's.
+    lang = request.args.get("lang") if request.args.get("lang") in LANGUAGES else "ja"
+    return render_template("demo/shop.html", lang=lang, product=None)
+
+
+@bp.get("/demo/products/<slug>")
+def demo_product(slug: str):
+    lang = request.args.get("lang") if request.args.get("lang") in LANGUAGES else "ja"
+    product = next((p for p in _catalogue(lang) if p["slug"] == slug), None)
+    if product is None:
+        abort(404)
+    return render_template("demo/shop.html", lang=lang, product=product)
+
+
+@bp.get("/console")
+def console():
+    return _render_console("console/app.html", "console")
+
+
+@bp.get("/console/dashboard")
+def dashboard():
+    agent_id = session.get("agent_id")
+    agent = load_agent(agent_id) if agent_id is not None else None
+    if agent is not None and not has_role(agent, "admin"):
+        return _render_console("console/dashboard.html", "dashboard", 403, forbidden=True)
+    return _render_console("console/dashboard.html", "dashboard", forbidden=False)

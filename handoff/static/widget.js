@@ -1,0 +1,1118 @@
+/*!
+ * Tsunagi chat widget: one <script> tag puts a support chat on any shop page.
+ *
+ *   <script src="https://support.example/widget.js" data-server="https://support.example"
+ *           data-lang="ja" data-color="#2f6f5e" data-title="こもれびストア" defer></script>
+ *
+ * Plain ES2019, no build step, no third-party code. Everything lives in a shadow root so the
+ * shop's CSS cannot reach it, and every piece of user, bot or agent text is set with textContent.
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript ||
+    document.querySelector("script[src*='widget.js'][data-server], script[src*='widget.js']");
+  if (!script || window.TsunagiWidget) return;
+
+  var STRINGS = {
+    ja: {
+      open: "チャットで問い合わせる",
+      close: "チャットを閉じる",
+      title: "サポート",
+      subtitleBot: "AIアシスタントが24時間お答えします",
+      subtitleWaiting: "担当者を呼んでいます",
+      subtitleAgent: "担当：{name}",
+      subtitleEnded: "チャットは終了しました",
+      subtitleOffline: "営業時間外です",
+      placeholder: "メッセージを入力…",
+      inputLabel: "メッセージ",
+      send: "送信",
+      log: "会話の履歴",
+      welcome: "こんにちは！こちらはサポートチャットです。送料・お届け・返品・お支払いなど、お気軽にご質問ください。",
+      talkToHuman: "担当者と話す",
+      end: "チャットを終了",
+      botTyping: "アシスタントが入力中",
+      agentTyping: "{name}が入力中",
+      queue: "担当者におつなぎしています：あと{n}人、約{m}分",
+      queueNext: "担当者におつなぎしています：まもなくおつなぎします",
+      queueUnknown: "担当者におつなぎしています…",
+      you: "あなた",
+      bot: "アシスタント",
+      agent: "担当者",
+      offlineTitle: "ただいま営業時間外です",
+      offlineBody: "メッセージを残していただければ、営業時間内に担当者からメールでご返信します。",
+      email: "メールアドレス",
+      message: "お問い合わせ内容",
+      emailInvalid: "メールアドレスを正しく入力してください",
+      messageMissing: "お問い合わせ内容を入力してください",
+      submit: "送信する",
+      offlineThanks: "メッセージを受け付けました。担当者からメールでご連絡します。",
+      ratingTitle: "ご利用ありがとうございました",
+      ratingIntro: "よろしければ今回のサポートを評価してください。",
+      csatLabel: "満足度",
+      star: "{n}つ星",
+      cesLabel: "解決までの手間はいかがでしたか？",
+      ces: ["とても大変", "大変", "ふつう", "簡単", "とても簡単"],
+      comment: "ご意見・ご感想（任意）",
+      rate: "評価を送信",
+      skip: "評価せずに終了",
+      thanks: "ご評価ありがとうございました。またのご利用をお待ちしております。",
+      endedThanks: "チャットを終了しました。ご利用ありがとうございました。",
+      newChat: "新しいチャットを始める",
+      reconnecting: "接続が切れました。再接続しています…",
+      sendError: "送信できませんでした。",
+      retry: "再送する",
+      unread: "新着メッセージ{n}件",
+      poweredBy: "Powered by Tsunagi",
+      confirmEnd: "チャットを終了しますか？",
+      confirmYes: "終了する",
+      confirmNo: "続ける"
+    },
+    en: {
+      open: "Chat with us",
+      close: "Close chat",
+      title: "Support",
+      subtitleBot: "Our assistant answers 24/7",
+      subtitleWaiting: "Finding a person for you",
+      subtitleAgent: "With {name}",
+      subtitleEnded: "This chat has ended",
+      subtitleOffline: "We are closed right now",
+      placeholder: "Type a message…",
+      inputLabel: "Message",
+      send: "Send",
+      log: "Conversation",
+      welcome: "Hi! This is the support chat. Ask us about shipping, delivery, returns, payment or anything else.",
+      talkToHuman: "Talk to a person",
+      end: "End chat",
+      botTyping: "The assistant is typing",
+      agentTyping: "{name} is typing",
+      queue: "Connecting you to a person: {n} ahead of you, about {m} {minutes}",
+      queueNext: "Connecting you to a person: you are next",
+      queueUnknown: "Connecting you to a person…",
+      you: "You",
+      bot: "Assistant",
+      agent: "Agent",
+      offlineTitle: "We are closed right now",
+      offlineBody: "Leave us a message and a member of our team will reply by e-mail during opening hours.",
+      email: "E-mail address",
+      message: "Your message",
+      emailInvalid: "Please enter a valid e-mail address",
+      messageMissing: "Please write your message",
+      submit: "Send message",
+      offlineThanks: "Thank you, we have your message. Our team will reply by e-mail.",
+      ratingTitle: "Thanks for chatting with us",
+      ratingIntro: "Would you rate this conversation?",
+      csatLabel: "How satisfied are you?",
+      star: "{n} star",
+      stars: "{n} stars",
+      cesLabel: "How easy was it to get help?",
+      ces: ["Very hard", "Hard", "Neither", "Easy", "Very easy"],
+      comment: "Comment (optional)",
+      rate: "Send rating",
+      skip: "End without rating",
+      thanks: "Thank you for your feedback!",
+      endedThanks: "The chat has ended. Thank you!",
+      newChat: "Start a new chat",
+      reconnecting: "Connection lost. Reconnecting…",
+      sendError: "Your message could not be sent.",
+      retry: "Retry",
+      unread: "{n} new messages",
+      poweredBy: "Powered by Tsunagi",
+      confirmEnd: "End this chat?",
+      confirmYes: "End chat",
+      confirmNo: "Keep chatting"
+    }
+  };
+
+  function fmt(template, values) {
+    return String(template).replace(/\{(\w+)\}/g, function (_, key) {
+      return values && values[key] !== undefined ? String(values[key]) : "";
+    });
+  }
+
+  function pickLanguage(value) {
+    var lang = String(value || "").toLowerCase().slice(0, 2);
+    return STRINGS[lang] ? lang : null;
+  }
+
+  function validColor(value) {
+    return /^#[0-9a-f]{3,8}$/i.test(value || "") ? value : null;
+  }
+
+  function uuid() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
+    return "m" + Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
+  }
+
+  // Builds an element. Attributes are set with setAttribute; text only ever goes in through
+  // textContent, so no customer, bot or agent text is parsed as HTML.
+  function h(tag, attrs, children) {
+    var el = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (key) {
+        var value = attrs[key];
+        if (value === null || value === undefined || value === false) return;
+        if (key === "text") el.textContent = value;
+        else if (key === "class") el.className = value;
+        else if (key.slice(0, 2) === "on" && typeof value === "function") el.addEventListener(key.slice(2), value);
+        else el.setAttribute(key, value === true ? "" : value);
+      });
+    }
+    (children || []).forEach(function (child) {
+      if (child) el.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return el;
+  }
+
+  function svg(path, size) {
+    var ns = "http://www.w3.org/2000/svg";
+    var el = document.createElementNS(ns, "svg");
+    el.setAttribute("viewBox", "0 0 24 24");
+    el.setAttribute("width", size || 24);
+    el.setAttribute("height", size || 24);
+    el.setAttribute("aria-hidden", "true");
+    el.setAttribute("focusable", "false");
+    var p = document.createElementNS(ns, "path");
+    p.setAttribute("d", path);
+    p.setAttribute("fill", "currentColor");
+    el.appendChild(p);
+    return el;
+  }
+
+  var ICON_CHAT = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8.4l-3.7 3.2A1 1 0 0 1 3 20.4V6a2 2 0 0 1 1-2zm3 5.5a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z";
+  var ICON_CLOSE = "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z";
+  var ICON_SEND = "M3.4 20.4 21 12 3.4 3.6 3.4 10l12.6 2-12.6 2z";
+  var ICON_PERSON = "M12 12a4.5 4.5 0 1 0 0-9 4.5 4.5 0 0 0 0 9zm0 2c-4.4 0-8 2.2-8 5v1.5h16V19c0-2.8-3.6-5-8-5z";
+  var ICON_LEAF = "M20 4c-7.5 0-13 3.6-14.6 9.3-.5 1.6-.5 3.3-.1 4.9L3 20.6 4.4 22l2.4-2.4c1.3.5 2.6.7 3.9.7C17 20.3 20 13.8 20 4zm-9.3 14.3c-.9 0-1.7-.1-2.5-.4l5.5-5.5-1.4-1.4-5.5 5.5c-.2-.9-.2-1.8.1-2.7C8.2 9.3 12.4 6.4 18 6c-.4 7.8-2.9 12.3-7.3 12.3z";
+
+  var CSS = [
+    ":host{all:initial;position:fixed;z-index:2147483000;bottom:20px;right:20px;font-family:-apple-system,BlinkMacSystemFont,'Hiragino Sans','Hiragino Kaku Gothic ProN','Noto Sans JP','Noto Sans CJK JP','Yu Gothic UI',Meiryo,'Segoe UI',Roboto,sans-serif;font-size:15px;line-height:1.55;color:#1f2a26;--c:#2f6f5e;--c-ink:#fff;--c-soft:#e8f1ee;-webkit-font-smoothing:antialiased}",
+    ":host([data-position=left]){right:auto;left:20px}",
+    "*,*::before,*::after{box-sizing:border-box}",
+    "[hidden]{display:none!important}",
+    ".sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}",
+    "button,input,textarea{font:inherit;color:inherit}",
+    "button{cursor:pointer}",
+    ":focus-visible{outline:3px solid #f2b64c;outline-offset:2px}",
+    ".launcher{position:relative;display:flex;align-items:center;gap:10px;height:56px;padding:0 22px 0 18px;border:0;border-radius:28px;background:var(--c);color:var(--c-ink);font-weight:600;font-size:15px;box-shadow:0 8px 24px rgba(20,40,30,.28),0 2px 6px rgba(20,40,30,.18);transition:transform .15s ease,box-shadow .15s ease}",
+    ".launcher:hover{transform:translateY(-2px);box-shadow:0 12px 28px rgba(20,40,30,.32)}",
+    ".badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;background:#d8453b;color:#fff;font-size:12px;font-weight:700;line-height:22px;text-align:center;border:2px solid #fff}",
+    ".panel{display:flex;flex-direction:column;width:380px;height:min(640px,calc(100vh - 40px));background:#fff;border-radius:18px;overflow:hidden;box-shadow:0 18px 50px rgba(20,40,30,.28),0 3px 10px rgba(20,40,30,.12);animation:rise .18s ease-out}",
+    "@keyframes rise{from{opacity:0;transform:translateY(12px)}to{opacity:1;transform:none}}",
+    "header{display:flex;align-items:center;gap:12px;padding:14px 12px 14px 16px;background:var(--c);color:var(--c-ink)}",
+    ".avatar{flex:none;display:grid;place-items:center;width:40px;height:40px;border-radius:50%;background:rgba(255,255,255,.18)}",
+    ".heading{flex:1;min-width:0}",
+    "h2{margin:0;font-size:16px;font-weight:700;line-height:1.3;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}",
+    ".subtitle{margin:0;font-size:12.5px;opacity:.9;display:flex;align-items:center;gap:6px}",
+    ".dot{width:8px;height:8px;border-radius:50%;background:#7be0a6;box-shadow:0 0 0 2px rgba(255,255,255,.25)}",
+    ".dot[data-state=waiting]{background:#f2c14e}.dot[data-state=offline],.dot[data-state=ended]{background:#c9cfcc}",
+    ".icon-btn{flex:none;display:grid;place-items:center;width:36px;height:36px;border:0;border-radius:10px;background:transparent;color:inherit}",
+    ".icon-btn:hover{background:rgba(255,255,255,.16)}",
+    ".toolbar{display:flex;gap:8px;padding:8px 12px;border-bottom:1px solid #e6ebe9;background:#fafcfb}",
+    ".chip{display:inline-flex;align-items:center;gap:6px;padding:5px 12px;border:1px solid #d5dedb;border-radius:999px;background:#fff;font-size:13px;color:#33443e}",
+    ".chip:hover{border-color:var(--c);color:var(--c)}",
+    ".banner{display:flex;align-items:center;gap:10px;margin:10px 12px 0;padding:10px 12px;border-radius:12px;background:#fff7e3;color:#5b4512;font-size:13.5px;border:1px solid #f3e0ae}",
+    ".banner.warn{background:#fdecea;color:#7a2620;border-color:#f5c6c2}",
+    ".spinner{flex:none;width:16px;height:16px;border-radius:50%;border:2px solid currentColor;border-right-color:transparent;animation:spin .9s linear infinite;opacity:.8}",
+    "@keyframes spin{to{transform:rotate(360deg)}}",
+    ".scroller{flex:1;overflow-y:auto;padding:14px 14px 6px;background:#f6f8f7;scroll-behavior:smooth}",
+    ".log{display:flex;flex-direction:column;gap:10px}",
+    ".log:focus-visible{outline-offset:6px}",
+    ".msg{display:flex;flex-direction:column;max-width:84%}",
+    ".msg .who{font-size:11.5px;color:#6b7a75;margin:0 6px 2px}",
+    ".bubble{padding:9px 13px;border-radius:16px;white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word}",
+    ".msg.bot,.msg.agent{align-self:flex-start}",
+    ".msg.bot .bubble{background:#fff;border:1px solid #e3e9e6;border-top-left-radius:5px}",
+    ".msg.agent .bubble{background:var(--c-soft);border:1px solid rgba(0,0,0,.04);border-top-left-radius:5px}",
+    ".msg.customer{align-self:flex-end;align-items:flex-end}",
+    ".msg.customer .bubble{background:var(--c);color:var(--c-ink);border-top-right-radius:5px}",
+    ".msg.pending .bubble{opacity:.65}",
+    ".msg.failed .bubble{background:#fbe3e1;color:#7a2620}",
+    ".msg time{font-size:11px;color:#8a9893;margin:2px 6px 0}",
+    ".msg.system{align-self:center;max-width:92%;text-align:center;font-size:12.5px;color:#5f6e69;background:#e9efec;padding:4px 12px;border-radius:999px}",
+    ".msg.welcome{align-self:flex-start}",
+    ".retry{margin-top:4px;border:0;background:none;color:#b3261e;font-size:12.5px;text-decoration:underline;padding:0 6px}",
+    ".typing{display:flex;align-items:center;gap:8px;margin:10px 0 4px;font-size:12.5px;color:#6b7a75}",
+    ".dots{display:inline-flex;gap:4px;padding:10px 12px;border-radius:14px;background:#fff;border:1px solid #e3e9e6}",
+    ".dots i{width:6px;height:6px;border-radius:50%;background:#9aa8a3;animation:blink 1.2s infinite ease-in-out}",
+    ".dots i:nth-child(2){animation-delay:.15s}.dots i:nth-child(3){animation-delay:.3s}",
+    "@keyframes blink{0%,80%,100%{opacity:.3;transform:translateY(0)}40%{opacity:1;transform:translateY(-3px)}}",
+    ".quick{display:flex;flex-wrap:wrap;gap:8px;padding:8px 14px 2px;background:#f6f8f7}",
+    ".quick button{padding:7px 14px;border:1.5px solid var(--c);border-radius:999px;background:#fff;color:var(--c);font-size:13.5px;font-weight:600}",
+    ".quick button:hover{background:var(--c);color:var(--c-ink)}",
+    ".composer{display:flex;align-items:flex-end;gap:8px;padding:10px 12px 12px;border-top:1px solid #e6ebe9;background:#fff}",
+    "textarea{flex:1;min-height:42px;max-height:120px;resize:none;padding:10px 12px;border:1.5px solid #d5dedb;border-radius:12px;background:#fff;line-height:1.45;outline:none}",
+    "textarea:focus{border-color:var(--c);box-shadow:0 0 0 3px var(--c-soft)}",
+    ".send{flex:none;display:grid;place-items:center;width:42px;height:42px;border:0;border-radius:12px;background:var(--c);color:var(--c-ink)}",
+    ".send:disabled{opacity:.45;cursor:default}",
+    ".card{margin:10px 12px 12px;padding:16px;border:1px solid #e3e9e6;border-radius:14px;background:#fff;overflow-y:auto}",
+    ".card h3{margin:0 0 4px;font-size:15.5px}",
+    ".card h3:focus{outline:none}",
+    ".card p{margin:0 0 12px;font-size:13.5px;color:#4a5954}",
+    ".field{display:flex;flex-direction:column;gap:4px;margin-bottom:12px;font-size:13px;font-weight:600;color:#33443e}",
+    ".field input,.field textarea{width:100%;padding:9px 11px;border:1.5px solid #d5dedb;border-radius:10px;font-weight:400;font-size:14px;outline:none;min-height:0;max-height:none}",
+    ".field input:focus,.field textarea:focus{border-color:var(--c);box-shadow:0 0 0 3px var(--c-soft)}",
+    ".error{color:#b3261e;font-size:12.5px;font-weight:400;margin:0}",
+    "fieldset{border:0;margin:0 0 12px;padding:0}",
+    "legend{padding:0;margin-bottom:6px;font-size:13px;font-weight:600;color:#33443e}",
+    ".stars{display:inline-flex;flex-direction:row-reverse;justify-content:flex-end;gap:2px}",
+    ".stars input{position:absolute;opacity:0;width:1px;height:1px}",
+    ".stars label{font-size:30px;line-height:1;color:#d5dcd9;cursor:pointer;padding:0 2px;transition:color .1s}",
+    ".stars input:checked~label,.stars label:hover,.stars label:hover~label{color:#f2b01e}",
+    ".stars input:focus-visible+label{outline:3px solid #f2b64c;outline-offset:1px;border-radius:4px}",
+    ".scale{display:grid;grid-template-columns:repeat(5,1fr);gap:6px}",
+    ".scale input{position:absolute;opacity:0;width:1px;height:1px}",
+    ".scale label{display:flex;flex-direction:column;align-items:center;gap:2px;padding:7px 2px;border:1.5px solid #d5dedb;border-radius:10px;font-size:11px;text-align:center;cursor:pointer;color:#4a5954;line-height:1.25}",
+    ".scale label b{font-size:15px;color:#1f2a26}",
+    ".scale input:checked+label{border-color:var(--c);background:var(--c-soft);color:var(--c)}",
+    ".scale input:focus-visible+label{outline:3px solid #f2b64c;outline-offset:1px}",
+    ".actions{display:flex;gap:8px;flex-wrap:wrap}",
+    ".primary{padding:10px 18px;border:0;border-radius:10px;background:var(--c);color:var(--c-ink);font-weight:700}",
+    ".secondary{padding:10px 14px;border:1.5px solid #d5dedb;border-radius:10px;background:#fff;color:#33443e;font-weight:600}",
+    ".confirm{display:flex;align-items:center;justify-content:space-between;gap:8px;flex-wrap:wrap;padding:10px 12px;border-top:1px solid #e6ebe9;background:#fafcfb;font-size:13.5px}",
+    "footer{padding:5px;text-align:center;font-size:11px;color:#98a5a1;background:#fff}",
+    "@media (max-width:480px){:host{bottom:12px;right:12px}:host([data-position=left]){left:12px}:host([data-open]){inset:0;bottom:0;right:0}.panel{width:100vw;height:100vh;height:100dvh;border-radius:0;animation:none}}",
+    "@media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}"
+  ].join("\n");
+
+  function Widget(el) {
+    var data = el.dataset || {};
+    var src = el.getAttribute("src") || "";
+    var origin = src ? new URL(src, document.baseURI).origin : window.location.origin;
+    this.server = (data.server || origin).replace(/\/+$/, "");
+    this.lang = pickLanguage(data.lang) || pickLanguage(document.documentElement.lang) ||
+      pickLanguage(navigator.language) || "ja";
+    this.t = STRINGS[this.lang];
+    this.color = validColor(data.color);
+    this.textColor = validColor(data.textColor);
+    this.titleText = data.title || this.t.title;
+    this.welcomeText = data.welcome || this.t.welcome;
+    this.position = data.position === "left" ? "left" : "right";
+    this.storageKey = "tsunagi:v1:" + this.server;
+
+    this.conversation = null;   // {id, token}
+    this.status = null;         // bot | waiting | assigned | resolved | offline
+    this.agentName = null;
+    this.lastEventId = null;
+    this.seen = {};             // seq -> element, for de-duplication
+    this.payloadTitles = {};    // quick-reply payload -> title, to show titles in the history
+    this.pending = [];          // optimistic customer messages waiting for their seq
+    this.es = null;
+    this.retryDelay = 1000;
+    this.retryTimer = null;
+    this.streamLost = false;
+    this.typingTimer = null;
+    this.botBusy = 0;
+    this.unread = 0;
+    this.lastTypingSent = 0;
+    this.rated = false;
+    this.offlineSent = false;
+    this.build();
+  }
+
+  Widget.prototype.build = function () {
+    var t = this.t, self = this;
+    this.host = h("div", { id: "tsunagi-widget", "data-position": this.position, lang: this.lang });
+    var root = this.root = this.host.attachShadow({ mode: "open" });
+    var style = h("style");
+    style.textContent = CSS;
+    root.appendChild(style);
+    if (this.color) this.host.style.setProperty("--c", this.color);
+    if (this.textColor) this.host.style.setProperty("--c-ink", this.textColor);
+    if (this.color) this.host.style.setProperty("--c-soft", "color-mix(in srgb, " + this.color + " 12%, white)");
+
+    this.badge = h("span", { class: "badge", "aria-hidden": "true", hidden: true });
+    this.launcher = h("button", {
+      class: "launcher", type: "button", "aria-expanded": "false", "aria-controls": "tsunagi-panel",
+      "aria-haspopup": "dialog", onclick: function () { self.open(); }
+    }, [svg(ICON_CHAT, 26), h("span", { class: "launcher-label", text: t.open }), this.badge]);
+
+    this.titleEl = h("h2", { id: "tsunagi-title", text: this.titleText });
+    this.stateDot = h("span", { class: "dot", "data-state": "bot", "aria-hidden": "true" });
+    this.subtitle = h("span", { text: t.subtitleBot });
+    this.closeBtn = h("button", {
+      class: "icon-btn", type: "button", "aria-label": t.close, title: t.close,
+      onclick: function () { self.close(); }
+    }, [svg(ICON_CLOSE, 22)]);
+    var header = h("header", null, [
+      h("div", { class: "avatar" }, [svg(ICON_LEAF, 22)]),
+      h("div", { class: "heading" }, [this.titleEl, h("p", { class: "subtitle" }, [this.stateDot, this.subtitle])]),
+      this.closeBtn
+    ]);
+
+    this.humanBtn = h("button", { class: "chip", type: "button", onclick: function () { self.requestHuman(); } },
+      [svg(ICON_PERSON, 16), t.talkToHuman]);
+    this.endBtn = h("button", { class: "chip", type: "button", onclick: function () { self.askEnd(); } }, [t.end]);
+    this.toolbar = h("div", { class: "toolbar", role: "toolbar", "aria-label": t.title }, [this.humanBtn, this.endBtn]);
+
+    this.banner = h("div", { class: "banner", role: "status", "aria-live": "polite", hidden: true });
+    this.log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": t.log, tabindex: "0" });
+    this.typingText = h("span");
+    this.typing = h("div", { class: "typing", role: "status", hidden: true },
+      [h("span", { class: "dots", "aria-hidden": "true" }, [h("i"), h("i"), h("i")]), this.typingText]);
+    this.scroller = h("div", { class: "scroller" }, [
+      h("div", { class: "msg bot welcome" }, [
+        h("span", { class: "who", text: t.bot }), h("div", { class: "bubble", text: this.welcomeText })
+      ]),
+      this.log, this.typing
+    ]);
+    this.quick = h("div", { class: "quick", role: "group", "aria-label": t.log, hidden: true });
+
+    this.input = h("textarea", {
+      id: "tsunagi-input", rows: "1", placeholder: t.placeholder, "aria-label": t.inputLabel,
+      autocomplete: "off", enterkeyhint: "send", maxlength: "2000"
+    });
+    this.sendBtn = h("button", { class: "send", type: "submit", "aria-label": t.send, title: t.send, disabled: true },
+      [svg(ICON_SEND, 22)]);
+    this.composer = h("form", { class: "composer", novalidate: true }, [this.input, this.sendBtn]);
+    this.composer.addEventListener("submit", function (e) { e.preventDefault(); self.submitComposer(); });
+    this.bindInput();
+
+    this.confirm = h("div", { class: "confirm", hidden: true }, [
+      h("span", { text: t.confirmEnd }),
+      h("span", { class: "actions" }, [
+        h("button", { class: "secondary", type: "button", text: t.confirmNo, onclick: function () { self.cancelEnd(); } }),
+        h("button", { class: "primary", type: "button", text: t.confirmYes, onclick: function () { self.showRating(true); } })
+      ])
+    ]);
+    this.card = h("div", { class: "card", hidden: true });
+
+    this.panel = h("section", {
+      class: "panel", id: "tsunagi-panel", role: "dialog", "aria-modal": "false",
+      "aria-labelledby": "tsunagi-title", hidden: true
+    }, [header, this.toolbar, this.banner, this.scroller, this.quick, this.card, this.confirm, this.composer,
+      h("footer", { text: t.poweredBy })]);
+    this.panel.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") { e.preventDefault(); self.close(); }
+    });
+
+    root.appendChild(this.launcher);
+    root.appendChild(this.panel);
+    document.body.appendChild(this.host);
+    this.setStatus(null);
+  };
+
+  // IME-safe Enter: while a kana-kanji conversion is open, Enter confirms the conversion and
+  // must not send. Chrome and Firefox flag such keydowns with isComposing; Safari fires
+  // compositionend *before* the keydown, which still carries keyCode 229, hence all three checks.
+  Widget.prototype.bindInput = function () {
+    var self = this;
+    this.composing = false;
+    this.input.addEventListener("compositionstart", function () { self.composing = true; });
+    this.input.addEventListener("compositionend", function () { self.composing = false; });
+    this.input.addEventListener("keydown", function (e) {
+      if (e.key !== "Enter" || e.shiftKey || e.altKey || e.ctrlKey || e.metaKey) return;
+      if (e.isComposing || self.composing || e.keyCode === 229) return;
+      e.preventDefault();
+      self.submitComposer();
+    });
+    this.input.addEventListener("input", function () {
+      self.sendBtn.disabled = !self.input.value.trim();
+      self.autosize();
+      self.sendTyping();
+    });
+  };
+
+  Widget.prototype.autosize = function () {
+    this.input.style.height = "auto";
+    this.input.style.height = Math.min(this.input.scrollHeight + 3, 120) + "px";
+  };
+
+  Widget.prototype.open = function () {
+    this.panel.hidden = false;
+    this.launcher.hidden = true;
+    this.launcher.setAttribute("aria-expanded", "true");
+    this.host.setAttribute("data-open", "");
+    this.unread = 0;
+    this.updateBadge();
+    try { sessionStorage.setItem(this.storageKey + ":open", "1"); } catch (e) { /* private mode */ }
+    this.scrollToEnd(true);
+    var target = !this.composer.hidden ? this.input : this.card.querySelector("input, textarea, button, h3");
+    (target || this.closeBtn).focus();
+  };
+
+  Widget.prototype.close = function () {
+    this.panel.hidden = true;
+    this.launcher.hidden = false;
+    this.launcher.setAttribute("aria-expanded", "false");
+    this.host.removeAttribute("data-open");
+    try { sessionStorage.removeItem(this.storageKey + ":open"); } catch (e) { /* private mode */ }
+    this.launcher.focus();
+  };
+
+  Widget.prototype.isOpen = function () { return !this.panel.hidden; };
+
+  Widget.prototype.updateBadge = function () {
+    this.badge.hidden = this.unread === 0;
+    this.badge.textContent = String(this.unread);
+    this.launcher.setAttribute("aria-label", this.unread ? this.t.open + "（" + fmt(this.t.unread, { n: this.unread }) + "）" : this.t.open);
+  };
+
+  // ---- persistence -------------------------------------------------------------------------
+
+  Widget.prototype.save = function () {
+    if (!this.conversation) return;
+    try {
+      localStorage.setItem(this.storageKey, JSON.stringify({
+        id: this.conversation.id, token: this.conversation.token,
+        lastEventId: this.lastEventId, rated: this.rated, offlineSent: this.offlineSent,
+        payloadTitles: this.payloadTitles
+      }));
+    } catch (e) { /* storage full or disabled: the chat still works for this page view */ }
+  };
+
+  Widget.prototype.load = function () {
+    try {
+      var saved = JSON.parse(localStorage.getItem(this.storageKey) || "null");
+      if (saved && saved.id && saved.token) return saved;
+    } catch (e) { /* corrupt entry: start afresh */ }
+    return null;
+  };
+
+  Widget.prototype.forget = function () {
+    try { localStorage.removeItem(this.storageKey); } catch (e) { /* ignore */ }
+  };
+
+  // ---- HTTP --------------------------------------------------------------------------------
+
+  Widget.prototype.api = function (method, path, body) {
+    var headers = { "Accept": "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (this.conversation) headers.Authorization = "Bearer " + this.conversation.token;
+    return fetch(this.server + path, {
+      method: method, headers: headers, mode: "cors", credentials: "omit",
+      body: body === undefined ? undefined : JSON.stringify(body)
+    }).then(function (res) {
+      if (res.status === 204) return null;
+      return res.json().catch(function () { return {}; }).then(function (json) {
+        if (!res.ok) {
+          var err = new Error((json && json.error && json.error.message) || ("HTTP " + res.status));
+          err.status = res.status;
+          err.code = json && json.error && json.error.code;
+          throw err;
+        }
+        return json;
+      });
+    });
+  };
+
+  Widget.prototype.path = function (suffix) {
+    return "/api/v1/conversations/" + encodeURIComponent(this.conversation.id) + (suffix || "");
+  };
+
+  Widget.prototype.ensureConversation = function () {
+    var self = this;
+    if (this.conversation) return Promise.resolve(this.conversation);
+    if (this.creating) return this.creating;
+    this.creating = this.api("POST", "/api/v1/conversations", { language: this.lang, page_url: location.href })
+      .then(function (conv) {
+        self.conversation = { id: conv.id, token: conv.token };
+        self.creating = null;
+        self.save();
+        self.setStatus(conv.status || "bot");
+        self.openStream();
+        return self.conversation;
+      }, function (err) { self.creating = null; throw err; });
+    return this.creating;
+  };
+
+  // Restores the conversation stored by an earlier page view: status, history, then the stream.
+  Widget.prototype.restore = function () {
+    var saved = this.load(), self = this;
+    if (!saved) return Promise.resolve();
+    this.conversation = { id: saved.id, token: saved.token };
+    this.lastEventId = saved.lastEventId || null;
+    this.rated = !!saved.rated;
+    this.offlineSent = !!saved.offlineSent;
+    this.payloadTitles = saved.payloadTitles || {};
+    return this.api("GET", this.path()).then(function (conv) {
+      return self.fetchMessages(0).then(function () {
+        self.applyConversation(conv);
+        if (conv.status !== "resolved" || !self.rated) self.openStream();
+      });
+    }).catch(function (err) {
+      if (err.status === 401 || err.status === 403 || err.status === 404) {
+        self.conversation = null;
+        self.forget();
+      }
+    });
+  };
+
+  Widget.prototype.fetchMessages = function (after) {
+    var self = this;
+    return this.api("GET", this.path("/messages?after=" + (after || 0))).then(function (res) {
+      (res.messages || []).forEach(function (m) { self.addMessage(m); });
+    });
+  };
+
+  Widget.prototype.maxSeq = function () {
+    var max = 0;
+    Object.keys(this.seen).forEach(function (k) { max = Math.max(max, Number(k)); });
+    return max;
+  };
+
+  // ---- live stream -------------------------------------------------------------------------
+
+  Widget.prototype.openStream = function () {
+    var self = this;
+    if (!this.conversation || typeof EventSource === "undefined") return;
+    this.closeStream();
+    var url = this.server + this.path("/stream") + "?token=" + encodeURIComponent(this.conversation.token);
+    if (this.lastEventId !== null && this.lastEventId !== undefined) url += "&last_event_id=" + encodeURIComponent(this.lastEventId);
+    var es = this.es = new EventSource(url);
+    function track(e) {
+      if (e.lastEventId) { self.lastEventId = e.lastEventId; self.save(); }
+    }
+    function parse(e) { try { return JSON.parse(e.data); } catch (err) { return null; } }
+    es.addEventListener("open", function () {
+      var recovering = self.streamLost;
+      self.retryDelay = 1000;
+      self.streamLost = false;
+      self.renderBanner();
+      // Anything sent while no stream was open (or before this one existed) comes back here;
+      // seq de-duplication makes the overlap with the replayed events harmless.
+      if (recovering || self.needsCatchUp) {
+        self.needsCatchUp = false;
+        self.fetchMessages(self.maxSeq()).catch(function () { /* the stream will carry on */ });
+        self.refreshConversation();
+      }
+    });
+    es.addEventListener("message", function (e) { track(e); var m = parse(e); if (m) self.addMessage(m.message || m); });
+    es.addEventListener("status", function (e) { track(e); var d = parse(e); if (d) self.applyConversation(d); });
+    es.addEventListener("queue", function (e) { track(e); var d = parse(e); if (d) self.applyQueue(d.queue !== undefined ? d.queue : d); });
+    es.addEventListener("typing", function (e) { track(e); var d = parse(e); if (d) self.applyTyping(d); });
+    es.addEventListener("error", function () {
+      // We reconnect ourselves rather than leave it to EventSource, so every reconnect carries
+      // the last event id in the URL as well and is followed by a history catch-up.
+      if (self.es !== es) return;
+      self.closeStream();
+      self.streamLost = true;
+      self.renderBanner();
+      self.scheduleReconnect();
+    });
+  };
+
+  Widget.prototype.closeStream = function () {
+    if (this.es) { this.es.close(); this.es = null; }
+    if (this.retryTimer) { clearTimeout(this.retryTimer); this.retryTimer = null; }
+  };
+
+  Widget.prototype.scheduleReconnect = function () {
+    var self = this;
+    if (this.retryTimer) return;
+    var delay = this.retryDelay;
+    this.retryDelay = Math.min(this.retryDelay * 2, 15000);
+    this.retryTimer = setTimeout(function () {
+      self.retryTimer = null;
+      self.openStream();
+    }, delay);
+  };
+
+  Widget.prototype.reconnectNow = function () {
+    if (!this.conversation || !this.streamLost) return;
+    this.retryDelay = 1000;
+    this.closeStream();
+    this.openStream();
+  };
+
+  Widget.prototype.refreshConversation = function () {
+    var self = this;
+    if (!this.conversation) return Promise.resolve();
+    return this.api("GET", this.path()).then(function (conv) { self.applyConversation(conv); })
+      .catch(function () { /* transient; the next event brings the state */ });
+  };
+
+  // ---- state -------------------------------------------------------------------------------
+
+  Widget.prototype.applyConversation = function (conv) {
+    if (conv.agent !== undefined) this.agentName = conv.agent && conv.agent.name ? conv.agent.name : null;
+    if (conv.agent_name) this.agentName = conv.agent_name;
+    if (conv.queue !== undefined) this.queue = conv.queue;
+    if (conv.online !== undefined) this.online = conv.online;
+    if (conv.status) this.setStatus(conv.status);
+    else this.renderBanner();
+  };
+
+  Widget.prototype.applyQueue = function (queue) {
+    this.queue = queue;
+    this.renderBanner();
+  };
+
+  Widget.prototype.applyTyping = function (d) {
+    var who = d.sender || d.role || "agent";
+    if (who === "customer") return;
+    if (d.typing) this.showTyping(who === "bot" ? this.t.botTyping : fmt(this.t.agentTyping, { name: d.name || d.agent_name || this.agentName || this.t.agent }));
+    else this.hideTyping();
+  };
+
+  Widget.prototype.showTyping = function (label) {
+    var self = this;
+    this.typingText.textContent = label;
+    this.typing.hidden = false;
+    this.scrollToEnd();
+    clearTimeout(this.typingTimer);
+    // A lost "stopped typing" event must not leave the dots on for ever.
+    this.typingTimer = setTimeout(function () { self.hideTyping(); }, 10000);
+  };
+
+  Widget.prototype.hideTyping = function () {
+    clearTimeout(this.typingTimer);
+    if (this.botBusy > 0) { this.typingText.textContent = this.t.botTyping; return; }
+    this.typing.hidden = true;
+  };
+
+  Widget.prototype.setStatus = function (status) {
+    var t = this.t;
+    this.status = status;
+    var state = status === "waiting" ? "waiting" : status === "offline" ? "offline" :
+      status === "resolved" || status === "ended" ? "ended" : "bot";
+    this.stateDot.setAttribute("data-state", state);
+    if (status === "assigned" && this.agentName) this.subtitle.textContent = fmt(t.subtitleAgent, { name: this.agentName });
+    else if (status === "waiting") this.subtitle.textContent = t.subtitleWaiting;
+    else if (status === "offline") this.subtitle.textContent = t.subtitleOffline;
+    else if (state === "ended") this.subtitle.textContent = t.subtitleEnded;
+    else this.subtitle.textContent = t.subtitleBot;
+
+    this.humanBtn.hidden = !(status === null || status === "bot");
+    this.endBtn.hidden = !this.conversation || state === "ended" || status === "offline";
+
+    if (status === "offline" && !this.offlineSent) this.showOfflineForm();
+    else if (status === "offline") this.showCardMessage(t.offlineThanks, false);
+    else if (state === "ended" && !this.rated) this.showRating(false);
+    else if (state === "ended") this.showCardMessage(t.thanks, true);
+    else if (this.card.getAttribute("data-kind") !== "ended") this.hideCard();
+    this.renderBanner();
+  };
+
+  Widget.prototype.renderBanner = function () {
+    var t = this.t, b = this.banner;
+    b.textContent = "";
+    b.className = "banner";
+    if (this.streamLost) {
+      b.classList.add("warn");
+      b.appendChild(h("span", { class: "spinner", "aria-hidden": "true" }));
+      b.appendChild(h("span", { text: t.reconnecting }));
+      b.hidden = false;
+      return;
+    }
+    if (this.status !== "waiting") { b.hidden = true; return; }
+    var q = this.queue, text = t.queueUnknown;
+    if (q && typeof q.position === "number") {
+      // position counts the customer too: 1 means first in line, nobody ahead.
+      var ahead = Math.max(0, q.ahead !== undefined ? q.ahead : q.position - 1);
+      var minutes = Math.max(1, Math.round((q.eta_seconds || 0) / 60));
+      text = ahead === 0 ? t.queueNext : fmt(t.queue, { n: ahead, m: minutes, minutes: minutes === 1 ? "minute" : "minutes" });
+    }
+    b.appendChild(h("span", { class: "spinner", "aria-hidden": "true" }));
+    b.appendChild(h("span", { class: "queue-text", text: text }));
+    b.hidden = false;
+  };
+
+  // ---- messages ----------------------------------------------------------------------------
+
+  Widget.prototype.displayText = function (m) {
+    if (m.sender === "customer" && this.payloadTitles[m.text]) return this.payloadTitles[m.text];
+    return m.text || "";
+  };
+
+  Widget.prototype.renderMessage = function (m) {
+    var t = this.t;
+    if (m.sender === "system") {
+      return h("div", { class: "msg system", "data-seq": m.seq, text: m.text || "" });
+    }
+    var who = m.sender === "customer" ? t.you : m.sender === "agent" ? (m.agent_name || this.agentName || t.agent) : t.bot;
+    var time = null;
+    if (m.created_at) {
+      var d = new Date(m.created_at);
+      if (!isNaN(d)) time = h("time", { datetime: d.toISOString(), text: d.toLocaleTimeString(this.lang, { hour: "2-digit", minute: "2-digit" }) });
+    }
+    return h("div", { class: "msg " + (m.sender === "customer" ? "customer" : m.sender === "agent" ? "agent" : "bot"), "data-seq": m.seq }, [
+      h("span", { class: "who", text: who }),
+      h("div", { class: "bubble", text: this.displayText(m) }),
+      time
+    ]);
+  };
+
+  Widget.prototype.addMessage = function (m) {
+    if (!m || m.seq === undefined || m.seq === null) return;
+    if (this.seen[m.seq]) return;
+    this.rememberButtons(m);
+    (m.buttons || []).forEach(function (b) { if (b && b.payload) this.payloadTitles[b.payload] = b.title; }, this);
+    var el = null;
+    if (m.sender === "customer") el = this.adoptPending(m);
+    if (!el) {
+      el = this.renderMessage(m);
+      this.insertBySeq(el, m.seq);
+    }
+    this.seen[m.seq] = el;
+    if (m.sender === "agent" || m.sender === "bot") {
+      if (m.sender === "agent") this.hideTyping();
+      if (!this.isOpen()) { this.unread += 1; this.updateBadge(); }
+    }
+    this.renderQuickReplies();
+    this.scrollToEnd();
+  };
+
+  // An optimistic bubble becomes the stored message once the server echoes it (by POST answer
+  // or by the stream, whichever comes first).
+  Widget.prototype.adoptPending = function (m) {
+    for (var i = 0; i < this.pending.length; i++) {
+      var p = this.pending[i];
+      if (p.sent === m.text) {
+        this.pending.splice(i, 1);
+        p.el.classList.remove("pending");
+        p.el.setAttribute("data-seq", m.seq);
+        return p.el;
+      }
+    }
+    return null;
+  };
+
+  // Keeps the log in seq order even when a catch-up fills a gap; optimistic bubbles stay last.
+  Widget.prototype.insertBySeq = function (el, seq) {
+    var items = this.log.children;
+    for (var i = 0; i < items.length; i++) {
+      var item = items[i], s = item.getAttribute("data-seq");
+      if (item.classList.contains("pending") || item.classList.contains("failed") || (s !== null && Number(s) > seq)) {
+        this.log.insertBefore(el, item);
+        return;
+      }
+    }
+    this.log.appendChild(el);
+  };
+
+  Widget.prototype.lastMessage = function () {
+    var items = this.log.querySelectorAll(".msg[data-seq]");
+    var best = null, bestSeq = -1;
+    for (var i = 0; i < items.length; i++) {
+      var s = Number(items[i].getAttribute("data-seq"));
+      if (s > bestSeq) { bestSeq = s; best = items[i]; }
+    }
+    return best;
+  };
+
+  Widget.prototype.renderQuickReplies = function () {
+    var self = this;
+    this.quick.textContent = "";
+    var last = this.lastMessage();
+    var seq = last ? Number(last.getAttribute("data-seq")) : null;
+    var buttons = seq !== null && this.buttonsBySeq ? this.buttonsBySeq[seq] : null;
+    if (!buttons || !buttons.length || this.pending.length || (this.status && this.status !== "bot")) {
+      this.quick.hidden = true;
+      return;
+    }
+    buttons.forEach(function (b) {
+      self.quick.appendChild(h("button", {
+        type: "button", text: b.title,
+        onclick: function () { self.send(b.payload, b.title); }
+      }));
+    });
+    this.quick.hidden = false;
+  };
+
+  Widget.prototype.scrollToEnd = function (instant) {
+    var s = this.scroller;
+    if (instant) s.style.scrollBehavior = "auto";
+    s.scrollTop = s.scrollHeight;
+    if (instant) s.style.scrollBehavior = "";
+  };
+
+  // ---- sending -----------------------------------------------------------------------------
+
+  Widget.prototype.submitComposer = function () {
+    var text = this.input.value.trim();
+    if (!text) return;
+    this.input.value = "";
+    this.sendBtn.disabled = true;
+    this.autosize();
+    this.send(text, text);
+  };
+
+  Widget.prototype.send = function (text, shown, existing) {
+    var self = this, t = this.t;
+    var clientId = existing ? existing.clientId : uuid();
+    var el = existing ? existing.el : h("div", { class: "msg customer pending" }, [
+      h("span", { class: "who", text: t.you }), h("div", { class: "bubble", text: shown })
+    ]);
+    if (existing) {
+      el.classList.remove("failed");
+      el.classList.add("pending");
+      var old = el.querySelector(".retry");
+      if (old) old.remove();
+    } else {
+      this.log.appendChild(el);
+    }
+    var entry = { clientId: clientId, sent: text, el: el };
+    if (shown !== text) this.payloadTitles[text] = shown;
+    this.pending.push(entry);
+    this.renderQuickReplies();
+    this.scrollToEnd();
+    var botAnswers = !this.status || this.status === "bot";
+    if (botAnswers) { this.botBusy += 1; this.showTyping(t.botTyping); }
+    var done = function () {
+      if (botAnswers) { self.botBusy = Math.max(0, self.botBusy - 1); if (!self.botBusy) self.hideTyping(); }
+    };
+    return this.ensureConversation().then(function () {
+      return self.api("POST", self.path("/messages"), { text: text, client_message_id: clientId });
+    }).then(function (res) {
+      done();
+      if (res && res.message) {
+        var i = self.pending.indexOf(entry);
+        if (i !== -1) self.pending.splice(i, 1);
+        if (!self.seen[res.message.seq]) {
+          el.classList.remove("pending");
+          el.setAttribute("data-seq", res.message.seq);
+          self.seen[res.message.seq] = el;
+        } else if (el.parentNode && self.seen[res.message.seq] !== el) {
+          el.remove();   // the stream delivered it first
+        }
+      }
+      ((res && res.replies) || []).forEach(function (m) { self.addMessage(m); });
+      self.save();
+      self.renderQuickReplies();
+      if (!self.es || self.streamLost) self.refreshConversation();
+    }).catch(function () {
+      done();
+      var i = self.pending.indexOf(entry);
+      if (i !== -1) self.pending.splice(i, 1);
+      el.classList.remove("pending");
+      el.classList.add("failed");
+      el.appendChild(h("button", {
+        class: "retry", type: "button", text: t.sendError + " " + t.retry,
+        onclick: function () { self.send(text, shown, { clientId: clientId, el: el }); }
+      }));
+    });
+  };
+
+  Widget.prototype.rememberButtons = function (m) {
+    if (!m || !m.buttons || !m.buttons.length) return;
+    this.buttonsBySeq = this.buttonsBySeq || {};
+    this.buttonsBySeq[m.seq] = m.buttons;
+  };
+
+  Widget.prototype.sendTyping = function () {
+    var self = this;
+    if (!this.conversation || this.status !== "assigned") return;
+    var now = Date.now();
+    if (now - this.lastTypingSent > 2500) {
+      this.lastTypingSent = now;
+      this.api("POST", this.path("/typing"), { typing: true }).catch(function () { /* cosmetic */ });
+    }
+    clearTimeout(this.stopTypingTimer);
+    this.stopTypingTimer = setTimeout(function () {
+      self.lastTypingSent = 0;
+      self.api("POST", self.path("/typing"), { typing: false }).catch(function () { /* cosmetic */ });
+    }, 3000);
+  };
+
+  Widget.prototype.requestHuman = function () {
+    var self = this;
+    this.humanBtn.disabled = true;
+    this.ensureConversation().then(function () {
+      return self.api("POST", self.path("/handoff"), { reason: "request_human" });
+    }).then(function (conv) {
+      self.applyConversation(conv || {});
+    }).catch(function () { /* button re-enabled below; the customer can try again */ })
+      .then(function () { self.humanBtn.disabled = false; });
+  };
+
+  // ---- cards: offline form, rating ---------------------------------------------------------
+
+  Widget.prototype.hideCard = function () {
+    this.card.hidden = true;
+    this.card.textContent = "";
+    this.card.removeAttribute("data-kind");
+    this.confirm.hidden = true;
+    this.composer.hidden = false;
+    this.toolbar.hidden = false;
+  };
+
+  Widget.prototype.showCard = function (kind, children, focusTarget) {
+    var hadFocus = this.root.activeElement;
+    this.card.textContent = "";
+    this.card.setAttribute("data-kind", kind);
+    children.forEach(function (c) { this.card.appendChild(c); }, this);
+    this.card.hidden = false;
+    this.composer.hidden = true;
+    this.confirm.hidden = true;
+    this.quick.hidden = true;
+    this.toolbar.hidden = kind !== "offline";
+    this.endBtn.hidden = true;
+    this.humanBtn.hidden = true;
+    if (this.isOpen() && (hadFocus === this.input || hadFocus === null || !this.card.contains(hadFocus))) {
+      (focusTarget || this.card).focus();
+    }
+  };
+
+  Widget.prototype.showOfflineForm = function () {
+    var t = this.t, self = this;
+    if (this.card.getAttribute("data-kind") === "offline") return;
+    var heading = h("h3", { tabindex: "-1", id: "tsunagi-offline-title", text: t.offlineTitle });
+    var email = h("input", { type: "email", name: "email", autocomplete: "email", required: true, id: "tsunagi-email" });
+    var text = h("textarea", { name: "text", rows: "4", required: true, id: "tsunagi-offline-text", maxlength: "2000" });
+    var error = h("p", { class: "error", role: "alert" });
+    var submit = h("button", { class: "primary", type: "submit", text: t.submit });
+    var form = h("form", { novalidate: true, "aria-labelledby": "tsunagi-offline-title" }, [
+      h("label", { class: "field", for: "tsunagi-email" }, [t.email, email]),
+      h("label", { class: "field", for: "tsunagi-offline-text" }, [t.message, text]),
+      error,
+      h("div", { class: "actions" }, [submit])
+    ]);
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      error.textContent = "";
+      if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.value.trim())) { error.textContent = t.emailInvalid; email.focus(); return; }
+      if (!text.value.trim()) { error.textContent = t.messageMissing; text.focus(); return; }
+      submit.disabled = true;
+      self.ensureConversation().then(function () {
+        return self.api("POST", self.path("/offline-message"), { email: email.value.trim(), text: text.value.trim() });
+      }).then(function () {
+        self.offlineSent = true;
+        self.save();
+        self.showCardMessage(t.offlineThanks, false);
+      }).catch(function (err) {
+        submit.disabled = false;
+        error.textContent = err.message || t.sendError;
+      });
+    });
+    this.showCard("offline", [heading, h("p", { text: t.offlineBody }), form], heading);
+  };
+
+  Widget.prototype.askEnd = function () {
+    this.confirm.hidden = false;
+    this.composer.hidden = true;
+    this.confirm.querySelector(".primary").focus();
+  };
+
+  Widget.prototype.cancelEnd = function () {
+    this.confirm.hidden = true;
+    this.composer.hidden = false;
+    this.input.focus();
+  };
+
+  function ratingGroup(name, legend, cls, labels, kind) {
+    var inputs = [], children = [];
+    labels.forEach(function (label, i) {
+      var value = kind === "stars" ? 5 - i : i + 1;   // stars are laid out reversed for the CSS hover trick
+      var id = "tsunagi-" + name + "-" + value;
+      var input = h("input", { type: "radio", name: name, value: String(value), id: id });
+      var lab = kind === "stars"
+        ? h("label", { for: id, title: label }, [h("span", { "aria-hidden": "true", text: "★" }), h("span", { class: "sr-only", text: label })])
+        : h("label", { for: id }, [h("b", { text: String(value) }), h("span", { text: label })]);
+      inputs.push(input);
+      children.push(input, lab);
+    });
+    var fieldset = h("fieldset", null, [h("legend", { text: legend }), h("div", { class: cls }, children)]);
+    return { el: fieldset, value: function () {
+      var checked = inputs.filter(function (i) { return i.checked; })[0];
+      return checked ? Number(checked.value) : undefined;
+    } };
+  }
+
+  Widget.prototype.showRating = function (customerEnds) {
+    var t = this.t, self = this;
+    if (this.card.getAttribute("data-kind") === "rating") return;
+    var heading = h("h3", { tabindex: "-1", id: "tsunagi-rating-title", text: t.ratingTitle });
+    var starLabels = [5, 4, 3, 2, 1].map(function (n) { return fmt(n === 1 || !t.stars ? t.star : t.stars, { n: n }); });
+    var csat = ratingGroup("csat", t.csatLabel, "stars", starLabels, "stars");
+    var ces = ratingGroup("ces", t.cesLabel, "scale", t.ces, "scale");
+    var comment = h("textarea", { id: "tsunagi-comment", rows: "2", maxlength: "1000" });
+    var error = h("p", { class: "error", role: "alert" });
+    var submit = h("button", { class: "primary", type: "submit", text: t.rate });
+    var skip = h("button", { class: "secondary", type: "button", text: t.skip });
+    var form = h("form", { novalidate: true, "aria-labelledby": "tsunagi-rating-title" }, [
+      csat.el, ces.el,
+      h("label", { class: "field", for: "tsunagi-comment" }, [t.comment, comment]),
+      error,
+      h("div", { class: "actions" }, [submit, skip])
+    ]);
+    function finish(body) {
+      submit.disabled = skip.disabled = true;
+      var go = self.conversation ? self.api("POST", self.path("/end"), body) : Promise.resolve();
+      go.then(function () {
+        self.rated = true;
+        self.save();
+        self.closeStream();
+        self.status = "ended";
+        self.setStatus("ended");
+        self.showCardMessage(body.csat || body.ces || body.comment ? t.thanks : t.endedThanks, true);
+      }).catch(function (err) {
+        submit.disabled = skip.disabled = false;
+        error.textContent = err.message || t.sendError;
+      });
+    }
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var body = {};
+      if (csat.value()) body.csat = csat.value();
+      if (ces.value()) body.ces = ces.value();
+      if (comment.value.trim()) body.comment = comment.value.trim();
+      finish(body);
+    });
+    skip.addEventListener("click", function () { finish({}); });
+    this.customerEnds = !!customerEnds;
+    this.showCard("rating", [heading, h("p", { text: t.ratingIntro }), form], heading);
+  };
+
+  Widget.prototype.showCardMessage = function (text, offerNew) {
+    var self = this;
+    var heading = h("h3", { tabindex: "-1", text: text });
+    var children = [heading];
+    if (offerNew) {
+      children.push(h("div", { class: "actions" }, [h("button", {
+        class: "primary", type: "button", text: this.t.newChat, onclick: function () { self.reset(); }
+      })]));
+    }
+    this.showCard("ended", children, heading);
+  };
+
+  // Forgets the finished conversation; the next message starts a new one.
+  Widget.prototype.reset = function () {
+    this.closeStream();
+    this.forget();
+    this.conversation = null;
+    this.lastEventId = null;
+    this.seen = {};
+    this.pending = [];
+    this.buttonsBySeq = {};
+    this.payloadTitles = {};
+    this.rated = false;
+    this.offlineSent = false;
+    this.agentName = null;
+    this.queue = null;
+    this.streamLost = false;
+    this.log.textContent = "";
+    this.card.removeAttribute("data-kind");
+    this.setStatus(null);
+    this.hideCard();
+    this.input.focus();
+  };
+
+  Widget.prototype.start = function () {
+    var self = this;
+    window.addEventListener("online", function () { self.reconnectNow(); });
+    document.addEventListener("visibilitychange", function () { if (!document.hidden) self.reconnectNow(); });
+    var wasOpen = false;
+    try { wasOpen = sessionStorage.getItem(this.storageKey + ":open") === "1"; } catch (e) { /* ignore */ }
+    if (script.dataset.open === "true") wasOpen = true;
+    this.ready = this.restore().then(function () {
+      if (wasOpen) self.open();
+      self.host.setAttribute("data-ready", "");
+    });
+    return this;
+  };
+
+  function boot() {
+    var widget = new Widget(script).start();
+    window.TsunagiWidget = {
+      open: function () { widget.open(); },
+      close: function () { widget.close(); },
+      reset: function () { widget.reset(); },
+      get conversationId() { return widget.conversation ? widget.conversation.id : null; },
+      get status() { return widget.status; }
+    };
+  }
+
+  if (document.body) boot();
+  else document.addEventListener("DOMContentLoaded", boot);
+})();

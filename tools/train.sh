@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Trains the Rasa model only when its inputs changed: the trained model is cached by a
+# hash of the data, domain, config, components and environment lock.
+# usage: tools/train.sh [OUT]   (default models/current.tar.gz)
+set -euo pipefail
+out=${1:-models/current.tar.gz}
+cache=${TSUNAGI_CACHE:-$HOME/.cache/tsunagi}
+hash=$( (find config.yml domain data/nlu data/rules.yml bot requirements/bot.lock -type f -name '*.yml' -o -type f -name '*.py' -o -type f -name '*.lock' | LC_ALL=C sort | xargs sha256sum; readlink -f models/multilingual-e5-small) | sha256sum | cut -c1-16)
+cached="$cache/trained/tsunagi-$hash.tar.gz"
+if [ ! -f "$cached" ]; then
+  echo "train: data or config changed; training ($hash)"
+  mkdir -p "$cache/trained"
+  tmp=$(mktemp -d)
+  HF_HUB_OFFLINE=1 .venv/bot/bin/rasa train --config config.yml --domain domain --data data/nlu data/rules.yml \
+    --out "$tmp" --fixed-model-name model
+  mv "$tmp/model.tar.gz" "$cached"
+  rm -rf "$tmp"
+else
+  echo "train: nothing changed since model $hash; using the cached one"
+fi
+mkdir -p "$(dirname "$out")"
+cp "$cached" "$out"
+echo "$hash" > "$out.hash"

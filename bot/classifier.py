@@ -25,7 +25,6 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.nlu.featurizers.featurizer import Featurizer
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -58,11 +57,13 @@ def choose_thresholds(
 ) -> Tuple[Thresholds, Dict[Text, float]]:
     """Picks (confidence, similarity) thresholds from held-out predictions.
 
-    Among the pairs whose in-scope fallback rate is at most `max_false_fallback_rate`, take
-    the one with the best out-of-scope recall, then the best in-scope accuracy, then the
-    higher thresholds (safer against unseen out-of-scope topics).
+    Among the pairs that make at most `max_false_fallback_rate` of in-scope examples fall
+    back on top of those the `out_of_scope` intent already takes, take the one with the
+    best out-of-scope recall, then the best in-scope accuracy, then the higher thresholds
+    (safer against unseen out-of-scope topics).
     """
     in_scope = ~is_out_of_scope
+    allowed = (predicted_out_of_scope & in_scope).sum() / max(in_scope.sum(), 1) + max_false_fallback_rate
     conf_grid = np.unique(np.round(np.quantile(confidence[in_scope], np.linspace(0, 0.2, 41)), 4))
     sim_grid = np.unique(np.round(np.quantile(similarity[in_scope], np.linspace(0, 0.2, 41)), 4))
     best, best_key, best_stats = None, None, {}
@@ -71,7 +72,7 @@ def choose_thresholds(
         for s in np.concatenate([[-1.0], sim_grid]):
             fallback = predicted_out_of_scope | (confidence < c) | (similarity < s)
             false_fallback = (fallback & in_scope).sum() / n_in
-            if false_fallback > max_false_fallback_rate:
+            if false_fallback > allowed + 1e-9:
                 continue
             recall = (fallback & is_out_of_scope).sum() / n_oos if n_oos else 0.0
             accuracy = (~fallback & in_scope & correct).sum() / n_in
@@ -106,7 +107,8 @@ class FAQClassifier(GraphComponent, IntentClassifier):
             # "auto" to choose it by cross-validation on the training data.
             "fallback_threshold": AUTO,
             "similarity_threshold": AUTO,
-            # The largest share of in-scope examples that may fall back in cross-validation.
+            # The largest share of in-scope examples the thresholds may make fall back in
+            # cross-validation (on top of those predicted as `out_of_scope`).
             "max_false_fallback_rate": 0.02,
             "cv_folds": 5,
             # How many intents the ranking lists.

@@ -38,8 +38,9 @@ class SudachiTokenizer(Tokenizer):
             "split_mode": "A",
             # Drop punctuation and symbols (補助記号) such as 。、！？ from the tokens.
             "drop_punctuation": True,
-            # The lemma (used by featurizers with `use_lemma`) is the normalised form,
-            # lower-cased: ｶｰﾄﾞ → カード, 附属 → 付属, Visa → visa.
+            # The lemma (used by featurizers with `use_lemma`) is Sudachi's normalised form,
+            # lower-cased: ｶｰﾄﾞ → カード, 附属 → 付属, and known English words in katakana
+            # (Visa → ビザ), so both spellings share a lemma.
             "lowercase_lemma": True,
             # Options every Rasa tokenizer has.
             "intent_tokenization_flag": False,
@@ -81,7 +82,7 @@ class SudachiTokenizer(Tokenizer):
             if mode not in modes:
                 raise ValueError(f"split_mode must be A, B or C, not {self._config['split_mode']!r}")
             self._mode = modes[mode]
-            self._tokenizer = dictionary.Dictionary(dict="core").create(self._mode)
+            self._tokenizer = dictionary.Dictionary(dict="core").tokenizer(mode=self._mode)
         return self._tokenizer
 
     def tokenize(self, message: Message, attribute: Text) -> List[Token]:

@@ -42,7 +42,7 @@ def require_customer(conversation_id: str) -> None:
         raise Unauthorized("token_expired", "The conversation token has expired; start a new conversation.")
     except BadSignature:
         raise Unauthorized("token_invalid", "The conversation token is not valid.")
-    if not hmac.compare_digest(str(granted), conversation_id):
+    if not hmac.compare_digest(str(granted).encode(), conversation_id.encode()):
         raise Forbidden("token_mismatch", "This token opens another conversation.")
 
 
@@ -68,7 +68,7 @@ def check_csrf() -> None:
     """Writes must echo the session's CSRF token in X-CSRF-Token: a forged cross-site form cannot."""
     expected = session.get("csrf")
     sent = request.headers.get("X-CSRF-Token", "")
-    if not expected or not hmac.compare_digest(expected, sent):
+    if not expected or not hmac.compare_digest(expected.encode(), sent.encode()):
         raise Forbidden("csrf_failed", "Missing or wrong X-CSRF-Token header.")
 
 

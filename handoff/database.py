@@ -66,7 +66,9 @@ def make_engine(url: str, pool_size: int = 10, max_overflow: int = 20) -> Engine
             connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+    # No pre-ping: it would add a round trip to every checkout; a dropped connection fails one
+    # request and is then replaced by the pool.
+    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800)
 
 
 class Database:

@@ -53,6 +53,14 @@ class Listener:
     def after_commit(self, event: Event) -> None:
         """After the commit: side effects outside the database."""
 
+    def after_commit_batch(self, batch: list[Event]) -> None:
+        """All of one commit's events for this listener; override to act once per commit."""
+        for event in batch:
+            try:
+                self.after_commit(event)
+            except Exception:  # one failing event must not keep the others from their listener
+                log.exception("listener %s failed on %s", type(self).__name__, event.name)
+
 
 class Dispatcher:
     def __init__(self, listeners: Iterable[Listener]):
@@ -65,13 +73,13 @@ class Dispatcher:
         session.info["events"].append(event)
 
     def after_commit(self, events: list[Event]) -> None:
-        for event in events:
-            for listener in self.listeners:
-                if event.name in listener.handles:
-                    try:
-                        listener.after_commit(event)
-                    except Exception:  # one failing concern must not break the others
-                        log.exception("listener %s failed on %s", type(listener).__name__, event.name)
+        for listener in self.listeners:
+            batch = [event for event in events if event.name in listener.handles]
+            if batch:
+                try:
+                    listener.after_commit_batch(batch)
+                except Exception:  # one failing concern must not break the others
+                    log.exception("listener %s failed", type(listener).__name__)
 
 
 def record(session, event: Event) -> None:

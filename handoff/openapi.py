@@ -12,9 +12,12 @@ LANGUAGE = {"type": "string", "enum": ["ja", "en"]}
 STATUS = {"type": "string", "enum": ["bot", "waiting", "assigned", "resolved", "offline"]}
 REASON = {"type": "string", "enum": ["request_human", "repeated_fallback", "complaint", "not_helpful", "offline_message"]}
 TIME = {"type": "string", "format": "date-time"}
+# Required texts must hold something besides white space ("pattern" is unanchored: one \S somewhere).
 
 
 def nullable(schema: dict) -> dict:
+    if "enum" in schema:  # OpenAPI 3.0: an enum admits null only if it lists it
+        return dict(schema, nullable=True, enum=[*schema["enum"], None])
     return dict(schema, nullable=True)
 
 
@@ -23,6 +26,12 @@ def obj(properties: dict, required: tuple = (), **extra) -> dict:
     if required:
         body["required"] = list(required)
     return body
+
+
+def body_obj(properties: dict, required: tuple = ()) -> dict:
+    """A request body: optional fields may also be sent as null (read as absent)."""
+    return obj({name: schema if name in required else nullable(schema) for name, schema in properties.items()},
+               required)
 
 
 def ref(name: str) -> dict:
@@ -141,7 +150,7 @@ CUSTOMER = [{"customerToken": []}]
 AGENT = [{"agentSession": [], "csrfToken": []}]
 CONVERSATION_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 QUERY_LANGUAGE = {"name": "language", "in": "query", "required": False, "schema": LANGUAGE}
-TEXT_BODY = obj({"text": {"type": "string", "minLength": 1, "maxLength": 2000}}, ("text",))
+TEXT_BODY = body_obj({"text": {"type": "string", "minLength": 1, "pattern": r"\S", "maxLength": 2000}}, ("text",))
 DATE_RANGE = [{"name": "from", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}},
               {"name": "to", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}}]
 SSE = {"description": "Server-Sent Events", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
@@ -154,7 +163,7 @@ def _paths() -> dict:
     paths = {
         "/api/v1/conversations": {"post": op(
             "Start a conversation", {"201": ref("NewConversation")}, body_required=False,
-            body=obj({"language": LANGUAGE, "page_url": {"type": "string", "maxLength": 2000}}), security=[])},
+            body=body_obj({"language": LANGUAGE, "page_url": {"type": "string", "maxLength": 2000}}), security=[])},
         conv: {"get": op("The conversation's status, queue place and agent", {"200": ref("Conversation")},
                          security=CUSTOMER, params=cid)},
         conv + "/messages": {
@@ -164,7 +173,7 @@ def _paths() -> dict:
                                                         "schema": {"type": "integer", "minimum": 0}}]),
             "post": op("Send a message; the bot's replies come back while the bot is in charge",
                        {"200": ref("Exchange"), "201": ref("Exchange")}, security=CUSTOMER, params=cid,
-                       body=obj({"text": {"type": "string", "minLength": 1, "maxLength": 2000},
+                       body=body_obj({"text": {"type": "string", "minLength": 1, "pattern": r"\S", "maxLength": 2000},
                                  "client_message_id": {"type": "string", "maxLength": 100}}, ("text",))),
         },
         conv + "/stream": {"get": {"summary": "Live events (message, status, queue, typing); resumes after Last-Event-ID",
@@ -175,21 +184,22 @@ def _paths() -> dict:
                                    "responses": {"200": SSE, **{s: {"description": d, **_json(ref("Error"))}
                                                                 for s, d in ERROR_STATUSES.items()}}}},
         conv + "/typing": {"post": op("The customer is typing", {"204": None}, security=CUSTOMER, params=cid,
-                                      body=obj({"typing": {"type": "boolean"}}, ("typing",)))},
+                                      body=body_obj({"typing": {"type": "boolean"}}, ("typing",)))},
         conv + "/handoff": {"post": op("Ask for a person", {"200": ref("Conversation")}, security=CUSTOMER, params=cid,
-                                       body=obj({"reason": REASON}), body_required=False)},
+                                       body=body_obj({"reason": REASON}), body_required=False)},
         conv + "/offline-message": {"post": op("Leave an e-mail address and a message for the team",
                                                {"201": ref("Conversation")}, security=CUSTOMER, params=cid,
-                                               body=obj({"email": {"type": "string", "format": "email", "maxLength": 254},
-                                                         "text": {"type": "string", "minLength": 1, "maxLength": 2000}},
+                                               body=body_obj({"email": {"type": "string", "format": "email", "maxLength": 254},
+                                                         "text": {"type": "string", "minLength": 1, "pattern": r"\S", "maxLength": 2000}},
                                                         ("email", "text")))},
         conv + "/end": {"post": op("End the conversation, optionally with a rating", {"200": ref("Conversation")},
                                    security=CUSTOMER, params=cid, body_required=False,
-                                   body=obj({"csat": {"type": "integer", "minimum": 1, "maximum": 5},
+                                   body=body_obj({"csat": {"type": "integer", "minimum": 1, "maximum": 5},
                                              "ces": {"type": "integer", "minimum": 1, "maximum": 5},
                                              "comment": {"type": "string", "maxLength": 2000}}))},
         "/api/agent/login": {"post": op("Log in", {"200": ref("Session")}, tag="agent", security=[],
-                                        body=obj({"email": {"type": "string"}, "password": {"type": "string"}},
+                                        body=body_obj({"email": {"type": "string", "minLength": 1, "pattern": r"\S", "maxLength": 254},
+                                                       "password": {"type": "string", "minLength": 1, "pattern": r"\S", "maxLength": 1000}},
                                                  ("email", "password")))},
         "/api/agent/logout": {"post": op("Log out", {"204": None}, tag="agent", security=AGENT)},
         "/api/agent/me": {"get": op("The logged-in agent", {"200": ref("Session")}, tag="agent", security=AGENT)},
@@ -211,10 +221,10 @@ def _paths() -> dict:
                                            {"201": obj({"note": ref("Note")}, ("note",))}, tag="agent", security=AGENT,
                                            params=cid, body=TEXT_BODY)},
         agent_conv + "/typing": {"post": op("The agent is typing", {"204": None}, tag="agent", security=AGENT, params=cid,
-                                            body=obj({"typing": {"type": "boolean"}}, ("typing",)))},
+                                            body=body_obj({"typing": {"type": "boolean"}}, ("typing",)))},
         agent_conv + "/transfer": {"post": op("Transfer to another agent", {"200": ref("ConversationDetail")}, tag="agent",
                                               security=AGENT, params=cid,
-                                              body=obj({"agent_id": {"type": "integer", "minimum": 1,
+                                              body=body_obj({"agent_id": {"type": "integer", "minimum": 1,
                                                                      "maximum": 2**31 - 1}}, ("agent_id",)))},
         agent_conv + "/handback": {"post": op("Hand back to the bot", {"200": ref("ConversationDetail")}, tag="agent",
                                               security=AGENT, params=cid)},
@@ -239,8 +249,8 @@ def _paths() -> dict:
                 "intent_ranking": {"type": "array", "items": {"type": "object"}}, "created_at": TIME})}}, ("questions",))},
             tag="admin", security=AGENT, params=DATE_RANGE + [QUERY_LANGUAGE])},
     }
-    canned_body = obj({"language": LANGUAGE, "title": {"type": "string", "minLength": 1, "maxLength": 200},
-                       "text": {"type": "string", "minLength": 1, "maxLength": 2000}}, ("language", "title", "text"))
+    canned_body = body_obj({"language": LANGUAGE, "title": {"type": "string", "minLength": 1, "pattern": r"\S", "maxLength": 200},
+                       "text": {"type": "string", "minLength": 1, "pattern": r"\S", "maxLength": 2000}}, ("language", "title", "text"))
     reply_id = [{"name": "reply_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0,
                                                                                "maximum": 2**31 - 1}}]
     paths["/api/admin/canned-replies"] = {"post": op("Create a canned reply (admin)", {

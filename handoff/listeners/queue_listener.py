@@ -22,9 +22,10 @@ class QueueListener(Listener):
         self.sample = sample
         self.default_wait = default_wait
 
-    def after_commit(self, event: Event) -> None:
+    def after_commit_batch(self, batch: list[Event]) -> None:
+        # One broadcast per commit: it carries the whole order, so the last change sums up all.
         with self.db.reading() as session:
             state = snapshot(session, self.sample, self.default_wait)
-        state["conversation_id"] = event.conversation_id
-        state["change"] = event.name
+        state["conversation_id"] = batch[-1].conversation_id
+        state["change"] = batch[-1].name
         self.broker.publish(QUEUE_CHANNEL, state)

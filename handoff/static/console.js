@@ -137,9 +137,10 @@
       if (item.priority === "high") li.classList.add("high");
       li.querySelector(".lang").textContent = langLabel(item.language);
       li.querySelector(".offline").hidden = !item.offline;
-      li.querySelector(".qi-reason").textContent = reasonLabel(item.reason);
+      // An offline ticket's badge already says why it is there; its e-mail says who to answer.
+      li.querySelector(".qi-reason").textContent = item.offline && item.email ? item.email : reasonLabel(item.reason);
       li.querySelector(".qi-wait").dataset.wait = item.wait_seconds || 0;
-      li.querySelector(".qi-question").textContent = item.first_question || (item.email ? item.email : "");
+      li.querySelector(".qi-question").textContent = item.first_question || "";
       var claim = li.querySelector(".claim");
       claim.setAttribute("aria-label", T.claim + ": " + (item.first_question || item.id));
       claim.addEventListener("click", function () { claimConversation(item.id, li); });
@@ -164,6 +165,8 @@
   function claimConversation(id, li) {
     var button = li.querySelector(".claim");
     button.disabled = true;
+    // The claim's own live event may arrive before its answer: it is not a transfer to announce.
+    if (state.knownMine) state.knownMine[id] = true;
     api("POST", "/api/agent/conversations/" + encodeURIComponent(id) + "/claim", {}).then(function () {
       li.remove();
       state.queue = state.queue.filter(function (q) { return q.id !== id; });
@@ -171,6 +174,7 @@
       openConversation(id, true);
       loadMine();
     }, function (err) {
+      if (state.knownMine) delete state.knownMine[id];
       if (err.status === 409 && err.code === "agent_at_capacity") {
         button.disabled = false;
         C.toast(T.at_capacity, "error");
@@ -193,9 +197,33 @@
 
   function loadMine() {
     return api("GET", "/api/agent/conversations?mine=1").then(function (res) {
-      state.mine = res.conversations || res.items || [];
+      var list = res.conversations || [];
+      var first = state.knownMine === undefined;
+      if (first) state.knownMine = {};
+      list.forEach(function (conv) {
+        if (!state.knownMine[conv.id] && !first && !state.conversations[conv.id]) {
+          // Transferred to this agent by someone else: open it beside the others and say so.
+          openConversation(conv.id, false);
+          beep();
+          C.toast(T.new_handoff + " (" + langLabel(conv.language) + ")", "ok");
+        }
+        state.knownMine[conv.id] = true;
+      });
+      state.mine = list;
       renderMine();
+      return Promise.all(list.map(describe)).then(renderMine);
     }).catch(C.showError);
+  }
+
+  // The list of conversations has no text; the first question makes an item recognisable.
+  var descriptions = {};
+  function describe(conv) {
+    if (conv.first_question || descriptions[conv.id] !== undefined) return null;
+    descriptions[conv.id] = "";
+    return api("GET", convPath(conv.id)).then(function (detail) {
+      var firstCustomer = (detail.messages || []).filter(function (m) { return m.sender === "customer"; })[0];
+      descriptions[conv.id] = firstCustomer ? firstCustomer.text : "";
+    }).catch(function () { delete descriptions[conv.id]; });
   }
 
   function renderMine() {
@@ -204,7 +232,7 @@
     state.mine.forEach(function (conv) {
       var li = clone("tpl-mine-item"), button = li.querySelector("button");
       li.querySelector(".lang").textContent = langLabel(conv.language);
-      li.querySelector(".mi-text").textContent = conv.first_question || conv.last_message || conv.id;
+      li.querySelector(".mi-text").textContent = conv.first_question || descriptions[conv.id] || reasonLabel(conv.reason) || "#" + conv.id.slice(0, 6);
       var open = state.conversations[conv.id];
       if (open && open.unread) { var u = li.querySelector(".unread"); u.hidden = false; u.textContent = String(open.unread); }
       button.addEventListener("click", function () { openConversation(conv.id, true); });
@@ -308,7 +336,14 @@
     return api("GET", convPath(conv.id)).then(function (res) {
       var data = res.conversation || res;
       conv.data = data;
-      (res.transcript || res.messages || data.transcript || data.messages || []).forEach(function (m) { addTranscript(conv, m, true); });
+      var messages = res.transcript || res.messages || data.transcript || data.messages || [];
+      messages.forEach(function (m) { addTranscript(conv, m, true); });
+      var firstCustomer = messages.filter(function (m) { return m.sender === "customer"; })[0];
+      if (firstCustomer) {
+        var label = firstCustomer.text.length > 16 ? firstCustomer.text.slice(0, 15) + "…" : firstCustomer.text;
+        conv.tab.querySelector(".tab-label").textContent = label;
+        conv.tab.title = firstCustomer.text;
+      }
       renderNotes(conv, res.notes || data.notes || []);
       renderHeader(conv);
       renderDetails(conv);
@@ -404,7 +439,8 @@
         return el("span", { class: "tm-button", text: b.title, title: b.payload });
       })));
     }
-    if (sender === "customer") li.appendChild(nluChip(nluOf(m)));
+    // Messages written while a person handles the chat never went to the bot: no reading to show.
+    if (sender === "customer" && nluOf(m)) li.appendChild(nluChip(nluOf(m)));
     var list = conv.panel.querySelector(".transcript"), before = null;
     for (var i = list.children.length - 1; i >= 0; i--) {
       if (Number(list.children[i].dataset.seq) > m.seq) before = list.children[i];

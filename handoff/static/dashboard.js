@@ -30,10 +30,6 @@
     return value === null || value === undefined ? "–" : C.duration(value);
   }
 
-  function minutes(value) {
-    return value === null || value === undefined ? null : Math.round(value / 6) / 10;
-  }
-
   function reasonLabel(reason) {
     return T["reason_" + reason] || reason;
   }
@@ -61,7 +57,7 @@
 
     // Tiles
     $("tile-conversations").textContent = String(k.conversations);
-    $("tile-conversations-sub").textContent = fmt("kpi_handoff_rate") + ": " + (k.handoffs || 0);
+    $("tile-conversations-sub").textContent = fmt("kpi_handoffs", { n: k.handoffs || 0 });
     $("tile-containment").textContent = pct(k.containment_rate);
     $("tile-handoff").textContent = pct(k.handoff_rate);
     $("tile-handoff-sub").textContent = String(k.handoffs || 0) + " / " + String(k.conversations);
@@ -117,7 +113,7 @@
     var fb = k.fallback_rate;
     draw("fallback", {
       type: "doughnut",
-      data: { labels: [T.fallback || "fallback", "OK"], datasets: [{ data: [fb || 0, 1 - (fb || 0)], backgroundColor: [RED, GREY], borderWidth: 0 }] },
+      data: { labels: [T.fallback, T.understood], datasets: [{ data: [fb || 0, 1 - (fb || 0)], backgroundColor: [RED, GREY], borderWidth: 0 }] },
       options: { cutout: "62%", plugins: { legend: { position: "bottom" }, tooltip: { callbacks: { label: function (ctx) { return ctx.label + ": " + pct(ctx.raw); } } } } }
     }, T.kpi_fallback_rate + " " + pct(fb), fb === null || fb === undefined);
 
@@ -129,21 +125,24 @@
       options: barOptions({ indexAxis: "y", scales: { x: { beginAtZero: true, ticks: { precision: 0 }, grid: { color: "#eef1f0" } }, y: { grid: { display: false } } } })
     }, topics.map(function (t) { return t.topic + ": " + t.count; }).join(", "), !topics.length);
 
-    // Queue wait, first response and handle time, in minutes
+    // Queue wait, first response and handle time: seconds while they are short, else minutes
     var timeLabels = [T.kpi_queue_wait, T.kpi_first_response, T.kpi_handle_time];
     var groups = [wait, first, handle];
+    var longest = Math.max.apply(null, groups.map(function (g) { return g.p90 || 0; }));
+    var unit = longest >= 180 ? 60 : 1;
+    var scaled = function (v) { return v === null || v === undefined ? null : Math.round(v / unit * 10) / 10; };
     draw("times", {
       type: "bar",
       data: {
         labels: timeLabels,
         datasets: [
-          { label: T.p50, data: groups.map(function (g) { return minutes(g.p50); }), backgroundColor: GREEN, borderRadius: 6 },
-          { label: T.p90, data: groups.map(function (g) { return minutes(g.p90); }), backgroundColor: GREEN_LIGHT, borderRadius: 6 }
+          { label: T.p50, data: groups.map(function (g) { return scaled(g.p50); }), backgroundColor: GREEN, borderRadius: 6 },
+          { label: T.p90, data: groups.map(function (g) { return scaled(g.p90); }), backgroundColor: GREEN_LIGHT, borderRadius: 6 }
         ]
       },
       options: barOptions({
         plugins: { legend: { display: true, position: "bottom" }, tooltip: { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + secs(groups[ctx.dataIndex][ctx.datasetIndex ? "p90" : "p50"]); } } } },
-        scales: { x: { grid: { display: false } }, y: { beginAtZero: true, title: { display: true, text: fmt("minutes", { n: "" }).trim() || "min" }, grid: { color: "#eef1f0" } } }
+        scales: { x: { grid: { display: false } }, y: { beginAtZero: true, title: { display: true, text: unit === 60 ? T.unit_minutes : T.unit_seconds }, grid: { color: "#eef1f0" } } }
       })
     }, timeLabels.map(function (l, i) { return l + " " + T.p50 + " " + secs(groups[i].p50) + ", " + T.p90 + " " + secs(groups[i].p90); }).join("; "),
     !groups.some(function (g) { return g.count; }));
@@ -193,16 +192,27 @@
     });
   }
 
-  function load() {
+  // "Today" is the support time zone's, which may not be the browser's: the first load asks
+  // without dates and the server answers with the range it chose (the last 7 days).
+  var today = null;
+
+  function load(initial) {
     var from = $("range-from").value, to = $("range-to").value;
+    var query = initial ? "" : "?from=" + encodeURIComponent(from) + "&to=" + encodeURIComponent(to);
     $("range-label").textContent = T.loading;
-    return C.api("GET", "/api/admin/kpis?from=" + encodeURIComponent(from) + "&to=" + encodeURIComponent(to))
-      .then(function (k) { render(k); document.body.setAttribute("data-loaded", from + "/" + to); })
-      .catch(function (err) { $("range-label").textContent = ""; C.showError(err); });
+    return C.api("GET", "/api/admin/kpis" + query).then(function (k) {
+      if (initial) {
+        today = k.to;
+        $("range-from").value = k.from;
+        $("range-to").value = k.to;
+      }
+      render(k);
+      document.body.setAttribute("data-loaded", k.from + "/" + k.to);
+    }).catch(function (err) { $("range-label").textContent = ""; C.showError(err); });
   }
 
   function setRange(days) {
-    var to = new Date(), from = new Date();
+    var to = today ? new Date(today + "T12:00:00") : new Date(), from = new Date(to.getTime());
     from.setDate(to.getDate() - (days - 1));
     $("range-from").value = isoDay(from);
     $("range-to").value = isoDay(to);
@@ -215,16 +225,15 @@
     }
     $("app-view").hidden = false;
     var params = new URLSearchParams(location.search);
+    $("range-form").addEventListener("submit", function (e) { e.preventDefault(); load(false); });
+    document.querySelectorAll("[data-days]").forEach(function (b) {
+      b.addEventListener("click", function () { setRange(Number(b.dataset.days)); load(false); });
+    });
     if (params.get("from") && params.get("to")) {
       $("range-from").value = params.get("from");
       $("range-to").value = params.get("to");
-    } else {
-      setRange(7);
+      return load(false);
     }
-    $("range-form").addEventListener("submit", function (e) { e.preventDefault(); load(); });
-    document.querySelectorAll("[data-days]").forEach(function (b) {
-      b.addEventListener("click", function () { setRange(Number(b.dataset.days)); load(); });
-    });
-    return load();
+    return load(true);
   }).catch(C.showError);
 })();

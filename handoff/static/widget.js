@@ -139,6 +139,13 @@
     return /^#[0-9a-f]{3,8}$/i.test(value || "") ? value : null;
   }
 
+  // The brand colour at `share` strength over white: backgrounds of agent bubbles and focus rings.
+  function tint(hex, share) {
+    var h6 = hex.length <= 5 ? hex.replace(/^#(.)(.)(.).*$/, "#$1$1$2$2$3$3") : hex;
+    var rgb = [1, 3, 5].map(function (i) { return parseInt(h6.substr(i, 2), 16); });
+    return "rgb(" + rgb.map(function (c) { return Math.round(255 - (255 - c) * share); }).join(",") + ")";
+  }
+
   function uuid() {
     if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
     return "m" + Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
@@ -243,6 +250,7 @@
     ".composer{display:flex;align-items:flex-end;gap:8px;padding:10px 12px 12px;border-top:1px solid #e6ebe9;background:#fff}",
     "textarea{flex:1;min-height:42px;max-height:120px;resize:none;padding:10px 12px;border:1.5px solid #d5dedb;border-radius:12px;background:#fff;line-height:1.45;outline:none}",
     "textarea:focus{border-color:var(--c);box-shadow:0 0 0 3px var(--c-soft)}",
+    "textarea:focus-visible{outline:none}",
     ".send{flex:none;display:grid;place-items:center;width:42px;height:42px;border:0;border-radius:12px;background:var(--c);color:var(--c-ink)}",
     ".send:disabled{opacity:.45;cursor:default}",
     ".card{margin:10px 12px 12px;padding:16px;border:1px solid #e3e9e6;border-radius:14px;background:#fff;overflow-y:auto}",
@@ -255,10 +263,10 @@
     ".error{color:#b3261e;font-size:12.5px;font-weight:400;margin:0}",
     "fieldset{border:0;margin:0 0 12px;padding:0}",
     "legend{padding:0;margin-bottom:6px;font-size:13px;font-weight:600;color:#33443e}",
-    ".stars{display:inline-flex;flex-direction:row-reverse;justify-content:flex-end;gap:2px}",
+    ".stars{display:inline-flex;gap:2px}",
     ".stars input{position:absolute;opacity:0;width:1px;height:1px}",
     ".stars label{font-size:30px;line-height:1;color:#d5dcd9;cursor:pointer;padding:0 2px;transition:color .1s}",
-    ".stars input:checked~label,.stars label:hover,.stars label:hover~label{color:#f2b01e}",
+    ".stars label.on{color:#f2b01e}",
     ".stars input:focus-visible+label{outline:3px solid #f2b64c;outline-offset:1px;border-radius:4px}",
     ".scale{display:grid;grid-template-columns:repeat(5,1fr);gap:6px}",
     ".scale input{position:absolute;opacity:0;width:1px;height:1px}",
@@ -319,7 +327,7 @@
     root.appendChild(style);
     if (this.color) this.host.style.setProperty("--c", this.color);
     if (this.textColor) this.host.style.setProperty("--c-ink", this.textColor);
-    if (this.color) this.host.style.setProperty("--c-soft", "color-mix(in srgb, " + this.color + " 12%, white)");
+    if (this.color) this.host.style.setProperty("--c-soft", tint(this.color, 0.12));
 
     this.badge = h("span", { class: "badge", "aria-hidden": "true", hidden: true });
     this.launcher = h("button", {
@@ -721,16 +729,25 @@
       return h("div", { class: "msg system", "data-seq": m.seq, text: m.text || "" });
     }
     var who = m.sender === "customer" ? t.you : m.sender === "agent" ? (m.agent_name || this.agentName || t.agent) : t.bot;
-    var time = null;
-    if (m.created_at) {
-      var d = new Date(m.created_at);
-      if (!isNaN(d)) time = h("time", { datetime: d.toISOString(), text: d.toLocaleTimeString(this.lang, { hour: "2-digit", minute: "2-digit" }) });
-    }
     return h("div", { class: "msg " + (m.sender === "customer" ? "customer" : m.sender === "agent" ? "agent" : "bot"), "data-seq": m.seq }, [
       h("span", { class: "who", text: who }),
       h("div", { class: "bubble", text: this.displayText(m) }),
-      time
+      this.timeOf(m)
     ]);
+  };
+
+  Widget.prototype.timeOf = function (m) {
+    var d = m.created_at ? new Date(m.created_at) : null;
+    if (!d || isNaN(d)) return null;
+    return h("time", { datetime: d.toISOString(), text: d.toLocaleTimeString(this.lang, { hour: "2-digit", minute: "2-digit" }) });
+  };
+
+  // An optimistic bubble becomes the stored message: its number, and its time.
+  Widget.prototype.confirmPending = function (el, m) {
+    el.classList.remove("pending");
+    el.setAttribute("data-seq", m.seq);
+    var time = el.querySelector("time") ? null : this.timeOf(m);
+    if (time) el.appendChild(time);
   };
 
   Widget.prototype.addMessage = function (m) {
@@ -760,8 +777,7 @@
       var p = this.pending[i];
       if (p.sent === m.text) {
         this.pending.splice(i, 1);
-        p.el.classList.remove("pending");
-        p.el.setAttribute("data-seq", m.seq);
+        this.confirmPending(p.el, m);
         return p.el;
       }
     }
@@ -860,8 +876,7 @@
         var i = self.pending.indexOf(entry);
         if (i !== -1) self.pending.splice(i, 1);
         if (!self.seen[res.message.seq]) {
-          el.classList.remove("pending");
-          el.setAttribute("data-seq", res.message.seq);
+          self.confirmPending(el, res.message);
           self.seen[res.message.seq] = el;
         } else if (el.parentNode && self.seen[res.message.seq] !== el) {
           el.remove();   // the stream delivered it first
@@ -990,30 +1005,44 @@
     this.input.focus();
   };
 
+  // A radio group (native keyboard use: Tab in, arrow keys to choose). Stars light up to the
+  // chosen or hovered value.
   function ratingGroup(name, legend, cls, labels, kind) {
-    var inputs = [], children = [];
+    var inputs = [], labelEls = [];
+    var group = h("div", { class: cls });
+    function light(upTo) {
+      labelEls.forEach(function (l, i) { l.classList.toggle("on", i < upTo); });
+    }
+    function chosen() {
+      var checked = inputs.filter(function (i) { return i.checked; })[0];
+      return checked ? Number(checked.value) : undefined;
+    }
     labels.forEach(function (label, i) {
-      var value = kind === "stars" ? 5 - i : i + 1;   // stars are laid out reversed for the CSS hover trick
+      var value = i + 1;
       var id = "tsunagi-" + name + "-" + value;
       var input = h("input", { type: "radio", name: name, value: String(value), id: id });
       var lab = kind === "stars"
         ? h("label", { for: id, title: label }, [h("span", { "aria-hidden": "true", text: "★" }), h("span", { class: "sr-only", text: label })])
         : h("label", { for: id }, [h("b", { text: String(value) }), h("span", { text: label })]);
+      if (kind === "stars") {
+        input.addEventListener("change", function () { light(value); });
+        lab.addEventListener("mouseenter", function () { light(value); });
+        lab.addEventListener("mouseleave", function () { light(chosen() || 0); });
+      }
       inputs.push(input);
-      children.push(input, lab);
+      labelEls.push(lab);
+      group.appendChild(input);
+      group.appendChild(lab);
     });
-    var fieldset = h("fieldset", null, [h("legend", { text: legend }), h("div", { class: cls }, children)]);
-    return { el: fieldset, value: function () {
-      var checked = inputs.filter(function (i) { return i.checked; })[0];
-      return checked ? Number(checked.value) : undefined;
-    } };
+    var fieldset = h("fieldset", null, [h("legend", { text: legend }), group]);
+    return { el: fieldset, value: chosen };
   }
 
   Widget.prototype.showRating = function (customerEnds) {
     var t = this.t, self = this;
     if (this.card.getAttribute("data-kind") === "rating") return;
     var heading = h("h3", { tabindex: "-1", id: "tsunagi-rating-title", text: t.ratingTitle });
-    var starLabels = [5, 4, 3, 2, 1].map(function (n) { return fmt(n === 1 || !t.stars ? t.star : t.stars, { n: n }); });
+    var starLabels = [1, 2, 3, 4, 5].map(function (n) { return fmt(n === 1 || !t.stars ? t.star : t.stars, { n: n }); });
     var csat = ratingGroup("csat", t.csatLabel, "stars", starLabels, "stars");
     var ces = ratingGroup("ces", t.cesLabel, "scale", t.ces, "scale");
     var comment = h("textarea", { id: "tsunagi-comment", rows: "2", maxlength: "1000" });

@@ -71,8 +71,15 @@ def browser(playwright_instance):
     browser.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
 @pytest.fixture
-def new_page(browser):
+def new_page(browser, request, tmp_path):
     """Opens a page in a context of its own (its own storage and cookies: one person each).
 
     Every page records dialogs (an alert() from injected markup would show up here) and
@@ -93,6 +100,15 @@ def new_page(browser):
         return page
 
     yield open_page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        # What each person had on screen when the test failed, for whoever reads the failure.
+        for i, page in enumerate(pages):
+            try:
+                page.screenshot(path=tmp_path / f"failure-page{i}.png")
+            except Exception:
+                pass
+        print(f"screenshots of the failure: {tmp_path}/failure-page*.png")
     errors = [e for p in pages for e in p.errors]
     for context in contexts:
         context.close()

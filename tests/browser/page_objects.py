@@ -32,6 +32,7 @@ class Widget:
         return self
 
     def open(self) -> "Widget":
+        expect(self.page.locator("#tsunagi-widget[data-ready]")).to_have_count(1)   # restored
         if not self.panel.is_visible():
             self.launcher.click()
         expect(self.panel).to_be_visible()

@@ -1,7 +1,7 @@
 """A small HTTP server that answers like the Rasa bot's gateway channel (docs/architecture.md,
 "Gateway -> Rasa"), so the browser tests run without a trained model.
 
-It knows two FAQ topics in both languages, the yes/no follow-up, an explicit request for a
+It knows a few FAQ topics in both languages, the yes/no follow-up, an explicit request for a
 person, and hands over after two turns in a row it does not understand, with the NLU result of
 each turn, exactly as the real bot's custom handoff payload does. Set TSUNAGI_E2E_RASA_URL to
 run the same tests against the real bot instead.
@@ -28,9 +28,28 @@ ANSWERS = {
               "Return shipping for a change of mind is paid by the customer; sale items cannot be returned.",
     },
 }
+ANSWERS.update({
+    "shipping_time": {
+        "ja": "平日13時までのご注文は当日発送します。発送から通常1〜3日でお届けします（北海道・沖縄・離島は2〜5日）。",
+        "en": "Orders placed by 13:00 on business days ship the same day and usually arrive 1–3 days later "
+              "(Hokkaido, Okinawa and islands: 2–5 days).",
+    },
+    "payment_methods": {
+        "ja": "クレジットカード（Visa・Mastercard・JCB・American Express・Diners Club）、PayPay、Apple Pay、コンビニ前払い、銀行振込、代金引換がご利用いただけます。",
+        "en": "We accept credit cards (Visa, Mastercard, JCB, American Express, Diners Club), PayPay, Apple Pay, "
+              "convenience-store prepayment, bank transfer and cash on delivery.",
+    },
+    "gift_wrapping": {
+        "ja": "ギフトラッピングは1包装220円です。のし紙は無料です。ご注文手続きの際にお選びください。",
+        "en": "Gift wrapping is 220 yen per package and noshi paper is free. Choose it at checkout.",
+    },
+})
 TOPIC_WORDS = {
-    "shipping_fee": ("送料", "shipping"),
+    "shipping_fee": ("送料", "shipping cost", "much is shipping"),
+    "shipping_time": ("いつ届", "何日", "when will", "how long"),
     "returns_policy": ("返品", "return"),
+    "payment_methods": ("支払", "payment", "pay with"),
+    "gift_wrapping": ("ラッピング", "包装", "wrap"),
 }
 FOLLOW_UP = {
     "ja": ("お役に立ちましたか？", [("はい", "/affirm"), ("いいえ", "/deny")]),

@@ -180,3 +180,136 @@ def test_dropped_stream_reconnects_and_misses_nothing(service, new_page):
         assert any("last_event_id=" in url for url in streams[1:]), streams
     finally:
         proxy.close()
+
+
+def test_waiting_customer_sees_the_queue_move_live(service, new_page):
+    ahead = []
+    for question in ("ギフトの名入れはできますか？", "法人でまとめて注文したいです"):
+        other = CustomerClient(service.url)
+        other.say(question)
+        other.ask_for_person()
+        ahead.append(other)
+
+    ja = Widget(new_page()).goto(service.url).open()
+    ja.send(QUESTIONS["ja"])
+    expect(ja.messages("bot").first).to_contain_text("550")
+    ja.host.get_by_role("button", name="担当者と話す").click()
+    expect(ja.banner).to_have_text(re.compile(r"^担当者におつなぎしています：あと2人、約\d+分$"))
+    expect(ja.banner).to_have_attribute("role", "status")
+
+    en = Widget(new_page(locale="en-US")).goto(service.url, lang="en").open()
+    en.host.get_by_role("button", name="Talk to a person").click()
+    expect(en.banner).to_have_text(re.compile(r"^Connecting you to a person: 3 ahead of you, about \d+ minutes?$"))
+
+    agent = AgentClient(service.url, "yamada")
+    assert agent.claim(ahead[0].id).status_code == 200
+    expect(ja.banner).to_have_text(re.compile(r"^担当者におつなぎしています：あと1人、約\d+分$"))
+    expect(en.banner).to_have_text(re.compile(r"^Connecting you to a person: 2 ahead of you"))
+    assert agent.claim(ahead[1].id).status_code == 200
+    expect(ja.banner).to_have_text("担当者におつなぎしています：まもなくおつなぎします")
+    assert AgentClient(service.url, "smith").claim(ja.conversation_id()).status_code == 200
+    expect(ja.banner).to_be_hidden()
+    expect(ja.subtitle).to_have_text("担当：Emily Smith")
+    expect(ja.messages("agent")).to_have_count(0)
+    expect(ja.log.locator(".msg.system").last).to_contain_text("Emily Smith")
+    expect(en.banner).to_have_text("Connecting you to a person: you are next")
+
+
+def test_outside_hours_the_customer_leaves_a_message(start_service, new_page):
+    service = start_service(SUPPORT_HOURS="never")
+    widget = Widget(new_page()).goto(service.url).open()
+    widget.host.get_by_role("button", name="担当者と話す").click()
+    form = widget.card
+    expect(form.get_by_role("heading")).to_have_text("ただいま営業時間外です")
+    expect(form.get_by_role("heading")).to_be_focused()
+    expect(widget.input).to_be_hidden()
+
+    form.get_by_label("メールアドレス").fill("not-an-address")
+    form.get_by_label("お問い合わせ内容").fill("割れた器の交換をお願いしたいです。")
+    form.get_by_role("button", name="送信する").click()
+    expect(form.get_by_role("alert")).to_have_text("メールアドレスを正しく入力してください")
+    form.get_by_label("メールアドレス").fill("hanako@example.jp")
+    form.get_by_role("button", name="送信する").click()
+    expect(widget.card).to_contain_text("メッセージを受け付けました")
+
+    tickets = AgentClient(service.url, "yamada").get("/queue")["queue"]
+    assert [(t["offline"], t["email"]) for t in tickets] == [(True, "hanako@example.jp")]
+    expect(widget.messages("customer")).to_have_text(["割れた器の交換をお願いしたいです。"])
+
+
+def test_markup_in_messages_is_shown_as_text_in_widget_and_console(service, new_page):
+    from page_objects import Console
+
+    markup = "<img src=x onerror=alert(1)>"
+    customer = new_page()
+    widget = Widget(customer).goto(service.url).open()
+    widget.send(markup)
+    expect(widget.messages("customer")).to_have_text([markup])
+    widget.host.get_by_role("button", name="担当者と話す").click()
+    expect(widget.banner).to_be_visible()
+
+    agent_page = new_page()
+    console = Console(agent_page, service.url).login("yamada")
+    item = console.queue_item(markup)
+    expect(item.locator(".qi-question")).to_have_text(markup)
+    item.get_by_role("button", name=re.compile("対応する")).click()
+    expect(console.transcript().locator(".tm-customer .tm-bubble")).to_have_text([markup])
+    panel = console.panel()
+    panel.locator(".reply-text").fill("<b>太字</b> " + markup)
+    panel.locator(".reply-text").press("Enter")
+    panel.locator(".note-text").fill(markup)
+    panel.get_by_role("button", name="メモを追加").click()
+    expect(panel.locator(".notes .note-text")).to_have_text([markup])
+    expect(widget.messages("agent")).to_have_text(["<b>太字</b> " + markup])
+
+    agent_page.wait_for_timeout(300)
+    assert widget.log.locator("img, b").count() == 0
+    assert agent_page.locator("#panels img, #queue img, #panels b.tm-bubble, .tm-bubble b").count() == 0
+    assert customer.dialogs == [] and agent_page.dialogs == []
+
+
+def test_keyboard_only_at_phone_width(service, new_page):
+    page = new_page(width=360, height=740, is_mobile=True, has_touch=True)
+    widget = Widget(page).goto(service.url)
+    expect(widget.launcher).to_have_attribute("aria-expanded", "false")
+    expect(widget.launcher).to_have_accessible_name("チャットで問い合わせる")
+    widget.launcher.focus()
+    page.keyboard.press("Enter")
+    expect(widget.panel).to_be_visible()
+    expect(widget.launcher).to_have_attribute("aria-expanded", "true")
+    expect(widget.panel).to_have_attribute("role", "dialog")
+    expect(widget.panel).to_have_accessible_name(re.compile("こもれびストア"))
+    expect(widget.log).to_have_attribute("aria-live", "polite")
+    box = widget.panel.bounding_box()
+    assert box["x"] == 0 and box["width"] == 360, box
+    expect(widget.input).to_be_focused()
+
+    page.keyboard.type("送料はいくらですか？")
+    page.keyboard.press("Enter")
+    expect(widget.quick_replies).to_have_count(2)
+    widget.quick_replies.first.focus()
+    page.keyboard.press("Enter")
+    expect(widget.messages("customer").last).to_have_text("はい")
+
+    # End the chat and rate it with the keyboard alone.
+    widget.host.get_by_role("button", name="チャットを終了").focus()
+    page.keyboard.press("Enter")
+    expect(widget.host.get_by_role("button", name="終了する")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(widget.card.get_by_role("heading")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(widget.host.locator("#tsunagi-csat-1")).to_be_focused()
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+    expect(widget.host.locator("#tsunagi-csat-5")).to_be_checked()
+    expect(widget.host.locator(".stars label.on")).to_have_count(5)
+    page.keyboard.press("Tab")
+    page.keyboard.press("ArrowRight")
+    expect(widget.host.locator("#tsunagi-ces-2")).to_be_checked()
+    widget.host.get_by_role("button", name="評価を送信").focus()
+    page.keyboard.press("Enter")
+    expect(widget.card).to_contain_text("ご評価ありがとうございました")
+
+    page.keyboard.press("Escape")
+    expect(widget.panel).to_be_hidden()
+    expect(widget.launcher).to_be_focused()

@@ -34,7 +34,9 @@ class RasaStandIn:
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+            # One request per connection: when the stand-in is stopped, no kept-alive connection
+            # lingers to answer for it, so "down" is down.
+            protocol_version = "HTTP/1.0"
 
             def log_message(self, *args):
                 pass
@@ -69,6 +71,7 @@ class RasaStandIn:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the gateway gave up waiting (timeout tests)
 
+        ThreadingHTTPServer.request_queue_size = 256  # 100 customers at once must not overflow the backlog
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]

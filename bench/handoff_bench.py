@@ -1,0 +1,382 @@
+"""Benchmark of the handoff service's live delivery: agent -> customer through the SSE stream.
+
+For each setup (SQLite alone; SQLite + Redis, PostgreSQL + Redis, with 1 and 2 gunicorn gevent
+processes) an agent posts messages at a fixed rate to conversations whose customers hold streams
+(spread over the processes); each message's time from the POST to its arrival on the customer's
+stream is measured, and lost or duplicated messages are counted. Then one process is asked to
+hold many concurrent streams, each of which must receive an event pushed after all are open.
+
+All traffic stays on 127.0.0.1; counts and durations are bounded. Writes bench/results/handoff.json
+and prints a table. The setups are the peers compared against each other in one run.
+
+    .venv/handoff/bin/python bench/handoff_bench.py [--rate 200] [--seconds 10] [--streams 500 1000]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import secrets
+import selectors
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, make_url, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from handoff import create_app  # noqa: E402
+from handoff.agents import create_agent  # noqa: E402
+from handoff.cli import migrate  # noqa: E402
+
+PG_BASE = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+PASSWORD = "bench-password"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def raise_file_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = min(hard, 65536)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+class Database:
+    """A fresh SQLite file or PostgreSQL schema per setup, removed afterwards."""
+
+    def __init__(self, kind: str, workdir: Path):
+        self.kind = kind
+        if kind == "sqlite":
+            self.url = f"sqlite:///{workdir / f'bench-{secrets.token_hex(3)}.sqlite3'}"
+        else:
+            self.schema = f"tsunagi_bench_{os.getpid()}_{secrets.token_hex(3)}"
+            self.admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
+            with self.admin.connect() as connection:
+                connection.execute(text(f'CREATE SCHEMA "{self.schema}"'))
+            self.url = make_url(PG_BASE).update_query_dict(
+                {"options": f"-csearch_path={self.schema}"}).render_as_string(hide_password=False)
+        migrate(self.url)
+
+    def drop(self):
+        if self.kind == "postgresql":
+            with self.admin.connect() as connection:
+                connection.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
+            self.admin.dispose()
+
+
+class Servers:
+    def __init__(self, count: int, env: dict, workdir: Path):
+        self.urls, self.processes = [], []
+        for number in range(count):
+            port = free_port()
+            log = open(workdir / f"server-{port}.log", "wb")
+            self.processes.append(subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "handoff/gunicorn.conf.py", "-b", f"127.0.0.1:{port}",
+                 "-w", "1", "handoff:create_app()"], cwd=ROOT, env={**os.environ, **env}, stdout=log,
+                stderr=subprocess.STDOUT))
+            self.urls.append(f"http://127.0.0.1:{port}")
+        for url in self.urls:
+            self._wait(url)
+
+    @staticmethod
+    def _wait(url: str, timeout: float = 30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{url} did not start")
+
+    def stop(self):
+        for process in self.processes:
+            process.send_signal(3)  # SIGQUIT: quick shutdown, open streams need not finish
+        for process in self.processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def server_env(database: Database, redis: bool) -> dict:
+    return {"DATABASE_URL": database.url, "REDIS_URL": REDIS if redis else "",
+            "REDIS_CHANNEL_PREFIX": f"bench-{secrets.token_hex(3)}:", "SECRET_KEY": "bench-secret",
+            "SUPPORT_HOURS": "always", "RASA_URL": "http://127.0.0.1:9", "AGENT_MAX_CONCURRENT": "100000",
+            "RATE_LIMIT_PER_IP": "1000000/minute", "RATE_LIMIT_CONVERSATIONS_PER_IP": "1000000/minute",
+            "RATE_LIMIT_PER_CONVERSATION": "1000000/minute", "RATE_LIMIT_LOGIN": "1000/minute",
+            "STREAM_HEARTBEAT_SECONDS": "5", "LOG_LEVEL": "WARNING", "WORKER_CONNECTIONS": "5000"}
+
+
+def add_agent(database_url: str):
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "bench-secret", "LOG_LEVEL": "WARNING"})
+    with app.extensions["tsunagi"].db.writing() as session:
+        create_agent(session, "bench@shop.example", "Bench", "agent", PASSWORD)
+    app.extensions["tsunagi"].db.engine.dispose()
+
+
+def agent_session(url: str) -> tuple[requests.Session, dict]:
+    session = requests.Session()
+    login = session.post(url + "/api/agent/login", json={"email": "bench@shop.example", "password": PASSWORD})
+    login.raise_for_status()
+    return session, {"X-CSRF-Token": login.json()["csrf_token"]}
+
+
+def start_waiting_conversations(url: str, count: int) -> list[dict]:
+    conversations = []
+    with requests.Session() as http:
+        for _ in range(count):
+            started = http.post(url + "/api/v1/conversations", json={"language": "en"}).json()
+            http.post(f"{url}/api/v1/conversations/{started['id']}/handoff", json={},
+                      headers={"Authorization": f"Bearer {started['token']}"}).raise_for_status()
+            conversations.append(started)
+    return conversations
+
+
+class StreamReader(threading.Thread):
+    """Holds one customer's stream and notes when each bench message arrives."""
+
+    def __init__(self, url: str, conversation: dict, arrivals: dict, lock: threading.Lock):
+        super().__init__(daemon=True)
+        self.url = f"{url}/api/v1/conversations/{conversation['id']}/stream?token={conversation['token']}"
+        self.arrivals, self.lock = arrivals, lock
+        self.ready = threading.Event()
+        self.stop = False
+        self.seqs: list[int] = []
+
+    def run(self):
+        try:
+            self._read()
+        except requests.RequestException:
+            pass  # the server was stopped at the end of the setup
+
+    def _read(self):
+        with requests.get(self.url, stream=True, timeout=(5, 30)) as response:
+            buffer = ""
+            for chunk in response.iter_content(chunk_size=None, decode_unicode=True):
+                self.ready.set()
+                buffer += chunk
+                while "\n\n" in buffer:
+                    block, buffer = buffer.split("\n\n", 1)
+                    if "event: message" not in block:
+                        continue
+                    data = json.loads(block.split("data: ", 1)[1])
+                    if data["sender"] == "agent" and data["text"].startswith("bench#"):
+                        now = time.perf_counter()
+                        with self.lock:
+                            self.arrivals.setdefault(data["text"], []).append(now)
+                        self.seqs.append(data["seq"])
+                if self.stop:
+                    return
+
+
+def delivery(kind: str, redis: bool, processes: int, rate: float, seconds: float, workdir: Path,
+             conversations_count: int = 20, senders: int = 12) -> dict:
+    database = Database(kind, workdir)
+    servers = None
+    try:
+        servers = Servers(processes, server_env(database, redis), workdir)
+        add_agent(database.url)
+        urls = servers.urls
+        conversations = start_waiting_conversations(urls[0], conversations_count)
+        agents = [agent_session(urls[i % len(urls)]) for i in range(senders)]
+        http, csrf = agents[0]
+        for conversation in conversations:
+            http.post(f"{urls[0]}/api/agent/conversations/{conversation['id']}/claim", headers=csrf).raise_for_status()
+        arrivals: dict[str, list[float]] = {}
+        lock = threading.Lock()
+        readers = [StreamReader(urls[(i + 1) % len(urls)], c, arrivals, lock) for i, c in enumerate(conversations)]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.ready.wait(10)
+        total = int(rate * seconds)
+        sent_at: dict[str, float] = {}
+        failures = [0]
+        counter = iter(range(total))
+        counter_lock = threading.Lock()
+        start = time.perf_counter() + 0.2
+
+        def send(number: int):
+            session, headers = agents[number]
+            url = urls[number % len(urls)]
+            while True:
+                with counter_lock:
+                    index = next(counter, None)
+                if index is None:
+                    return
+                due = start + index / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                conversation = conversations[index % len(conversations)]
+                label = f"bench#{index}"
+                with lock:
+                    sent_at[label] = time.perf_counter()
+                response = session.post(f"{url}/api/agent/conversations/{conversation['id']}/messages",
+                                        json={"text": label}, headers=headers)
+                if response.status_code != 201:
+                    failures[0] += 1
+
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(senders)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        sending_done = time.perf_counter()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with lock:
+                if len(arrivals) >= total - failures[0]:
+                    break
+            time.sleep(0.05)
+        for reader in readers:
+            reader.stop = True
+        with lock:
+            latencies = sorted((times[0] - sent_at[label]) * 1000 for label, times in arrivals.items())
+            duplicates = sum(len(times) - 1 for times in arrivals.values())
+            lost = total - failures[0] - len(arrivals)
+            last_arrival = max((t for times in arrivals.values() for t in times), default=sending_done)
+        in_order = all(r.seqs == sorted(r.seqs) for r in readers)
+        return {
+            "database": kind, "redis": redis, "processes": processes, "target_rate": rate,
+            "messages": total, "post_failures": failures[0],
+            "delivered_per_second": round(len(arrivals) / (last_arrival - start), 1),
+            "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
+            "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1) if latencies else None,
+            "max_ms": round(latencies[-1], 1) if latencies else None,
+            "lost": lost, "duplicated": duplicates, "order_kept": in_order,
+        }
+    finally:
+        if servers:
+            servers.stop()
+        database.drop()
+
+
+def held_streams(count: int, workdir: Path) -> dict:
+    """One process (gevent worker, SQLite, no Redis) holds `count` streams, each then gets its event."""
+    database = Database("sqlite", workdir)
+    servers = Servers(1, server_env(database, False), workdir)
+    url = servers.urls[0]
+    host, port = "127.0.0.1", int(url.rsplit(":", 1)[1])
+    sockets: dict[socket.socket, dict] = {}
+    selector = selectors.DefaultSelector()
+    try:
+        with requests.Session() as http:
+            conversations = [http.post(url + "/api/v1/conversations", json={"language": "en"}).json()
+                             for _ in range(count)]
+        opened_at = time.perf_counter()
+        for conversation in conversations:
+            sock = socket.create_connection((host, port))
+            sock.sendall((f"GET /api/v1/conversations/{conversation['id']}/stream?token={conversation['token']} "
+                          f"HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n").encode())
+            sock.setblocking(False)
+            sockets[sock] = {"conversation": conversation, "data": b""}
+            selector.register(sock, selectors.EVENT_READ)
+
+        def pump(until, condition):
+            while time.monotonic() < until and not condition():
+                for key, _ in selector.select(timeout=0.2):
+                    try:
+                        chunk = key.fileobj.recv(65536)
+                    except BlockingIOError:
+                        continue
+                    if not chunk:
+                        selector.unregister(key.fileobj)
+                        sockets[key.fileobj]["closed"] = True
+                    sockets[key.fileobj]["data"] += chunk
+
+        pump(time.monotonic() + 60, lambda: all(b"retry:" in s["data"] for s in sockets.values()))
+        open_seconds = time.perf_counter() - opened_at
+        connected = sum(1 for s in sockets.values() if b"200 OK" in s["data"] and not s.get("closed"))
+        # Now push one event into every held stream (a handoff status change) and wait for all.
+        pushed_at = time.perf_counter()
+        with requests.Session() as http:
+            for conversation in conversations:
+                http.post(f"{url}/api/v1/conversations/{conversation['id']}/handoff", json={},
+                          headers={"Authorization": f"Bearer {conversation['token']}"})
+        pump(time.monotonic() + 30, lambda: all(b"event: status" in s["data"] for s in sockets.values()))
+        received = sum(1 for s in sockets.values() if b"event: status" in s["data"] and not s.get("closed"))
+        rss = 0
+        try:
+            pid = servers.processes[0].pid
+            children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+            for p in [pid, *map(int, children)]:
+                rss += int(Path(f"/proc/{p}/status").read_text().split("VmRSS:")[1].split()[0])
+        except Exception:
+            pass
+        return {"streams": count, "connected": connected, "received_pushed_event": received,
+                "seconds_to_open_all": round(open_seconds, 2),
+                "seconds_to_push_all": round(time.perf_counter() - pushed_at, 2),
+                "server_rss_mb": round(rss / 1024, 1) if rss else None}
+    finally:
+        for sock in sockets:
+            sock.close()
+        servers.stop()
+        database.drop()
+
+
+def print_table(results: dict):
+    print(f"\nAgent -> customer delivery through SSE ({results['machine']})")
+    head = f"{'database':<11}{'redis':<7}{'procs':<7}{'target/s':>9}{'got/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'lost':>6}{'dup':>5}  order"
+    print(head)
+    print("-" * len(head))
+    for r in results["delivery"]:
+        print(f"{r['database']:<11}{'yes' if r['redis'] else 'no':<7}{r['processes']:<7}{r['target_rate']:>9.0f}"
+              f"{r['delivered_per_second']:>8.1f}{r['p50_ms']:>8}{r['p99_ms']:>8}{r['max_ms']:>8}{r['lost']:>6}"
+              f"{r['duplicated']:>5}  {'kept' if r['order_kept'] else 'BROKEN'}")
+    print("\nConcurrent streams held by one gevent process (SQLite)")
+    head = f"{'streams':>8}{'connected':>11}{'got event':>11}{'open s':>8}{'push s':>8}{'RSS MB':>8}"
+    print(head)
+    print("-" * len(head))
+    for r in results["streams"]:
+        print(f"{r['streams']:>8}{r['connected']:>11}{r['received_pushed_event']:>11}{r['seconds_to_open_all']:>8}"
+              f"{r['seconds_to_push_all']:>8}{str(r['server_rss_mb']):>8}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=200, help="agent messages per second (default 200)")
+    parser.add_argument("--seconds", type=float, default=10, help="seconds of sending per setup (default 10)")
+    parser.add_argument("--streams", type=int, nargs="*", default=[500, 1000], help="stream counts to hold")
+    parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "handoff.json"))
+    args = parser.parse_args()
+    if args.rate * args.seconds > 20000 or max(args.streams, default=0) > 5000:
+        parser.error("bounded: at most 20,000 messages per setup and 5,000 streams")
+    limit = raise_file_limit()
+    workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"tsunagi-bench-{os.getpid()}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    setups = [("sqlite", False, 1), ("sqlite", True, 2), ("postgresql", True, 1), ("postgresql", True, 2)]
+    results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+               "file_limit": limit, "rate": args.rate, "seconds": args.seconds, "delivery": [], "streams": []}
+    for kind, redis, processes in setups:
+        print(f"delivery: {kind}{' + redis' if redis else ''}, {processes} process(es) ...", flush=True)
+        results["delivery"].append(delivery(kind, redis, processes, args.rate, args.seconds, workdir))
+    for count in args.streams:
+        print(f"holding {count} streams ...", flush=True)
+        results["streams"].append(held_streams(count, workdir))
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+    print(f"\nwritten to {args.output}")
+
+
+if __name__ == "__main__":
+    main()

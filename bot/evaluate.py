@@ -1,0 +1,126 @@
+"""Evaluates a trained model on any Rasa NLU YAML file, per language.
+
+Examples labelled `nlu_fallback` are out of scope. Prints, for Japanese and English
+separately, in-scope accuracy, out-of-scope recall (out-of-scope messages that ended as
+`nlu_fallback`) and the false-fallback rate (in-scope messages that ended as
+`nlu_fallback`); the JSON report lists every example as {text, expected, predicted,
+confidence}, plus the summary and a per-intent breakdown.
+
+usage: python -m bot.evaluate --model models/current.tar.gz --nlu FILE --report JSON
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Dict, List, Text
+
+from bot.language import detect_language
+
+FALLBACK = "nlu_fallback"
+
+
+def read_examples(path: Path) -> List[Dict[Text, Text]]:
+    """[{text, expected}] from a Rasa NLU YAML file, with errors that name the file."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(path))
+    return [{"text": m.get("text"), "expected": m.get("intent")} for m in data.intent_examples]
+
+
+def summarise(rows: List[Dict]) -> Dict[Text, Dict[Text, float]]:
+    summary = {}
+    for language in ("ja", "en"):
+        subset = [r for r in rows if r["language"] == language]
+        in_scope = [r for r in subset if r["expected"] != FALLBACK]
+        out_of_scope = [r for r in subset if r["expected"] == FALLBACK]
+        summary[language] = {
+            "in_scope_examples": len(in_scope),
+            "out_of_scope_examples": len(out_of_scope),
+            "in_scope_accuracy": _rate(in_scope, lambda r: r["predicted"] == r["expected"]),
+            "out_of_scope_recall": _rate(out_of_scope, lambda r: r["predicted"] == FALLBACK),
+            "false_fallback_rate": _rate(in_scope, lambda r: r["predicted"] == FALLBACK),
+            "wrong_answers_to_out_of_scope": sum(r["predicted"] != FALLBACK for r in out_of_scope),
+        }
+    return summary
+
+
+def per_intent(rows: List[Dict]) -> Dict[Text, Dict[Text, float]]:
+    groups = defaultdict(list)
+    for row in rows:
+        groups[row["expected"]].append(row)
+    return {
+        intent: {
+            "examples": len(group),
+            "accuracy": _rate(group, lambda r: r["predicted"] == r["expected"]),
+            "confused_with": dict(sorted(
+                ((p, sum(r["predicted"] == p for r in group)) for p in {r["predicted"] for r in group} - {intent}),
+                key=lambda kv: -kv[1])),
+        }
+        for intent, group in sorted(groups.items())
+    }
+
+
+def _rate(rows, predicate) -> float:
+    return round(sum(1 for r in rows if predicate(r)) / len(rows), 4) if rows else 0.0
+
+
+async def predict(model: Path, examples: List[Dict[Text, Text]]) -> List[Dict]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    rows = []
+    for example in examples:
+        parse = await agent.parse_message(example["text"])
+        rows.append({
+            "text": example["text"],
+            "expected": example["expected"],
+            "predicted": parse["intent"]["name"],
+            "confidence": round(float(parse["intent"].get("confidence") or 0.0), 4),
+            "language": detect_language(example["text"]) or "ja",
+        })
+    return rows
+
+
+def print_table(summary: Dict, out=sys.stdout) -> None:
+    print(f"{'language':9} {'in-scope accuracy':>18} {'out-of-scope recall':>20} {'false fallback':>15}", file=out)
+    for language, s in summary.items():
+        print(f"{language:9} {s['in_scope_accuracy']*100:17.1f}% {s['out_of_scope_recall']*100:19.1f}% "
+              f"{s['false_fallback_rate']*100:14.1f}%   ({s['in_scope_examples']} in scope, "
+              f"{s['out_of_scope_examples']} out of scope)", file=out)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=Path("models/current.tar.gz"))
+    parser.add_argument("--nlu", type=Path, required=True)
+    parser.add_argument("--report", type=Path, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if not args.nlu.is_file():
+        print(f"evaluate: no such file: {args.nlu}", file=sys.stderr)
+        return 2
+    if not args.model.is_file():
+        print(f"evaluate: no trained model at {args.model}; run `make train` first", file=sys.stderr)
+        return 2
+    examples = read_examples(args.nlu)
+    if not examples:
+        print(f"evaluate: {args.nlu} has no intent examples", file=sys.stderr)
+        return 2
+    rows = asyncio.run(predict(args.model, examples))
+    summary = summarise(rows)
+    report = {"model": str(args.model), "nlu": str(args.nlu), "summary": summary,
+              "per_intent": per_intent(rows), "examples": rows}
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    print_table(summary)
+    print(f"Report: {args.report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""Fixtures for the bot's tests: the trained model and the converted embedding model."""
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def e5_model_dir() -> Path:
+    path = ROOT / "models" / "multilingual-e5-small"
+    if not (path / "modules.json").is_file():
+        pytest.fail("models/multilingual-e5-small is missing: run `make setup` (make test does)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    path = ROOT / "models" / "current.tar.gz"
+    if not path.is_file():
+        pytest.fail("models/current.tar.gz is missing: run `make train` (make test does)")
+    return path

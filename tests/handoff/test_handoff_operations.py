@@ -1,0 +1,81 @@
+"""Operations: CLI, migrations, KPIs, /metrics, /healthz; on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+from handoff_support import AgentSession, Customer, add_agent
+
+
+def test_cli_creates_agents_with_hashed_passwords(app, runner):
+    result = runner.invoke(args=["agents", "create", "--email", "Mio@Shop.example", "--name", "Mio",
+                                 "--role", "editor", "--password", "s3cret-pass"])
+    assert result.exit_code == 0, result.output
+    listed = runner.invoke(args=["agents", "list"])
+    assert "mio@shop.example\tMio\teditor" in listed.output
+    duplicate = runner.invoke(args=["agents", "create", "--email", "mio@shop.example", "--name", "Mio",
+                                    "--password", "s3cret-pass"])
+    assert duplicate.exit_code != 0 and "already exists" in duplicate.output
+    from sqlalchemy import select
+    from handoff.models import Agent
+    with app.extensions["tsunagi"].db.reading() as session:
+        stored = session.scalar(select(Agent.password_hash))
+    assert "s3cret-pass" not in stored and stored.startswith(("scrypt:", "pbkdf2:"))
+    AgentSession(app, "mio@shop.example", "s3cret-pass")
+
+
+def test_db_upgrade_command_is_idempotent(runner):
+    result = runner.invoke(args=["db-upgrade"])
+    assert result.exit_code == 0 and "head" in result.output
+
+
+def test_kpis_and_metrics_after_a_day_of_work(app, client):
+    add_agent(app, "boss@shop.example", role="admin", name="Boss")
+    boss = AgentSession(app, "boss@shop.example")
+    answered = Customer(client)
+    answered.send("How much is shipping?")
+    answered.post("/end", {"csat": 5, "ces": 1})
+    helped = Customer(client)
+    helped.send("This is a complaint!")
+    boss.post(f"/api/agent/conversations/{helped.id}/claim")
+    boss.post(f"/api/agent/conversations/{helped.id}/messages", {"text": "Sorry about that"})
+    boss.post(f"/api/agent/conversations/{helped.id}/resolve")
+    helped.post("/end", {"csat": 2, "ces": 4})
+    lost = Customer(client)
+    lost.send("blah")
+    lost.send("blah blah")  # second fallback: handed off, still waiting
+
+    kpis = boss.get("/api/admin/kpis").get_json()
+    assert kpis["conversations"] == 3
+    assert kpis["containment_rate"] == round(1 / 3, 4) and kpis["handoff_rate"] == round(2 / 3, 4)
+    assert kpis["handoff_reasons"] == {"complaint": 1, "repeated_fallback": 1}
+    assert kpis["fallback_rate"] == 0.5  # 2 fallbacks of 4 bot turns (shipping, complaint, blah, blah blah)
+    assert kpis["top_topics"] == [{"topic": "shipping_fee", "count": 1}]
+    assert kpis["queue_wait_seconds"]["count"] == 1 and kpis["first_response_seconds"]["count"] == 1
+    assert kpis["handle_seconds"]["count"] == 1
+    assert kpis["csat"] == {"average": 3.5, "count": 2, "distribution": {"1": 0, "2": 1, "3": 0, "4": 0, "5": 1},
+                            "satisfied_rate": 0.5}
+    assert kpis["effort"]["average"] == 2.5
+    assert [(a["name"], a["claimed"], a["resolved"], a["open"]) for a in kpis["agents"]] == [("Boss", 1, 1, 0)]
+    assert boss.get("/api/admin/kpis?from=2020-01-01&to=2020-01-31").get_json()["conversations"] == 0
+    assert boss.get("/api/admin/kpis?from=yesterday").status_code == 422
+    unanswered = boss.get("/api/admin/unanswered").get_json()["questions"]
+    assert sorted(q["text"] for q in unanswered) == ["blah", "blah blah"]
+
+    metrics = client.get("/metrics")
+    assert metrics.mimetype == "text/plain"
+    text = metrics.get_data(as_text=True)
+    assert "tsunagi_conversations_started_total 3" in text
+    assert 'tsunagi_handoffs_total{reason="complaint"} 1' in text
+    assert 'tsunagi_topics_answered_total{topic="shipping_fee"} 1' in text
+    assert "tsunagi_claim_wait_seconds_count 1" in text
+    assert 'tsunagi_conversations{status="waiting"} 1' in text
+
+
+def test_healthz_reports_each_dependency(client, rasa):
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    assert health.get_json()["checks"] == {"database": True, "redis": None, "rasa": True}
+    rasa.stop()
+    try:
+        degraded = client.get("/healthz").get_json()
+        assert degraded["status"] == "ok" and degraded["checks"]["rasa"] is False
+    finally:
+        rasa.start()

@@ -1,0 +1,91 @@
+"""Pure pieces: card masking, support hours, rate limiting, parsing Rasa's answers."""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from handoff.config import parse_rate
+from handoff.errors import RateLimited
+from handoff.masking import luhn_valid, mask_card_numbers
+from handoff.rasa import RasaUnavailable, parse_turn
+from handoff.rate_limits import MemoryCounter, RateLimiter
+from handoff.support_hours import SupportHours
+
+
+def luhn_complete(prefix: str) -> str:
+    for check in "0123456789":
+        if luhn_valid(prefix + check):
+            return prefix + check
+    raise AssertionError
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("4111 1111 1111 1111", "**** **** **** 1111"),
+    ("4111-1111-1111-1111", "****-****-****-1111"),
+    ("card:4111111111111111.", "card:************1111."),
+    ("４１１１１１１１１１１１１１１１", "************１１１１"),
+    ("amex 3782 822463 10005 ok", "amex **** ****** *0005 ok"),
+    ("4111 1111 1111 1111 2025", "**** **** **** 1111 2025"),  # a card followed by a year
+    ("4111111111111112", "4111111111111112"),  # fails Luhn: an order number, not a card
+    ("090-1234-5678", "090-1234-5678"),  # a phone number is too short
+    ("123456789012", "123456789012"),
+    ("41111111111111111111111", "41111111111111111111111"),  # 23 digits in one run: not a card
+    ("", ""),
+])
+def test_masking_examples(text, expected):
+    assert mask_card_numbers(text) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(length=st.integers(13, 19), seed=st.integers(0, 2**32), separator=st.sampled_from(["", " ", "-"]),
+       before=st.text(alphabet="abc ", max_size=10), after=st.text(alphabet="xyz ", max_size=10))
+def test_any_card_number_in_any_text_is_masked(length, seed, separator, before, after):
+    rng = random.Random(seed)
+    number = luhn_complete("".join(rng.choice("0123456789") for _ in range(length - 1)))
+    groups = [number[i:i + 4] for i in range(0, length, 4)]
+    masked = mask_card_numbers(f"{before} {separator.join(groups)} {after}")
+    digits = "".join(c for c in masked if c.isdigit())
+    assert digits == number[-4:]  # only the last four digits survive
+    assert masked.startswith(before) and masked.endswith(after)
+
+
+def test_support_hours_default_is_weekdays_ten_to_six_in_tokyo():
+    hours = SupportHours("Mon-Fri 10:00-18:00", "Asia/Tokyo", ("12-29", "12-30", "12-31", "01-01", "01-02", "01-03"))
+    tuesday_noon_jst = datetime(2025, 6, 3, 3, 0, tzinfo=timezone.utc)
+    assert hours.is_open(tuesday_noon_jst)
+    assert not hours.is_open(datetime(2025, 6, 3, 9, 30, tzinfo=timezone.utc))  # 18:30 JST
+    assert not hours.is_open(datetime(2025, 6, 7, 3, 0, tzinfo=timezone.utc))  # Saturday
+    assert not hours.is_open(datetime(2025, 12, 30, 3, 0, tzinfo=timezone.utc))  # year-end holiday, a Tuesday
+    assert SupportHours("always", "Asia/Tokyo", ()).is_open(datetime(2025, 12, 30, tzinfo=timezone.utc))
+    assert not SupportHours("never", "Asia/Tokyo", ()).is_open(tuesday_noon_jst)
+    weekend = SupportHours("Mon-Fri 10:00-18:00; Sat 10:00-14:00", "Asia/Tokyo", ())
+    assert weekend.is_open(datetime(2025, 6, 7, 3, 0, tzinfo=timezone.utc))
+    with pytest.raises(ValueError):
+        SupportHours("weekdays 9 to 5", "Asia/Tokyo", ())
+
+
+def test_rate_limiter_counts_per_key_and_window():
+    limiter = RateLimiter(MemoryCounter())
+    for _ in range(3):
+        limiter.check("conversation", "a", "3/minute", now=120.0)
+    with pytest.raises(RateLimited) as refused:
+        limiter.check("conversation", "a", "3/minute", now=150.0)
+    assert refused.value.headers["Retry-After"] == "30"
+    limiter.check("conversation", "b", "3/minute", now=150.0)  # another key
+    limiter.check("conversation", "a", "3/minute", now=180.0)  # the next window
+    assert parse_rate("10/second") == (10, 1) and parse_rate("5/hours") == (5, 3600)
+
+
+def test_rasa_answers_in_both_channel_shapes_and_garbage_is_unavailable():
+    gateway = parse_turn({"messages": [{"recipient_id": "c", "text": "hi"},
+                                       {"recipient_id": "c", "custom": {"handoff": {"reason": "complaint"}}}],
+                          "nlu": {"intent": {"name": "greet", "confidence": 0.9}}})
+    assert gateway.messages == [{"text": "hi", "buttons": None}]
+    assert gateway.handoff == {"reason": "complaint"} and gateway.nlu["intent"]["name"] == "greet"
+    rest = parse_turn([{"recipient_id": "c", "text": "hello", "buttons": [{"title": "Yes", "payload": "/affirm"}]}])
+    assert rest.nlu is None and rest.messages[0]["buttons"] == [{"title": "Yes", "payload": "/affirm"}]
+    with pytest.raises(RasaUnavailable):
+        parse_turn("oops")

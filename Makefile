@@ -34,20 +34,25 @@ train: setup
 run: setup train
 	@tools/run.sh
 
-## Every test: the bot's, the handoff service's, the browser's and end to end.
-test: setup train test-bot test-handoff test-browser test-e2e
+## Every test: the bot's, the handoff service's, then the browser and end-to-end tests with
+## the real bot running (tools/with-bot.sh). PostgreSQL/Redis tests run when TEST_DATABASE_URL /
+## TEST_REDIS_URL are set (.ci/run sets them and TSUNAGI_REQUIRE_SERVICES=1).
+test: setup train
+	$(BOT_PY) -m pytest -q tests/bot
+	$(HANDOFF_PY) -m pytest -q tests/handoff
+	tools/with-bot.sh $(HANDOFF_PY) -m pytest -q tests/browser tests/e2e
 
-test-bot:
+test-bot: setup train
 	$(BOT_PY) -m pytest -q tests/bot
 
-test-handoff:
+test-handoff: setup-handoff
 	$(HANDOFF_PY) -m pytest -q tests/handoff
 
-test-browser:
-	$(HANDOFF_PY) -m pytest -q tests/browser
+test-browser: setup train
+	tools/with-bot.sh $(HANDOFF_PY) -m pytest -q tests/browser
 
-test-e2e:
-	$(HANDOFF_PY) -m pytest -q tests/e2e
+test-e2e: setup train
+	tools/with-bot.sh $(HANDOFF_PY) -m pytest -q tests/e2e
 
 ## make evaluate NLU=<rasa nlu yaml> REPORT=<json>
 evaluate: train

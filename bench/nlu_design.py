@@ -135,15 +135,16 @@ def main():
     e5 = {"train": embed_texts(MODEL, tr_texts, "query: "), "test": embed_texts(MODEL, te_texts, "query: ")}
     chars = {"analyzer": "char_wb", "ngram_range": (1, 3), "sublinear_tf": True}
     designs = [
-        Design("e5 + LR", True, False),
-        Design("chars + LR", False, True),
-        Design("e5 + chars + LR", True, True),
-        Design("e5 + chars + LR (C=3)", True, True, C=3.0),
         Design("e5 nearest neighbour", True, False, kind="knn"),
+        Design("e5 + LR", True, False),
+        Design("e5 + LR (C=100)", True, False, C=100.0),
+        Design("e5 + chars + LR", True, True),
+        Design("chars + LR", False, True),
     ]
     results = {}
     for design in designs:
         results[design.name] = evaluate(design, (tr_texts, tr_y, classes), (te_texts, te_labels), e5, chars)
+        print(design.name, json.dumps(results[design.name]), flush=True)
     out = ROOT / "bench" / "results" / "nlu_design.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"train_examples": len(tr_texts), "test_examples": len(te_texts),

@@ -63,16 +63,19 @@ def _catalogue(lang: str):
     return current_app.jinja_env.get_template("demo/_products.html").make_module({"lang": lang}).products
 
 
+def _shop_language() -> str:
+    # The demo shop is Japanese unless ?lang=en: the shop's language, not the browser's.
+    return request.args.get("lang") if request.args.get("lang") in LANGUAGES else "ja"
+
+
 @bp.get("/demo")
 def demo():
-    # The demo shop is Japanese unless ?lang=en: the shop's language, not the browser's.
-    lang = request.args.get("lang") if request.args.get("lang") in LANGUAGES else "ja"
-    return render_template("demo/shop.html", lang=lang, product=None)
+    return render_template("demo/shop.html", lang=_shop_language(), product=None)
 
 
 @bp.get("/demo/products/<slug>")
 def demo_product(slug: str):
-    lang = request.args.get("lang") if request.args.get("lang") in LANGUAGES else "ja"
+    lang = _shop_language()
     product = next((p for p in _catalogue(lang) if p["slug"] == slug), None)
     if product is None:
         abort(404)
@@ -84,10 +87,25 @@ def console():
     return _render_console("console/app.html", "console")
 
 
+def _signed_in_agent():
+    agent_id = session.get("agent_id")
+    return load_agent(agent_id) if agent_id is not None else None
+
+
+def _role_page(template: str, page: str, role: str):
+    """A console page for one role and up. Signed out, the page itself shows the sign-in form;
+    signed in without the role, the server answers 403."""
+    agent = _signed_in_agent()
+    if agent is not None and not has_role(agent, role):
+        return _render_console(template, page, 403, forbidden=True)
+    return _render_console(template, page, forbidden=False)
+
+
 @bp.get("/console/dashboard")
 def dashboard():
-    agent_id = session.get("agent_id")
-    agent = load_agent(agent_id) if agent_id is not None else None
-    if agent is not None and not has_role(agent, "admin"):
-        return _render_console("console/dashboard.html", "dashboard", 403, forbidden=True)
-    return _render_console("console/dashboard.html", "dashboard", forbidden=False)
+    return _role_page("console/dashboard.html", "dashboard", "admin")
+
+
+@bp.get("/console/unanswered")
+def unanswered():
+    return _role_page("console/unanswered.html", "unanswered", "editor")

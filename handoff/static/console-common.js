@@ -119,9 +119,15 @@
     return { close: function () { stopped = true; clearTimeout(timer); if (es) es.close(); } };
   }
 
+  var ROLES = ["agent", "editor", "admin"];   // each can do what the ones before it can
+
+  function hasRole(agent, role) {
+    return ROLES.indexOf(agent.role) >= ROLES.indexOf(role);
+  }
+
   function setSignedIn(agent) {
     document.querySelectorAll("[data-signed-in]").forEach(function (n) { n.hidden = !agent; });
-    document.querySelectorAll("[data-admin-only]").forEach(function (n) { n.hidden = !(agent && agent.role === "admin"); });
+    document.querySelectorAll("[data-min-role]").forEach(function (n) { n.hidden = !(agent && hasRole(agent, n.dataset.minRole)); });
     if (!agent) return;
     document.getElementById("me-name").textContent = agent.name || agent.email;
     document.getElementById("me-role").textContent = agent.role || "";
@@ -201,7 +207,7 @@
 
   var Console = window.Console = {
     T: T, config: CONFIG, fmt: fmt, el: el, api: api, toast: toast, showError: showError,
-    duration: duration, clock: clock, dateTime: dateTime, stream: stream, signIn: signIn,
+    duration: duration, clock: clock, dateTime: dateTime, stream: stream, signIn: signIn, hasRole: hasRole,
     agent: null
   };
 })();

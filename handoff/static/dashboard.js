@@ -219,7 +219,7 @@
   }
 
   C.signIn().then(function (agent) {
-    if (agent.role !== "admin") {
+    if (!C.hasRole(agent, "admin")) {
       window.location.reload();   // the server answers with the admins-only page
       return;
     }

@@ -24,6 +24,7 @@ AGENTS = {
     "admin": ("sato@komorebi.example", "佐藤 美咲", "admin"),
     "yamada": ("yamada@komorebi.example", "山田 花子", "agent"),
     "smith": ("smith@komorebi.example", "Emily Smith", "agent"),
+    "kimura": ("kimura@komorebi.example", "木村 健", "editor"),
 }
 
 _SERVE = """

@@ -80,8 +80,11 @@ def test_full_handoff_flow(service, new_page, rasa):
     reply.press("Enter")
     expect(widget.messages("agent")).to_have_text(["お待たせしました。担当の山田です"])
     expect(widget.log.locator(".msg.agent .who").last).to_have_text("山田 花子")
-    widget.send("よろしくお願いします")
+    widget.input.type("よろしくお願いします")
+    expect(panel.locator(".customer-typing")).to_be_visible()
+    widget.input.press("Enter")
     expect(console.transcript().locator(".tm-customer").last).to_contain_text("よろしくお願いします")
+    expect(panel.locator(".customer-typing")).to_be_hidden()
 
     # An internal note never reaches the customer.
     panel.locator(".note-text").fill("野球の質問。FAQに追加を検討")
@@ -112,6 +115,14 @@ def test_full_handoff_flow(service, new_page, rasa):
     expect(admin.page.locator("#chart-csat")).to_have_attribute("aria-label", re.compile("4★: 1"))
     load = admin.page.evaluate("Chart.getChart('chart-agents').data")
     assert load["labels"] == ["山田 花子"] and load["datasets"][0]["data"] == [1]
+
+    # Another date range: nothing happened back then.
+    admin.page.locator("#range-from").fill("2020-01-01")
+    admin.page.locator("#range-to").fill("2020-01-31")
+    admin.page.get_by_role("button", name="表示").click()
+    expect(admin.page.locator("body")).to_have_attribute("data-loaded", "2020-01-01/2020-01-31")
+    expect(admin.page.locator("#tile-conversations")).to_have_text("0")
+    expect(admin.page.locator("#card-csat .chart-empty")).to_be_visible()
 
 
 def test_two_agents_race_to_claim(service, new_page):
@@ -212,3 +223,28 @@ def test_login_rejects_a_wrong_password_and_the_dashboard_is_for_admins(service,
     response = page.goto(service.url + "/console/dashboard")
     assert response.status == 403
     expect(page.locator("#forbidden")).to_contain_text("管理者のみ")
+
+
+def test_editor_sees_the_questions_the_bot_did_not_understand(service, new_page):
+    customer = CustomerClient(service.url)
+    for question in UNANSWERABLE:
+        customer.say(question)
+    CustomerClient(service.url, "en").say("Do you have a shop in Osaka?")
+
+    page = new_page()
+    editor = Console(page, service.url).login("kimura")
+    expect(page.get_by_role("link", name="ダッシュボード")).to_be_hidden()
+    page.get_by_role("link", name="未回答の質問").click()
+    expect(page.locator("body[data-loaded]")).to_have_count(1)
+    rows = page.locator("#unanswered-body tr")
+    expect(rows.locator(".question")).to_have_text(
+        ["Do you have a shop in Osaka?", UNANSWERABLE[1], UNANSWERABLE[0]])   # newest first
+    expect(rows.first.locator(".nlu").first).to_contain_text("nlu_fallback")
+    page.locator("#filter-language").select_option("en")
+    page.get_by_role("button", name="表示").click()
+    expect(rows.locator(".question")).to_have_text(["Do you have a shop in Osaka?"])
+    assert editor.page.goto(service.url + "/console/dashboard").status == 403
+
+    agent = Console(new_page(), service.url).login("yamada")
+    expect(agent.page.get_by_role("link", name="未回答の質問")).to_be_hidden()
+    assert agent.page.goto(service.url + "/console/unanswered").status == 403

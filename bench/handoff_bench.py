@@ -9,7 +9,7 @@ hold many concurrent streams, each of which must receive an event pushed after a
 All traffic stays on 127.0.0.1; counts and durations are bounded. Writes bench/results/handoff.json
 and prints a table. The setups are the peers compared against each other in one run.
 
-    .venv/handoff/bin/python bench/handoff_bench.py [--rate 200] [--seconds 10] [--streams 500 1000]
+    .venv/handoff/bin/python bench/handoff_bench.py [--rates 50 200] [--seconds 10] [--streams 500 1000]
 """
 from __future__ import annotations
 
@@ -353,22 +353,24 @@ def print_table(results: dict):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rate", type=float, default=200, help="agent messages per second (default 200)")
+    parser.add_argument("--rates", type=float, nargs="+", default=[50, 200],
+                        help="agent messages per second to try in each setup (default 50 200)")
     parser.add_argument("--seconds", type=float, default=10, help="seconds of sending per setup (default 10)")
     parser.add_argument("--streams", type=int, nargs="*", default=[500, 1000], help="stream counts to hold")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "handoff.json"))
     args = parser.parse_args()
-    if args.rate * args.seconds > 20000 or max(args.streams, default=0) > 5000:
+    if max(args.rates) * args.seconds > 20000 or max(args.streams, default=0) > 5000:
         parser.error("bounded: at most 20,000 messages per setup and 5,000 streams")
     limit = raise_file_limit()
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"tsunagi-bench-{os.getpid()}"
     workdir.mkdir(parents=True, exist_ok=True)
     setups = [("sqlite", False, 1), ("sqlite", True, 2), ("postgresql", True, 1), ("postgresql", True, 2)]
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-               "file_limit": limit, "rate": args.rate, "seconds": args.seconds, "delivery": [], "streams": []}
+               "file_limit": limit, "rates": args.rates, "seconds": args.seconds, "delivery": [], "streams": []}
     for kind, redis, processes in setups:
-        print(f"delivery: {kind}{' + redis' if redis else ''}, {processes} process(es) ...", flush=True)
-        results["delivery"].append(delivery(kind, redis, processes, args.rate, args.seconds, workdir))
+        for rate in args.rates:
+            print(f"delivery: {kind}{' + redis' if redis else ''}, {processes} process(es), {rate:.0f}/s ...", flush=True)
+            results["delivery"].append(delivery(kind, redis, processes, rate, args.seconds, workdir))
     for count in args.streams:
         print(f"holding {count} streams ...", flush=True)
         results["streams"].append(held_streams(count, workdir))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from . import events
 from .database import utcnow
@@ -15,25 +15,16 @@ from .transcript import add_message
 
 
 def reply(session, conversation_id: str, agent: Agent, text: str) -> Message:
-    conversation = get_conversation(session, conversation_id)
     # The ownership check is part of the numbering UPDATE, so a reply cannot slip in after a
     # transfer or resolve that committed a moment earlier.
-    message = add_message(session, conversation_id, "agent", text, conversation.language,
-                          conditions=(Conversation.status == Status.ASSIGNED.value, Conversation.agent_id == agent.id),
+    owned = (Conversation.status == Status.ASSIGNED.value, Conversation.agent_id == agent.id)
+    message = add_message(session, conversation_id, "agent", text, None, conditions=owned,
                           agent_id=agent.id, agent_name=agent.name)
     if message is None:
+        conversation = get_conversation(session, conversation_id)
         if conversation.status != Status.ASSIGNED:
             raise Conflict("not_assigned", f"The conversation is {conversation.status}; claim it first.")
         raise Forbidden("not_your_conversation", "Another agent owns this conversation.")
-    now = utcnow()
-    first = session.execute(
-        update(Conversation).where(Conversation.id == conversation_id, Conversation.first_reply_at.is_(None))
-        .values(first_reply_at=now).returning(Conversation.queued_at)
-        .execution_options(synchronize_session=False)).first()
-    if first is not None:
-        queued_at = first[0]
-        events.record(session, events.Event(events.FIRST_AGENT_REPLY, conversation_id, agent_id=agent.id, data={
-            "seconds": (now - queued_at).total_seconds() if queued_at else None}))
     return message
 
 

@@ -37,7 +37,7 @@ def conversation_view(session, conversation) -> dict:
     queue = None
     if conversation.status == Status.WAITING:
         state = snapshot(session, current_app.config["QUEUE_ETA_SAMPLE"], current_app.config["QUEUE_DEFAULT_WAIT_SECONDS"])
-        queue = position_of(conversation.id, state["order"], state["seconds_per_position"])
+        queue = position_of(conversation.id, state["positions"], state["seconds_per_position"])
     agent = None
     if conversation.status == Status.ASSIGNED and conversation.agent_id is not None:
         agent = {"name": session.get(Agent, conversation.agent_id).name}

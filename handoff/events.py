@@ -24,7 +24,6 @@ TRANSFERRED = "transferred"
 HANDED_BACK = "handed_back"
 RESOLVED = "resolved"
 RATED = "rated"
-FIRST_AGENT_REPLY = "first_agent_reply"
 NOTE_ADDED = "note_added"
 TYPING = "typing"
 

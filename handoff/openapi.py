@@ -12,7 +12,9 @@ LANGUAGE = {"type": "string", "enum": ["ja", "en"]}
 STATUS = {"type": "string", "enum": ["bot", "waiting", "assigned", "resolved", "offline"]}
 REASON = {"type": "string", "enum": ["request_human", "repeated_fallback", "complaint", "not_helpful", "offline_message"]}
 TIME = {"type": "string", "format": "date-time"}
-# Required texts must hold something besides white space ("pattern" is unanchored: one \S somewhere).
+# Texts may not hold NUL (PostgreSQL cannot store it); required ones need something besides white space.
+NO_NUL = r"^[^\u0000]*$"
+SOMETHING = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
 
 
 def nullable(schema: dict) -> dict:
@@ -150,7 +152,7 @@ CUSTOMER = [{"customerToken": []}]
 AGENT = [{"agentSession": [], "csrfToken": []}]
 CONVERSATION_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 QUERY_LANGUAGE = {"name": "language", "in": "query", "required": False, "schema": LANGUAGE}
-TEXT_BODY = body_obj({"text": {"type": "string", "minLength": 1, "pattern": r"\S", "maxLength": 2000}}, ("text",))
+TEXT_BODY = body_obj({"text": {"type": "string", "minLength": 1, "pattern": SOMETHING, "maxLength": 2000}}, ("text",))
 DATE_RANGE = [{"name": "from", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}},
               {"name": "to", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}}]
 SSE = {"description": "Server-Sent Events", "content": {"text/event-stream": {"schema": {"type": "string"}}}}
@@ -163,7 +165,7 @@ def _paths() -> dict:
     paths = {
         "/api/v1/conversations": {"post": op(
             "Start a conversation", {"201": ref("NewConversation")}, body_required=False,
-            body=body_obj({"language": LANGUAGE, "page_url": {"type": "string", "maxLength": 2000}}), security=[])},
+            body=body_obj({"language": LANGUAGE, "page_url": {"type": "string", "maxLength": 2000, "pattern": NO_NUL}}), security=[])},
         conv: {"get": op("The conversation's status, queue place and agent", {"200": ref("Conversation")},
                          security=CUSTOMER, params=cid)},
         conv + "/messages": {
@@ -173,8 +175,8 @@ def _paths() -> dict:
                                                         "schema": {"type": "integer", "minimum": 0}}]),
             "post": op("Send a message; the bot's replies come back while the bot is in charge",
                        {"200": ref("Exchange"), "201": ref("Exchange")}, security=CUSTOMER, params=cid,
-                       body=body_obj({"text": {"type": "string", "minLength": 1, "pattern": r"\S", "maxLength": 2000},
-                                 "client_message_id": {"type": "string", "maxLength": 100}}, ("text",))),
+                       body=body_obj({"text": {"type": "string", "minLength": 1, "pattern": SOMETHING, "maxLength": 2000},
+                                 "client_message_id": {"type": "string", "maxLength": 100, "pattern": NO_NUL}}, ("text",))),
         },
         conv + "/stream": {"get": {"summary": "Live events (message, status, queue, typing); resumes after Last-Event-ID",
                                    "tags": ["customer"], "security": CUSTOMER, "parameters": cid + [
@@ -190,16 +192,16 @@ def _paths() -> dict:
         conv + "/offline-message": {"post": op("Leave an e-mail address and a message for the team",
                                                {"201": ref("Conversation")}, security=CUSTOMER, params=cid,
                                                body=body_obj({"email": {"type": "string", "format": "email", "maxLength": 254},
-                                                         "text": {"type": "string", "minLength": 1, "pattern": r"\S", "maxLength": 2000}},
+                                                         "text": {"type": "string", "minLength": 1, "pattern": SOMETHING, "maxLength": 2000}},
                                                         ("email", "text")))},
         conv + "/end": {"post": op("End the conversation, optionally with a rating", {"200": ref("Conversation")},
                                    security=CUSTOMER, params=cid, body_required=False,
                                    body=body_obj({"csat": {"type": "integer", "minimum": 1, "maximum": 5},
                                              "ces": {"type": "integer", "minimum": 1, "maximum": 5},
-                                             "comment": {"type": "string", "maxLength": 2000}}))},
+                                             "comment": {"type": "string", "maxLength": 2000, "pattern": NO_NUL}}))},
         "/api/agent/login": {"post": op("Log in", {"200": ref("Session")}, tag="agent", security=[],
-                                        body=body_obj({"email": {"type": "string", "minLength": 1, "pattern": r"\S", "maxLength": 254},
-                                                       "password": {"type": "string", "minLength": 1, "pattern": r"\S", "maxLength": 1000}},
+                                        body=body_obj({"email": {"type": "string", "minLength": 1, "pattern": SOMETHING, "maxLength": 254},
+                                                       "password": {"type": "string", "minLength": 1, "pattern": SOMETHING, "maxLength": 1000}},
                                                  ("email", "password")))},
         "/api/agent/logout": {"post": op("Log out", {"204": None}, tag="agent", security=AGENT)},
         "/api/agent/me": {"get": op("The logged-in agent", {"200": ref("Session")}, tag="agent", security=AGENT)},
@@ -249,8 +251,8 @@ def _paths() -> dict:
                 "intent_ranking": {"type": "array", "items": {"type": "object"}}, "created_at": TIME})}}, ("questions",))},
             tag="admin", security=AGENT, params=DATE_RANGE + [QUERY_LANGUAGE])},
     }
-    canned_body = body_obj({"language": LANGUAGE, "title": {"type": "string", "minLength": 1, "pattern": r"\S", "maxLength": 200},
-                       "text": {"type": "string", "minLength": 1, "pattern": r"\S", "maxLength": 2000}}, ("language", "title", "text"))
+    canned_body = body_obj({"language": LANGUAGE, "title": {"type": "string", "minLength": 1, "pattern": SOMETHING, "maxLength": 200},
+                       "text": {"type": "string", "minLength": 1, "pattern": SOMETHING, "maxLength": 2000}}, ("language", "title", "text"))
     reply_id = [{"name": "reply_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0,
                                                                                "maximum": 2**31 - 1}}]
     paths["/api/admin/canned-replies"] = {"post": op("Create a canned reply (admin)", {

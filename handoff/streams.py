@@ -56,7 +56,7 @@ def customer_stream(db: Database, broker, settings: StreamSettings, conversation
             last_queue = None
             if status == "waiting":
                 state = snapshot(session, settings.eta_sample, settings.default_wait)
-                last_queue = position_of(conversation_id, state["order"], state["seconds_per_position"])
+                last_queue = position_of(conversation_id, state["positions"], state["seconds_per_position"])
                 if last_queue:
                     yield sse("queue", last_queue)
         deadline = time.monotonic() + settings.max_seconds
@@ -67,7 +67,7 @@ def customer_stream(db: Database, broker, settings: StreamSettings, conversation
                 continue
             channel, payload = item
             if channel == QUEUE_CHANNEL:
-                place = position_of(conversation_id, payload["order"], payload["seconds_per_position"])
+                place = position_of(conversation_id, payload["positions"], payload["seconds_per_position"])
                 if place is not None and place != last_queue:
                     yield sse("queue", place)
                 last_queue = place
@@ -106,7 +106,7 @@ def agent_stream(broker, settings: StreamSettings, agent_id: int) -> Iterator[st
                 yield sse("resync", {})  # the console reloads what it shows
             elif channel == QUEUE_CHANNEL:
                 yield sse("queue", {"conversation_id": payload.get("conversation_id"), "change": payload.get("change"),
-                                    "waiting": len(payload["order"]), "offline": payload.get("offline", 0)})
+                                    "waiting": len(payload["positions"]), "offline": payload.get("offline", 0)})
             elif agent_id in (payload.get("agent_id"), payload.get("previous_agent_id")) or payload["event"] == "note":
                 yield sse(payload["event"], dict(payload["data"], conversation_id=payload["conversation_id"]))
     finally:

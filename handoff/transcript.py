@@ -14,34 +14,36 @@ from .models import Conversation, Message
 
 def take_number(session, conversation_id: str, counter: str, *conditions) -> Optional[Any]:
     """Next value of a per-conversation counter (last_seq or last_event_id), or None when the
-    conversation does not match the conditions.
+    conversation does not match the conditions. The row also carries the conversation's status,
+    agent_id, language, queued_at and first_reply_at, which callers would otherwise read again.
 
     The UPDATE takes the conversation's row lock (the database's write lock on SQLite) until the
     commit, so numbers are unique and commit in the order they were handed out.
     """
-    column = getattr(Conversation, counter)
-    row = session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id, *conditions)
+    table = Conversation.__table__  # Core, not the ORM: this runs several times per message
+    column = table.c[counter]
+    return session.execute(
+        update(table)
+        .where(table.c.id == conversation_id, *conditions)
         .values({counter: column + 1, "updated_at": utcnow()})
-        .returning(column, Conversation.status)
-        .execution_options(synchronize_session=False)
+        .returning(column.label("value"), table.c.status, table.c.agent_id, table.c.language,
+                   table.c.queued_at, table.c.first_reply_at)
     ).first()
-    return row
 
 
-def add_message(session, conversation_id: str, sender: str, text: str, language: str, *,
+def add_message(session, conversation_id: str, sender: str, text: str, language: Optional[str], *,
                 conditions: tuple = (), **fields) -> Optional[Message]:
-    """Store a message (card numbers masked) and record it; None when conditions do not hold."""
+    """Store a message (card numbers masked) and record it; None when conditions do not hold.
+    Without a language the message takes the conversation's."""
     row = take_number(session, conversation_id, "last_seq", *conditions)
     if row is None:
         return None
-    message = Message(conversation_id=conversation_id, seq=row[0], sender=sender,
-                      text=mask_card_numbers(text), language=language, created_at=utcnow(), **fields)
+    message = Message(conversation_id=conversation_id, seq=row.value, sender=sender,
+                      text=mask_card_numbers(text), language=language or row.language, created_at=utcnow(), **fields)
     session.add(message)
     session.flush()
     events.record(session, events.Event(events.MESSAGE_CREATED, conversation_id,
-                                        agent_id=message.agent_id, data={"message": message}))
+                                        agent_id=message.agent_id, data={"message": message, "conversation": row}))
     return message
 
 

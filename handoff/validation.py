@@ -9,6 +9,9 @@ from flask import current_app, request
 from .errors import ApiError, InvalidInput
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+# White space as JSON Schema / ECMAScript's \s means it, so "blank" here is what the OpenAPI
+# document's pattern "\S" rejects (Python's str.isspace() also counts \x1c-\x1f).
+_BLANK = re.compile("^[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*$")
 _MISSING = object()
 
 
@@ -39,7 +42,7 @@ def text(body: dict, name: str, *, required: bool = True, max_chars: Optional[in
         raise InvalidInput("invalid_field", f"'{name}' must be a string.")
     if "\x00" in value:
         raise InvalidInput("invalid_field", f"'{name}' contains a NUL character.")
-    if required and not value.strip():
+    if required and _BLANK.match(value):
         raise InvalidInput("missing_field", f"'{name}' must not be empty.")
     if max_chars is not None and len(value) > max_chars:
         raise InvalidInput(code_too_long, f"'{name}' is longer than {max_chars} characters.")

@@ -53,10 +53,10 @@ class LivePushListener(Listener):
         else:
             kind = "status"
             public = internal = status_view(session, event.conversation_id)
-        event_id, _ = take_number(session, event.conversation_id, "last_event_id")
+        numbered = take_number(session, event.conversation_id, "last_event_id")
+        event_id, owner = numbered.value, numbered.agent_id
         session.add(StreamEvent(conversation_id=event.conversation_id, event_id=event_id, type=kind, data=public,
                                 created_at=utcnow()))
-        owner = session.scalar(select(Conversation.agent_id).where(Conversation.id == event.conversation_id))
         event.outbox["customer"] = {"id": event_id, "event": kind, "data": public}
         event.outbox["agents"] = {"event": kind, "conversation_id": event.conversation_id,
                                   "agent_id": owner if owner is not None else event.agent_id,

@@ -469,14 +469,19 @@
     if (on) conv.typingTimer = setTimeout(function () { line.hidden = true; }, 8000);
   }
 
+  // Merges: a refresh that was sent before a note was added must not make the note disappear.
   function renderNotes(conv, notes) {
-    var list = conv.panel.querySelector(".notes");
-    list.textContent = "";
     notes.forEach(function (n) { appendNote(conv, n); });
-    if (!notes.length) list.appendChild(el("li", { class: "muted no-notes", text: T.no_notes }));
+    var list = conv.panel.querySelector(".notes");
+    if (!list.children.length) list.appendChild(el("li", { class: "muted no-notes", text: T.no_notes }));
   }
 
   function appendNote(conv, n) {
+    conv.noteIds = conv.noteIds || {};
+    if (n.id !== undefined) {
+      if (conv.noteIds[n.id]) return;      // our own note comes back on the stream as well
+      conv.noteIds[n.id] = true;
+    }
     var list = conv.panel.querySelector(".notes");
     var empty = list.querySelector(".no-notes");
     if (empty) empty.remove();
@@ -608,6 +613,12 @@
     return data.conversation_id || (data.conversation && data.conversation.id) || (data.message && data.message.conversation_id);
   }
 
+  function reloadAll() {
+    loadQueue();
+    loadMine();
+    Object.keys(state.conversations).forEach(function (id) { refreshConversation(state.conversations[id]); });
+  }
+
   function startStream() {
     var queueTimer = null;
     function queueChanged(data) {
@@ -636,16 +647,13 @@
       },
       note: function (data) {
         var conv = state.conversations[conversationIdOf(data)];
-        if (conv && data.note && data.note.agent_id !== C.agent.id) appendNote(conv, data.note);
-      }
+        if (conv) appendNote(conv, data.note || data);
+      },
+      // The server may have dropped live events (its broker reconnected): re-read everything.
+      resync: reloadAll
     }, function (s) {
       $("conn-banner").hidden = s !== "lost";
-      if (s === "recovered") {
-        // Re-read what may have changed while the stream was down.
-        loadQueue();
-        loadMine();
-        Object.keys(state.conversations).forEach(function (id) { refreshConversation(state.conversations[id]); });
-      }
+      if (s === "recovered") reloadAll();   // re-read what may have changed while the stream was down
     });
   }
 

@@ -4,6 +4,16 @@
  *   <script src="https://support.example/widget.js" data-server="https://support.example"
  *           data-lang="ja" data-color="#2f6f5e" data-title="こもれびストア" defer></script>
  *
+ * data-server      the handoff service (default: where this script came from)
+ * data-lang        ja | en: the UI text and the conversation's language (default: the page's)
+ * data-color       brand colour, #rgb or #rrggbb (launcher, header, customer bubbles)
+ * data-text-color  text on the brand colour (default white)
+ * data-title       header title; data-welcome: the first line shown before anyone writes
+ * data-position    right (default) | left
+ * data-open        "true" opens the chat when the page loads
+ * The shop's origin must be listed in the service's CORS_ORIGINS. window.TsunagiWidget.open()
+ * opens it from the shop's own links or buttons.
+ *
  * Plain ES2019, no build step, no third-party code. Everything lives in a shadow root so the
  * shop's CSS cannot reach it, and every piece of user, bot or agent text is set with textContent.
  */
@@ -193,8 +203,10 @@
   var ICON_LEAF = "M20 4c-7.5 0-13 3.6-14.6 9.3-.5 1.6-.5 3.3-.1 4.9L3 20.6 4.4 22l2.4-2.4c1.3.5 2.6.7 3.9.7C17 20.3 20 13.8 20 4zm-9.3 14.3c-.9 0-1.7-.1-2.5-.4l5.5-5.5-1.4-1.4-5.5 5.5c-.2-.9-.2-1.8.1-2.7C8.2 9.3 12.4 6.4 18 6c-.4 7.8-2.9 12.3-7.3 12.3z";
 
   var CSS = [
-    ":host{all:initial;position:fixed;z-index:2147483000;bottom:20px;right:20px;font-family:-apple-system,BlinkMacSystemFont,'Hiragino Sans','Hiragino Kaku Gothic ProN','Noto Sans JP','Noto Sans CJK JP','Yu Gothic UI',Meiryo,'Segoe UI',Roboto,sans-serif;font-size:15px;line-height:1.55;color:#1f2a26;--c:#2f6f5e;--c-ink:#fff;--c-soft:#e8f1ee;-webkit-font-smoothing:antialiased}",
-    ":host([data-position=left]){right:auto;left:20px}",
+    // The host element lives in the shop's document, where any page rule (even `div{...!important}`)
+    // matches it; important declarations of :host win over the page's important ones.
+    ":host{all:initial!important;display:block!important;position:fixed!important;z-index:2147483000!important;bottom:20px!important;right:20px!important;left:auto!important;top:auto!important;font-family:-apple-system,BlinkMacSystemFont,'Hiragino Sans','Hiragino Kaku Gothic ProN','Noto Sans JP','Noto Sans CJK JP','Yu Gothic UI',Meiryo,'Segoe UI',Roboto,sans-serif!important;font-size:15px!important;line-height:1.55!important;color:#1f2a26!important;-webkit-font-smoothing:antialiased;--c:#2f6f5e;--c-ink:#fff;--c-soft:#e8f1ee}",
+    ":host([data-position=left]){right:auto!important;left:20px!important}",
     "*,*::before,*::after{box-sizing:border-box}",
     "[hidden]{display:none!important}",
     ".sr-only{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}",
@@ -279,7 +291,7 @@
     ".secondary{padding:10px 14px;border:1.5px solid #d5dedb;border-radius:10px;background:#fff;color:#33443e;font-weight:600}",
     ".confirm{display:flex;align-items:center;justify-content:space-between;gap:8px;flex-wrap:wrap;padding:10px 12px;border-top:1px solid #e6ebe9;background:#fafcfb;font-size:13.5px}",
     "footer{padding:5px;text-align:center;font-size:11px;color:#98a5a1;background:#fff}",
-    "@media (max-width:480px){:host{bottom:12px;right:12px}:host([data-position=left]){left:12px}:host([data-open]){inset:0;bottom:0;right:0}.panel{width:100vw;height:100vh;height:100dvh;border-radius:0;animation:none}}",
+    "@media (max-width:480px){:host{bottom:12px!important;right:12px!important}:host([data-position=left]){left:12px!important;right:auto!important}:host([data-open]){top:0!important;left:0!important;bottom:0!important;right:0!important}.panel{width:100vw;height:100vh;height:100dvh;border-radius:0;animation:none}}",
     "@media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}"
   ].join("\n");
 
@@ -320,7 +332,8 @@
 
   Widget.prototype.build = function () {
     var t = this.t, self = this;
-    this.host = h("div", { id: "tsunagi-widget", "data-position": this.position, lang: this.lang });
+    // An element name of its own: the shop's `div` or `section` rules do not even match the host.
+    this.host = h("tsunagi-chat", { id: "tsunagi-widget", "data-position": this.position, lang: this.lang });
     var root = this.root = this.host.attachShadow({ mode: "open" });
     var style = h("style");
     style.textContent = CSS;
@@ -380,7 +393,7 @@
       h("span", { text: t.confirmEnd }),
       h("span", { class: "actions" }, [
         h("button", { class: "secondary", type: "button", text: t.confirmNo, onclick: function () { self.cancelEnd(); } }),
-        h("button", { class: "primary", type: "button", text: t.confirmYes, onclick: function () { self.showRating(true); } })
+        h("button", { class: "primary", type: "button", text: t.confirmYes, onclick: function () { self.showRating(); } })
       ])
     ]);
     this.card = h("div", { class: "card", hidden: true });
@@ -577,10 +590,10 @@
       self.retryDelay = 1000;
       self.streamLost = false;
       self.renderBanner();
-      // Anything sent while no stream was open (or before this one existed) comes back here;
-      // seq de-duplication makes the overlap with the replayed events harmless.
-      if (recovering || self.needsCatchUp) {
-        self.needsCatchUp = false;
+      // The stream replays from the last event id; reading the history after the last seq as
+      // well covers a server that lost its stored events. De-duplication by seq makes the
+      // overlap harmless.
+      if (recovering) {
         self.fetchMessages(self.maxSeq()).catch(function () { /* the stream will carry on */ });
         self.refreshConversation();
       }
@@ -686,7 +699,7 @@
 
     if (status === "offline" && !this.offlineSent) this.showOfflineForm();
     else if (status === "offline") this.showCardMessage(t.offlineThanks, false);
-    else if (state === "ended" && !this.rated) this.showRating(false);
+    else if (state === "ended" && !this.rated) this.showRating();
     else if (state === "ended") this.showCardMessage(t.thanks, true);
     else if (this.card.getAttribute("data-kind") !== "ended") this.hideCard();
     this.renderBanner();
@@ -1038,7 +1051,7 @@
     return { el: fieldset, value: chosen };
   }
 
-  Widget.prototype.showRating = function (customerEnds) {
+  Widget.prototype.showRating = function () {
     var t = this.t, self = this;
     if (this.card.getAttribute("data-kind") === "rating") return;
     var heading = h("h3", { tabindex: "-1", id: "tsunagi-rating-title", text: t.ratingTitle });
@@ -1079,7 +1092,6 @@
       finish(body);
     });
     skip.addEventListener("click", function () { finish({}); });
-    this.customerEnds = !!customerEnds;
     this.showCard("rating", [heading, h("p", { text: t.ratingIntro }), form], heading);
   };
 

@@ -248,3 +248,36 @@ def test_editor_sees_the_questions_the_bot_did_not_understand(service, new_page)
     agent = Console(new_page(), service.url).login("yamada")
     expect(agent.page.get_by_role("link", name="未回答の質問")).to_be_hidden()
     assert agent.page.goto(service.url + "/console/unanswered").status == 403
+
+
+def test_several_conversations_open_at_once_in_tabs(service, new_page):
+    customers = {}
+    for question in ("送料はいくらですか？", "How much is shipping?"):
+        customer = CustomerClient(service.url, "en" if question.isascii() else "ja")
+        customer.say(question)
+        customer.ask_for_person()
+        customers[question] = customer
+
+    console = Console(new_page(), service.url).login("yamada")
+    for question in customers:
+        console.queue_item(question).get_by_role("button", name=re.compile("対応する")).click()
+    expect(console.tabs).to_have_count(2)
+    expect(console.tabs.nth(1)).to_have_attribute("aria-selected", "true")
+    expect(console.transcript().locator(".tm-customer").first).to_contain_text("How much is shipping?")
+    expect(console.page.locator("#mine .mine-item")).to_have_count(2)
+
+    console.tabs.nth(1).focus()
+    console.page.keyboard.press("ArrowLeft")           # tabs follow the ARIA tabs pattern
+    expect(console.tabs.nth(0)).to_be_focused()
+    expect(console.tabs.nth(0)).to_have_attribute("aria-selected", "true")
+    expect(console.transcript().locator(".tm-customer").first).to_contain_text("送料はいくらですか？")
+    console.panel().locator(".reply-text").fill("日本語のお客様への返信です")
+    console.panel().get_by_role("button", name="送信").click()
+    expect(console.transcript().locator(".tm-agent")).to_have_count(1)
+
+    def agent_texts(customer):
+        response = customer.http.get(f"{service.url}/api/v1/conversations/{customer.id}/messages", timeout=10)
+        return [m["text"] for m in response.json()["messages"] if m["sender"] == "agent"]
+
+    assert agent_texts(customers["送料はいくらですか？"]) == ["日本語のお客様への返信です"]
+    assert agent_texts(customers["How much is shipping?"]) == []

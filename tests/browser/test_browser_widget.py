@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from playwright.sync_api import expect
@@ -313,3 +315,59 @@ def test_keyboard_only_at_phone_width(service, new_page):
     page.keyboard.press("Escape")
     expect(widget.panel).to_be_hidden()
     expect(widget.launcher).to_be_focused()
+
+
+SHOP_PAGE = """<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>Another shop</title>
+<style>
+  * { color: #f0f !important; font-size: 40px !important; font-family: serif !important; }
+  button { display: none !important; }
+  div, section, body > * { background: yellow !important; border: 5px dashed red !important; margin: 30px !important; }
+</style></head><body><h1>Another shop</h1>
+<script src="{server}/widget.js" data-server="{server}" data-lang="ja" data-color="#8a3b2e" data-title="うつわ屋"></script>
+</body></html>"""
+
+
+@pytest.fixture
+def other_shop():
+    """Another site (its own origin) whose page embeds the widget, served by a plain HTTP server."""
+    pages = {}
+
+    class Shop(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = pages.get(self.path, "").encode()
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.pages = pages
+    server.origin = f"http://localhost:{server.server_address[1]}"
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_one_script_tag_embeds_it_on_another_site_whose_css_cannot_reach_it(start_service, other_shop, new_page):
+    service = start_service(CORS_ORIGINS=other_shop.origin)
+    other_shop.pages["/"] = SHOP_PAGE.replace("{server}", service.url)
+    page = new_page()
+    page.goto(other_shop.origin + "/")
+    widget = Widget(page)
+    expect(page.locator("#tsunagi-widget[data-ready]")).to_have_count(1)
+    expect(widget.launcher).to_be_visible()
+    host = widget.host.evaluate("h => { const s = getComputedStyle(h); return [s.backgroundColor, s.borderTopStyle, s.position, s.fontSize]; }")
+    assert host == ["rgba(0, 0, 0, 0)", "none", "fixed", "15px"], host
+    styles = widget.launcher.evaluate("b => { const s = getComputedStyle(b); return [s.fontSize, s.backgroundColor, s.color]; }")
+    assert styles == ["15px", "rgb(138, 59, 46)", "rgb(255, 255, 255)"], styles
+    widget.open()
+    expect(widget.host.locator("h2")).to_have_text("うつわ屋")
+    widget.send("送料はいくらですか？")
+    expect(widget.messages("bot").first).to_contain_text("550")
+    assert widget.messages("bot").first.evaluate("b => getComputedStyle(b).fontSize") == "15px"
+    assert page.evaluate("localStorage.length") == 1      # the conversation is kept on the shop's origin

@@ -39,7 +39,7 @@ def test_masking_examples(text, expected):
     assert mask_card_numbers(text) == expected
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(length=st.integers(13, 19), seed=st.integers(0, 2**32), separator=st.sampled_from(["", " ", "-"]),
        before=st.text(alphabet="abc ", max_size=10), after=st.text(alphabet="xyz ", max_size=10))
 def test_any_card_number_in_any_text_is_masked(length, seed, separator, before, after):

@@ -1,0 +1,403 @@
+"""`make bench-nlu`: our pipeline against Rasa's default pipeline and TF-IDF + logistic
+regression, on the same data in one run.
+
+- CLINC150 (full): trained on the in-scope `train` split only; the out-of-scope threshold of
+  each pipeline is tuned on `val` (the one maximising in-scope accuracy + out-of-scope recall)
+  and scored on `test`.
+- BANKING77: accuracy on `test`.
+- The shop data (data/nlu, held-out data/tests): training time, and `/model/parse` latency
+  p50/p99 over HTTP for 1,000 requests with 1 and 8 concurrent clients, and the Rasa
+  server's memory.
+Rasa's default pipeline takes about an hour to train on CLINC150 here, so every pipeline's
+result on a data set is cached under $TSUNAGI_CACHE/bench, keyed by a hash of the data, the
+config and the versions; `--fresh` ignores the cache.
+Writes bench/results/nlu.json and prints a table.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import hashlib
+import json
+import os
+import platform
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unicodedata
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DATASETS = Path(os.environ.get("TSUNAGI_DATASETS", ROOT.parent / "shared" / "datasets"))
+CACHE = Path(os.environ.get("TSUNAGI_CACHE", Path.home() / ".cache" / "tsunagi")) / "bench"
+RESULTS = ROOT / "bench" / "results" / "nlu.json"
+RASA = str(Path(sys.executable).with_name("rasa"))
+OOS = "oos"
+
+# Rasa's default pipeline: the config.yml `rasa init` writes (Rasa 3.6), without the
+# FallbackClassifier, since every pipeline's out-of-scope threshold is tuned on val here.
+RASA_DEFAULT = {
+    "recipe": "default.v1", "language": "en", "assistant_id": "bench",
+    "pipeline": [
+        {"name": "WhitespaceTokenizer"}, {"name": "RegexFeaturizer"},
+        {"name": "LexicalSyntacticFeaturizer"}, {"name": "CountVectorsFeaturizer"},
+        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
+        {"name": "DIETClassifier", "epochs": 100, "constrain_similarities": True},
+        {"name": "EntitySynonymMapper"},
+        {"name": "ResponseSelector", "epochs": 100, "constrain_similarities": True},
+    ],
+    "policies": None,
+}
+
+
+def our_pipeline(tuned_on_val: bool):
+    """config.yml's pipeline; on the benchmarks the thresholds are tuned on val instead."""
+    config = yaml.safe_load((ROOT / "config.yml").read_text())
+    config.pop("policies", None)
+    if tuned_on_val:
+        for component in config["pipeline"]:
+            if component["name"].endswith("FAQClassifier"):
+                component.update({"fallback_threshold": 0.0, "similarity_threshold": -1.0})
+    return config
+
+
+# ---- data -------------------------------------------------------------------------
+def write_nlu(path: Path, examples):
+    by_intent = {}
+    for text, intent in examples:
+        by_intent.setdefault(intent, []).append(text)
+    with path.open("w", encoding="utf-8") as out:
+        out.write('version: "3.1"\nnlu:\n')
+        for intent, texts in by_intent.items():
+            out.write(f"- intent: {intent}\n  examples: |\n")
+            for text in dict.fromkeys(texts):
+                out.write(f"    - {' '.join(text.split())}\n")
+
+
+def read_nlu(paths):
+    examples = []
+    for path in paths:
+        for block in (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).get("nlu", []):
+            for line in block.get("examples", "").splitlines():
+                if line.strip().startswith("- "):
+                    examples.append((line.strip()[2:].strip(), block["intent"]))
+    return examples
+
+
+def clinc():
+    data = json.loads((DATASETS / "clinc150" / "data_full.json").read_text())
+    pairs = lambda key: [(t, i) for t, i in data[key]]
+    return {"train": pairs("train"), "val": pairs("val") + pairs("oos_val"), "test": pairs("test") + pairs("oos_test")}
+
+
+def banking():
+    def rows(name):
+        with open(DATASETS / "banking77" / f"{name}.csv", encoding="utf-8") as f:
+            return [(r["text"], r["category"]) for r in csv.DictReader(f)]
+    return {"train": rows("train"), "test": rows("test")}
+
+
+def shop():
+    train = read_nlu(sorted((ROOT / "data" / "nlu").glob("*.yml")))
+    test = [(t, "oos" if i == "nlu_fallback" else i) for t, i in read_nlu([ROOT / "data" / "tests" / "nlu_test.yml"])]
+    return {"train": train, "test": test}
+
+
+# ---- pipelines --------------------------------------------------------------------
+class RasaPipeline:
+    def __init__(self, name, config):
+        self.name, self.config = name, config
+
+    def key(self, dataset, train):
+        versions = subprocess.run([RASA, "--version"], capture_output=True, text=True).stdout
+        parts = [json.dumps(self.config, sort_keys=True), json.dumps(train), versions, dataset]
+        if "FAQClassifier" in json.dumps(self.config):
+            parts += [p.read_text() for p in sorted((ROOT / "bot").glob("*.py"))]
+            parts.append(os.path.realpath(ROOT / "models" / "multilingual-e5-small"))
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+    def train(self, train, workdir: Path):
+        (workdir / "config.yml").write_text(yaml.safe_dump(self.config, allow_unicode=True))
+        write_nlu(workdir / "nlu.yml", train)
+        started = time.perf_counter()
+        result = subprocess.run(
+            [RASA, "train", "nlu", "--config", "config.yml", "--nlu", "nlu.yml", "--out", "models",
+             "--fixed-model-name", "model"],
+            cwd=workdir, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"{self.name}: training failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        seconds = time.perf_counter() - started
+        return workdir / "models" / "model.tar.gz", seconds
+
+    def predict(self, model, texts):
+        """[(ranking [(intent, confidence)], similarity or None)] for every text."""
+        from rasa.core.agent import Agent
+
+        os.chdir(ROOT)  # the embedding model path in config.yml is relative to the project
+        agent = Agent.load(str(model))
+
+        async def run():
+            out = []
+            for text in texts:
+                parsed = await agent.parse_message(text)
+                ranking = [(r["name"], float(r["confidence"])) for r in parsed.get("intent_ranking") or []
+                           if r["name"] != "nlu_fallback"]
+                similarity = (parsed.get("out_of_scope") or {}).get("similarity")
+                out.append((ranking, similarity))
+            return out
+
+        return asyncio.run(run())
+
+
+class TfidfLogReg:
+    name = "TF-IDF + logistic regression"
+
+    def key(self, dataset, train):
+        import sklearn
+
+        return hashlib.sha256(f"{dataset}{json.dumps(train)}{sklearn.__version__}v1".encode()).hexdigest()[:16]
+
+    def train(self, train, workdir):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline, make_union
+
+        started = time.perf_counter()
+        features = make_union(
+            TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True),
+        )
+        model = make_pipeline(features, LogisticRegression(C=10, max_iter=1000))
+        model.fit([normalise(t) for t, _ in train], [i for _, i in train])
+        return model, time.perf_counter() - started
+
+    def predict(self, model, texts):
+        probs = model.predict_proba([normalise(t) for t in texts])
+        classes = model.classes_
+        out = []
+        for row in probs:
+            order = np.argsort(-row)[:10]
+            out.append(([(classes[j], float(row[j])) for j in order], None))
+        return out
+
+
+def normalise(text):
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+# ---- scoring ----------------------------------------------------------------------
+def decide(prediction, conf_t, sim_t):
+    ranking, similarity = prediction
+    if not ranking:
+        return OOS
+    name, confidence = ranking[0]
+    if name in ("out_of_scope", OOS) or confidence < conf_t or (similarity is not None and similarity < sim_t):
+        return OOS
+    return name
+
+
+def scores(predictions, labels, conf_t=0.0, sim_t=-1.0):
+    decided = [decide(p, conf_t, sim_t) for p in predictions]
+    ins = [i for i, l in enumerate(labels) if l != OOS]
+    oos = [i for i, l in enumerate(labels) if l == OOS]
+    accuracy = sum(decided[i] == labels[i] for i in ins) / max(len(ins), 1)
+    recall = sum(decided[i] == OOS for i in oos) / len(oos) if oos else None
+    return accuracy, recall
+
+
+def tune(predictions, labels):
+    """The thresholds that maximise in-scope accuracy + out-of-scope recall on val."""
+    confidences = sorted({round(p[0][0][1], 3) for p in predictions if p[0]})
+    conf_grid = [0.0] + list(np.quantile(confidences, np.linspace(0, 1, 101)))
+    sims = [p[1] for p in predictions if p[1] is not None]
+    sim_grid = [-1.0] + (list(np.quantile(sims, np.linspace(0, 0.6, 61))) if sims else [])
+    best = None
+    for c in conf_grid:
+        for s in sim_grid:
+            accuracy, recall = scores(predictions, labels, c, s)
+            if best is None or accuracy + recall > best[0]:
+                best = (accuracy + recall, float(c), float(s))
+    return best[1], best[2]
+
+
+# ---- latency ----------------------------------------------------------------------
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid):
+    total = 0
+    for child in [pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]:
+        try:
+            for line in Path(f"/proc/{child}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return round(total / 1024)
+
+
+def latency(model: Path, texts, requests_total=1000):
+    import urllib.request
+
+    port = free_port()
+    server = subprocess.Popen([RASA, "run", "--enable-api", "--model", str(model), "--port", str(port)],
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            try:
+                if json.loads(urllib.request.urlopen(url + "/status", timeout=2).read()).get("model_file"):
+                    break
+            except Exception:
+                time.sleep(1)
+        else:
+            raise RuntimeError("the Rasa server did not start")
+
+        def parse(text):
+            body = json.dumps({"text": text}).encode()
+            request = urllib.request.Request(url + "/model/parse", data=body, headers={"Content-Type": "application/json"})
+            started = time.perf_counter()
+            urllib.request.urlopen(request, timeout=30).read()
+            return (time.perf_counter() - started) * 1000
+
+        for text in texts[:20]:  # warm-up
+            parse(text)
+        out = {}
+        for clients in (1, 8):
+            batch = [texts[i % len(texts)] for i in range(requests_total)]
+            started = time.perf_counter()
+            with ThreadPoolExecutor(clients) as pool:
+                times = list(pool.map(parse, batch))
+            wall = time.perf_counter() - started
+            out[f"{clients}_client"] = {"p50_ms": round(float(np.percentile(times, 50)), 1),
+                                        "p99_ms": round(float(np.percentile(times, 99)), 1),
+                                        "requests_per_second": round(requests_total / wall, 1)}
+        out["server_rss_mb"] = rss_mb(server.pid)
+        return out
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+# ---- runs -------------------------------------------------------------------------
+def cached(pipeline, dataset, train, compute, fresh):
+    path = CACHE / f"{dataset}-{pipeline.name.replace(' ', '_').replace('/', '_')}-{pipeline.key(dataset, train)}.json"
+    if path.exists() and not fresh:
+        result = json.loads(path.read_text())
+        result["cached"] = True
+        return result
+    result = compute()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result))
+    result["cached"] = False
+    return result
+
+
+def run_clinc(pipeline, data, fresh):
+    def compute():
+        with tempfile.TemporaryDirectory() as tmp:
+            model, seconds = pipeline.train(data["train"], Path(tmp))
+            texts_val, labels_val = zip(*data["val"])
+            texts_test, labels_test = zip(*data["test"])
+            predictions_val = pipeline.predict(model, texts_val)
+            predictions_test = pipeline.predict(model, texts_test)
+        conf_t, sim_t = tune(predictions_val, labels_val)
+        accuracy, recall = scores(predictions_test, labels_test, conf_t, sim_t)
+        plain_accuracy, _ = scores(predictions_test, labels_test)
+        return {"train_seconds": round(seconds, 1), "in_scope_accuracy": round(accuracy, 4),
+                "out_of_scope_recall": round(recall, 4), "in_scope_accuracy_without_threshold": round(plain_accuracy, 4),
+                "thresholds": {"confidence": round(conf_t, 4), "similarity": round(sim_t, 4)}}
+    return cached(pipeline, "clinc150", data["train"], compute, fresh)
+
+
+def run_banking(pipeline, data, fresh):
+    def compute():
+        with tempfile.TemporaryDirectory() as tmp:
+            model, seconds = pipeline.train(data["train"], Path(tmp))
+            texts, labels = zip(*data["test"])
+            predictions = pipeline.predict(model, texts)
+        accuracy, _ = scores(predictions, labels)
+        return {"train_seconds": round(seconds, 1), "accuracy": round(accuracy, 4)}
+    return cached(pipeline, "banking77", data["train"], compute, fresh)
+
+
+def run_shop(pipeline, data, fresh, measure_latency):
+    def compute():
+        with tempfile.TemporaryDirectory() as tmp:
+            model, seconds = pipeline.train(data["train"], Path(tmp))
+            texts, labels = zip(*data["test"])
+            predictions = pipeline.predict(model, texts)
+            accuracy, recall = scores(predictions, labels)
+            result = {"train_seconds": round(seconds, 1), "in_scope_accuracy": round(accuracy, 4),
+                      "out_of_scope_recall": round(recall, 4) if recall is not None else None}
+            if measure_latency:
+                result["parse_latency"] = latency(model, list(texts))
+        return result
+    return cached(pipeline, "shop", data["train"], compute, fresh)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="NLU benchmark")
+    parser.add_argument("--fresh", action="store_true", help="ignore cached results")
+    parser.add_argument("--only", choices=["ours", "rasa", "sklearn"], action="append")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    pipelines = {
+        "ours": (RasaPipeline("Tsunagi (ours)", our_pipeline(tuned_on_val=True)),
+                 RasaPipeline("Tsunagi (ours)", our_pipeline(tuned_on_val=False))),
+        "rasa": (RasaPipeline("Rasa default", RASA_DEFAULT),) * 2,
+        "sklearn": (TfidfLogReg(),) * 2,
+    }
+    data = {"clinc150": clinc(), "banking77": banking(), "shop": shop()}
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"pipelines": {}}
+    for key in args.only or ["ours", "sklearn", "rasa"]:
+        tuned, shipped = pipelines[key]
+        entry = results["pipelines"].setdefault(tuned.name, {})
+        print(f"== {tuned.name}", flush=True)
+        entry["shop"] = run_shop(shipped, data["shop"], args.fresh, measure_latency=key != "sklearn")
+        print(f"   shop: {entry['shop']}", flush=True)
+        entry["clinc150"] = run_clinc(tuned, data["clinc150"], args.fresh)
+        print(f"   clinc150: {entry['clinc150']}", flush=True)
+        entry["banking77"] = run_banking(tuned, data["banking77"], args.fresh)
+        print(f"   banking77: {entry['banking77']}", flush=True)
+        results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print_table(results)
+
+
+def print_table(results):
+    rows = [("pipeline", "CLINC acc", "CLINC oos", "BANKING", "shop acc", "shop oos", "train shop s",
+             "p50/p99 ms 1c", "p50/p99 ms 8c", "RSS MB")]
+    for name, r in results["pipelines"].items():
+        c, b, s = r.get("clinc150", {}), r.get("banking77", {}), r.get("shop", {})
+        lat = s.get("parse_latency") or {}
+        pct = lambda v: f"{v*100:.1f}%" if isinstance(v, (int, float)) else "-"
+        ms = lambda k: f"{lat[k]['p50_ms']}/{lat[k]['p99_ms']}" if k in lat else "n/a"
+        rows.append((name, pct(c.get("in_scope_accuracy")), pct(c.get("out_of_scope_recall")), pct(b.get("accuracy")),
+                     pct(s.get("in_scope_accuracy")), pct(s.get("out_of_scope_recall")), str(s.get("train_seconds", "-")),
+                     ms("1_client"), ms("8_client"), str(lat.get("server_rss_mb", "n/a"))))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+
+
+if __name__ == "__main__":
+    main()

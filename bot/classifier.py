@@ -1,5 +1,10 @@
-"""The intent classifier: logistic regression over sentence features, with an
-out-of-scope decision whose thresholds are chosen by cross-validation.
+"""The intent classifier: logistic regression over sentence features, blended with a
+nearest-neighbour vote on the sentence embeddings, and an out-of-scope decision whose
+thresholds are chosen by cross-validation.
+
+Features: sparse sentence features (character n-grams) are weighted as TF-IDF (sublinear tf,
+idf from the training data) and L2-normalised; dense ones (embeddings) are standardised,
+which conditions the regression far better than raw e5 vectors (bench/nlu_design.py).
 
 A message falls back (top intent `nlu_fallback`) when any of these holds:
 - the top intent is the trained `out_of_scope` intent;
@@ -101,6 +106,10 @@ class FAQClassifier(GraphComponent, IntentClassifier):
             "similarity_featurizer": "embedding",
             # Inverse L2 regularisation strength of the logistic regression.
             "C": 10.0,
+            # Weight of the nearest-neighbour vote in the blended confidence (0 = off).
+            "knn_weight": 0.5,
+            # Sharpness of the nearest-neighbour vote: softmax(temperature * cosine).
+            "knn_temperature": 20.0,
             # Examples of this intent are trained on, and predicting it means fallback.
             "out_of_scope_intent": "out_of_scope",
             # Minimum top confidence / nearest-neighbour cosine to answer: a number, or
@@ -126,7 +135,8 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         classes: Optional[List[Text]] = None,
         neighbours: Optional[np.ndarray] = None,
         thresholds: Optional[Thresholds] = None,
-        feature_scale: Optional[np.ndarray] = None,
+        scaling: Optional[Dict[Text, np.ndarray]] = None,
+        neighbour_labels: Optional[np.ndarray] = None,
     ) -> None:
         self.component_config = config
         self._model_storage = model_storage
@@ -135,8 +145,10 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         self.bias = bias
         self.classes = classes or []
         self.neighbours = neighbours
+        self.neighbour_labels = neighbour_labels
         self.thresholds = thresholds or Thresholds(0.0, -1.0)
-        self.feature_scale = feature_scale
+        # idf of the sparse block, mean and std of the dense block (set by training).
+        self.scaling = scaling or {}
         self.cv_report: Dict[Text, Any] = {}
 
     @classmethod
@@ -154,24 +166,44 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         return ["sklearn"]
 
     # ---- features -------------------------------------------------------------------
-    def _features(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
-        """Every featurizer's sentence features side by side, each block L2-normalised."""
+    def _raw_features(self, messages: List[Message]) -> Tuple[Optional[scipy.sparse.csr_matrix], Optional[np.ndarray]]:
+        """Every featurizer's sentence features: (sparse block, dense block)."""
         names = self.component_config["featurizers"]
-        rows = []
+        sparse_rows, dense_rows = [], []
         for message in messages:
-            blocks = []
             _, sparse = message.get_sparse_features(TEXT, names)
             _, dense = message.get_dense_features(TEXT, names)
-            for features in (sparse, dense):
-                if features is None:
-                    continue
-                matrix = scipy.sparse.csr_matrix(features.features, dtype=np.float32)
-                norm = np.sqrt(matrix.multiply(matrix).sum())
-                blocks.append(matrix / norm if norm > 0 else matrix)
-            if not blocks:
+            if sparse is None and dense is None:
                 raise ValueError(f"No sentence features for {message.get(TEXT)!r}: add a featurizer before FAQClassifier.")
-            rows.append(scipy.sparse.hstack(blocks, format="csr"))
-        return scipy.sparse.vstack(rows, format="csr")
+            sparse_rows.append(None if sparse is None else scipy.sparse.csr_matrix(sparse.features, dtype=np.float32))
+            dense_rows.append(None if dense is None else np.asarray(dense.features, dtype=np.float32).reshape(-1))
+        sparse_block = scipy.sparse.vstack(sparse_rows, format="csr") if all(r is not None for r in sparse_rows) else None
+        dense_block = np.stack(dense_rows) if all(r is not None for r in dense_rows) else None
+        return sparse_block, dense_block
+
+    def _fit_scaling(self, messages: List[Message]) -> None:
+        sparse, dense = self._raw_features(messages)
+        self.scaling = {}
+        if sparse is not None:
+            document_frequency = np.bincount(sparse.indices, minlength=sparse.shape[1])
+            self.scaling["idf"] = (np.log((1 + sparse.shape[0]) / (1 + document_frequency)) + 1).astype(np.float32)
+        if dense is not None:
+            self.scaling["mean"] = dense.mean(axis=0)
+            self.scaling["std"] = dense.std(axis=0) + 1e-6
+
+    def _features(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
+        sparse, dense = self._raw_features(messages)
+        blocks = []
+        if sparse is not None and "idf" in self.scaling:
+            tfidf = sparse.copy()
+            tfidf.data = np.log1p(tfidf.data)
+            tfidf = tfidf.multiply(self.scaling["idf"]).tocsr()
+            norms = np.sqrt(np.asarray(tfidf.multiply(tfidf).sum(axis=1))).reshape(-1, 1)
+            blocks.append(scipy.sparse.csr_matrix(tfidf.multiply(1 / np.maximum(norms, 1e-12))))
+        if dense is not None and "mean" in self.scaling:
+            standardised = (dense - self.scaling["mean"]) / self.scaling["std"] / np.sqrt(dense.shape[1])
+            blocks.append(scipy.sparse.csr_matrix(standardised))
+        return scipy.sparse.hstack(blocks, format="csr")
 
     def _similarity_vectors(self, messages: List[Message]) -> Optional[np.ndarray]:
         alias = self.component_config["similarity_featurizer"]
@@ -206,6 +238,7 @@ class FAQClassifier(GraphComponent, IntentClassifier):
             logger.warning("FAQClassifier needs at least two intents; not trained.")
             return self._resource
         y = np.array([self.classes.index(label) for label in labels])
+        self._fit_scaling(examples)
         X = self._features(examples)
         sims = self._similarity_vectors(examples)
         oos_name = self.component_config["out_of_scope_intent"]
@@ -214,7 +247,7 @@ class FAQClassifier(GraphComponent, IntentClassifier):
 
         self.thresholds = self._cross_validate(X, y, sims, is_oos, oos_index)
         self.weights, self.bias = self._fit(X, y, len(self.classes))
-        self.neighbours = sims[~is_oos] if sims is not None else None
+        self.neighbours, self.neighbour_labels = (sims, y) if sims is not None else (None, None)
         self.persist()
         return self._resource
 
@@ -237,13 +270,15 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         for train_idx, test_idx in splitter.split(np.zeros(n), y):
             weights, bias = self._fit(X[train_idx], y[train_idx], len(self.classes))
             probs = softmax(np.asarray(X[test_idx] @ weights.T) + bias)
+            if sims is not None:
+                cosines = sims[test_idx] @ sims[train_idx].T
+                probs = self._blend(probs, cosines, y[train_idx])
+                in_scope_train = ~is_oos[train_idx]
+                similarity[test_idx] = cosines[:, in_scope_train].max(axis=1)
             top = probs.argmax(axis=1)
             confidence[test_idx] = probs.max(axis=1)
             correct[test_idx] = top == y[test_idx]
             predicted_oos[test_idx] = top == oos_index
-            if sims is not None:
-                reference = sims[train_idx][~is_oos[train_idx]]
-                similarity[test_idx] = (sims[test_idx] @ reference.T).max(axis=1)
         chosen, stats = choose_thresholds(
             confidence, similarity if sims is not None else np.ones(n), correct, is_oos,
             predicted_oos, self.component_config["max_false_fallback_rate"],
@@ -261,13 +296,29 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         )
         return chosen
 
+    def _blend(self, probs: np.ndarray, cosines: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Mixes the regression's probabilities with a nearest-neighbour vote per intent."""
+        weight = self.component_config["knn_weight"]
+        if not weight:
+            return probs
+        best = np.full(probs.shape, -1.0, dtype=np.float32)
+        for index in np.unique(labels):
+            best[:, index] = cosines[:, labels == index].max(axis=1)
+        vote = softmax(self.component_config["knn_temperature"] * best)
+        return (1 - weight) * probs + weight * vote
+
     # ---- prediction -----------------------------------------------------------------
     def process(self, messages: List[Message]) -> List[Message]:
         if self.weights is None:
             return messages
         probs = softmax(np.asarray(self._features(messages) @ self.weights.T) + self.bias)
-        sims = self._similarity_vectors(messages) if self.neighbours is not None else None
-        nearest = (sims @ self.neighbours.T).max(axis=1) if sims is not None else None
+        nearest = None
+        if self.neighbours is not None:
+            cosines = self._similarity_vectors(messages) @ self.neighbours.T
+            probs = self._blend(probs, cosines, self.neighbour_labels)
+            oos_name = self.component_config["out_of_scope_intent"]
+            in_scope = np.array([self.classes[label] != oos_name for label in self.neighbour_labels])
+            nearest = cosines[:, in_scope].max(axis=1)
         for i, message in enumerate(messages):
             order = np.argsort(-probs[i])[: self.component_config["ranking_length"]]
             ranking = [{INTENT_NAME_KEY: self.classes[j], PREDICTED_CONFIDENCE_KEY: float(probs[i, j])}
@@ -298,9 +349,10 @@ class FAQClassifier(GraphComponent, IntentClassifier):
     # ---- persistence ----------------------------------------------------------------
     def persist(self) -> None:
         with self._model_storage.write_to(self._resource) as model_dir:
-            arrays = {"weights": self.weights, "bias": self.bias}
+            arrays = {"weights": self.weights, "bias": self.bias,
+                      **{f"scaling_{k}": v for k, v in self.scaling.items()}}
             if self.neighbours is not None:
-                arrays["neighbours"] = self.neighbours
+                arrays.update(neighbours=self.neighbours, neighbour_labels=self.neighbour_labels)
             np.savez_compressed(model_dir / "classifier.npz", **arrays)
             (model_dir / "classifier.json").write_text(json.dumps({
                 "classes": self.classes,
@@ -326,7 +378,9 @@ class FAQClassifier(GraphComponent, IntentClassifier):
                     config, model_storage, resource, weights=arrays["weights"], bias=arrays["bias"],
                     classes=meta["classes"],
                     neighbours=arrays["neighbours"] if "neighbours" in arrays.files else None,
+                    neighbour_labels=arrays["neighbour_labels"] if "neighbour_labels" in arrays.files else None,
                     thresholds=Thresholds(**meta["thresholds"]),
+                    scaling={k[len("scaling_"):]: arrays[k] for k in arrays.files if k.startswith("scaling_")},
                 )
         except (ValueError, FileNotFoundError):
             logger.debug("FAQClassifier: no trained model in %s.", resource.name)

@@ -101,6 +101,9 @@ def main(argv=None) -> int:
     parser.add_argument("--report", type=Path, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)
     if not args.nlu.is_file():
         print(f"evaluate: no such file: {args.nlu}", file=sys.stderr)
         return 2

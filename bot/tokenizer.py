@@ -38,9 +38,9 @@ class SudachiTokenizer(Tokenizer):
             "split_mode": "A",
             # Drop punctuation and symbols (補助記号) such as 。、！？ from the tokens.
             "drop_punctuation": True,
-            # The lemma (used by featurizers with `use_lemma`) is Sudachi's normalised form,
-            # lower-cased: ｶｰﾄﾞ → カード, 附属 → 付属, and known English words in katakana
-            # (Visa → ビザ), so both spellings share a lemma.
+            # The lemma (used by featurizers with `use_lemma`) is Sudachi's normalised form
+            # for Japanese (ｶｰﾄﾞ → カード, 附属 → 付属) and the NFKC form for Latin words
+            # (ＶＩＳＡ → visa), lower-cased.
             "lowercase_lemma": True,
             # Options every Rasa tokenizer has.
             "intent_tokenization_flag": False,
@@ -103,7 +103,12 @@ class SudachiTokenizer(Tokenizer):
                     continue
                 if self._config["drop_punctuation"] and _is_punctuation(surface, pos):
                     continue
-                lemma = morpheme.normalized_form()
+                # Sudachi spells known English words in katakana (shipping → シッピング);
+                # Latin words keep their own (NFKC) spelling instead.
+                if surface.isascii() or unicodedata.normalize("NFKC", surface).isascii():
+                    lemma = unicodedata.normalize("NFKC", surface)
+                else:
+                    lemma = morpheme.normalized_form()
                 if self._config["lowercase_lemma"]:
                     lemma = lemma.lower()
                 tokens.append(

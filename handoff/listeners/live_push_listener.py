@@ -6,7 +6,7 @@ published only after the commit. Typing is fleeting and never stored.
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from .. import events
 from ..database import utcnow
@@ -55,8 +55,8 @@ class LivePushListener(Listener):
             public = internal = status_view(session, event.conversation_id)
         numbered = take_number(session, event.conversation_id, "last_event_id")
         event_id, owner = numbered.value, numbered.agent_id
-        session.add(StreamEvent(conversation_id=event.conversation_id, event_id=event_id, type=kind, data=public,
-                                created_at=utcnow()))
+        session.execute(insert(StreamEvent.__table__).values(conversation_id=event.conversation_id, event_id=event_id,
+                                                             type=kind, data=public, created_at=utcnow()))
         event.outbox["customer"] = {"id": event_id, "event": kind, "data": public}
         event.outbox["agents"] = {"event": kind, "conversation_id": event.conversation_id,
                                   "agent_id": owner if owner is not None else event.agent_id,

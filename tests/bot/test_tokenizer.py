@@ -31,11 +31,12 @@ def test_mixed_japanese_and_english():
     assert words("クレカのpaymentが通らない") == ["クレカ", "の", "payment", "が", "通ら", "ない"]
 
 
-def test_lemma_normalises_half_width_and_loanwords():
-    lemmas = {t.text: t.lemma for t in tokenize("ｶｰﾄﾞとVisaとビザ")}
+def test_lemma_normalises_half_width_and_full_width():
+    lemmas = {t.text: t.lemma for t in tokenize("ｶｰﾄﾞとＶＩＳＡとshipping")}
     assert lemmas["ｶｰﾄﾞ"] == "カード"
-    # Sudachi spells known English words in katakana: both spellings share one lemma.
-    assert lemmas["Visa"] == lemmas["ビザ"] == "ビザ"
+    assert lemmas["ＶＩＳＡ"] == "visa"
+    # Not Sudachi's katakana spelling (シッピング): English words stay English.
+    assert lemmas["shipping"] == "shipping"
 
 
 def test_emoji_are_kept_and_punctuation_dropped():

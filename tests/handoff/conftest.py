@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import tempfile
 
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
 from sqlalchemy import create_engine, make_url, text
 
 from handoff import create_app
@@ -20,6 +22,8 @@ from handoff_support import AgentSession, add_agent
 from rasa_stand_in import RasaStandIn
 
 REQUIRE_SERVICES = os.environ.get("TSUNAGI_REQUIRE_SERVICES") == "1"
+# Hypothesis keeps a cache of its own; outside the work tree it leaves no untracked files behind.
+set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "tsunagi-hypothesis"))
 TABLES = ("stream_events", "notes", "messages", "metric_events", "canned_replies", "conversations", "agents")
 
 

@@ -8,6 +8,8 @@ HANDOFF_PY := .venv/handoff/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+# No telemetry: nothing may leave the machine at run time.
+export RASA_TELEMETRY_ENABLED := false
 
 NLU ?= data/tests/nlu_test.yml
 REPORT ?= results/evaluation.json

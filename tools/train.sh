@@ -11,7 +11,7 @@ if [ ! -f "$cached" ]; then
   echo "train: data or config changed; training ($hash)"
   mkdir -p "$cache/trained"
   tmp=$(mktemp -d)
-  HF_HUB_OFFLINE=1 .venv/bot/bin/rasa train --config config.yml --domain domain --data data/nlu data/rules.yml \
+  RASA_TELEMETRY_ENABLED=false HF_HUB_OFFLINE=1 .venv/bot/bin/rasa train --config config.yml --domain domain --data data/nlu data/rules.yml \
     --out "$tmp" --fixed-model-name model
   mv "$tmp/model.tar.gz" "$cached"
   rm -rf "$tmp"

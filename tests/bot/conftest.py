@@ -6,6 +6,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ["RASA_TELEMETRY_ENABLED"] = "false"  # nothing may leave the machine
 
 
 @pytest.fixture(scope="session")

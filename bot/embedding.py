@@ -78,6 +78,8 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     def __init__(self, config: Dict[Text, Any], name: Text) -> None:
         super().__init__(name, config)
         self.model_name = os.environ.get(MODEL_ENV) or config["model"]
+        # Loaded now, while the server starts, not on the first customer's message.
+        load_sentence_model(self.model_name)
 
     @classmethod
     def create(

@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from typing import Any, Iterable
+from typing import Iterable
 
 log = logging.getLogger(__name__)
 

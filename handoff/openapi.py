@@ -172,7 +172,7 @@ def _paths() -> dict:
             "get": op("The transcript, for page reloads", {"200": obj({"messages": {"type": "array", "items": ref("Message")}},
                                                                       ("messages",))},
                       security=CUSTOMER, params=cid + [{"name": "after", "in": "query", "required": False,
-                                                        "schema": {"type": "integer", "minimum": 0}}]),
+                                                        "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}}]),
             "post": op("Send a message; the bot's replies come back while the bot is in charge",
                        {"200": ref("Exchange"), "201": ref("Exchange")}, security=CUSTOMER, params=cid,
                        body=body_obj({"text": {"type": "string", "minLength": 1, "pattern": SOMETHING, "maxLength": 2000},

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from handoff.models import Message, MetricEvent
+from handoff.models import MetricEvent
 
 from handoff_support import AgentSession, Customer, add_agent
 

@@ -6,6 +6,8 @@ generated data reaches the handlers, not just the 401 in front of them.
 """
 from __future__ import annotations
 
+import os
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -39,7 +41,8 @@ def test_the_served_document_is_the_one_tested(client):
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=int(os.environ.get("HANDOFF_FUZZ_EXAMPLES", "25")), deadline=None,
+          suppress_health_check=list(HealthCheck), database=None)
 def test_every_endpoint_keeps_to_its_openapi_document(case, world):
     app, customer, admin = world
     if "id" in (case.path_parameters or {}) and case.path_parameters["id"] and len(case.path_parameters["id"]) % 2:

@@ -79,3 +79,11 @@ def test_healthz_reports_each_dependency(client, rasa):
         assert degraded["status"] == "ok" and degraded["checks"]["rasa"] is False
     finally:
         rasa.start()
+
+
+def test_sqlite_runs_in_wal_mode(make_app, sqlite_url):
+    from sqlalchemy import text
+
+    app = make_app(DATABASE_URL=sqlite_url)
+    with app.extensions["tsunagi"].db.reading() as session:
+        assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"  # readers never wait on writers

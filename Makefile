@@ -15,7 +15,7 @@ NLU ?= data/tests/nlu_test.yml
 REPORT ?= results/evaluation.json
 
 .PHONY: setup setup-bot setup-handoff model train run test test-bot test-handoff test-browser \
-        test-e2e evaluate bench-nlu bench-handoff lock-bot lock-handoff validate publish rollback
+        test-e2e evaluate bench-nlu bench-handoff lock-bot lock-handoff validate publish rollback test-editors
 
 ## Environments (cached by content hash, idempotent) and the embedding model.
 setup: setup-bot setup-handoff model
@@ -65,6 +65,24 @@ bench-nlu: setup model
 
 bench-handoff: setup-handoff
 	$(HANDOFF_PY) bench/handoff_bench.py
+
+## The editors' loop (docs/editors-guide.md). make validate [MIN_EXAMPLES=10] [SIMILARITY=0.97]
+## make publish [RASA_URL=http://127.0.0.1:5005] [MAX_DROP=0.02]; make rollback [RASA_URL=...]
+RASA_URL ?= http://127.0.0.1:5005
+CONTENT_CHECKS = $(if $(MIN_EXAMPLES),--min-examples $(MIN_EXAMPLES)) $(if $(SIMILARITY),--similarity $(SIMILARITY))
+
+validate: setup-bot model
+	$(BOT_PY) -m bot.validate $(CONTENT_CHECKS)
+
+publish: setup-bot model
+	$(BOT_PY) -m bot.publish publish --rasa-url $(RASA_URL) $(CONTENT_CHECKS) $(if $(MAX_DROP),--max-drop $(MAX_DROP))
+
+rollback: setup-bot
+	$(BOT_PY) -m bot.publish rollback --rasa-url $(RASA_URL)
+
+test-editors: setup train
+	$(BOT_PY) -m pytest -q tests/editors/bot
+	$(HANDOFF_PY) -m pytest -q tests/editors/handoff
 
 ## Re-resolve a lock from its .in file in one pip run (needs the registry).
 lock-bot:

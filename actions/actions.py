@@ -1,6 +1,6 @@
 """The bot's custom actions: answer a topic, suggest topics, handle fallbacks, hand off.
 
-Conversation logic only: content comes from actions.content, hours from actions.support_hours.
+Conversation logic only: content comes from actions.content, hours from the top-level support_hours (shared with the handoff service).
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import config, content
-from actions.support_hours import SupportHours
+from support_hours import SupportHours
 
 logger = logging.getLogger(__name__)
 

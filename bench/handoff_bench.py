@@ -134,7 +134,9 @@ def add_agent(database_url: str):
 
 def agent_session(url: str) -> tuple[requests.Session, dict]:
     session = requests.Session()
-    login = session.post(url + "/api/agent/login", json={"email": "bench@shop.example", "password": PASSWORD})
+    sign_in = {"X-CSRF-Token": session.get(url + "/api/agent/login").json()["csrf_token"]}
+    login = session.post(url + "/api/agent/login", json={"email": "bench@shop.example", "password": PASSWORD},
+                         headers=sign_in)
     login.raise_for_status()
     return session, {"X-CSRF-Token": login.json()["csrf_token"]}
 

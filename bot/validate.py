@@ -874,9 +874,9 @@ def editor_language(choice: Optional[str] = None) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", type=Path, default=Path(os.environ.get("TSUNAGI_PROJECT_DIR") or ROOT),
                         help="the Rasa project to check (default: this repository)")
-    parser.add_argument("--min-examples", type=int, default=int(os.environ.get("MIN_EXAMPLES") or DEFAULT_MIN_EXAMPLES),
+    parser.add_argument("--min-examples", type=int, default=DEFAULT_MIN_EXAMPLES,
                         help=f"examples each topic needs per language (default {DEFAULT_MIN_EXAMPLES})")
-    parser.add_argument("--similarity", type=float, default=float(os.environ.get("SIMILARITY") or DEFAULT_SIMILARITY),
+    parser.add_argument("--similarity", type=float, default=DEFAULT_SIMILARITY,
                         help=f"list examples of different intents this similar or more (default {DEFAULT_SIMILARITY})")
     parser.add_argument("--no-similarity", action="store_true", help="skip the confusable-examples check")
     parser.add_argument("--no-rasa", action="store_true", help="skip Rasa's own validation")

@@ -58,8 +58,8 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
 
     app.extensions["tsunagi"] = _build_services(app)
 
-    from . import admin_api, agent_api, customer_api, operations, pages
-    for module in (customer_api, agent_api, admin_api, operations, pages):
+    from . import admin_api, agent_api, customer_api, editor_api, operations, pages
+    for module in (customer_api, agent_api, admin_api, editor_api, operations, pages):
         app.register_blueprint(module.bp)
 
     _install_error_handlers(app)
@@ -97,11 +97,12 @@ def _build_services(app: Flask) -> Services:
     from .listeners.live_push_listener import LivePushListener
     from .listeners.metrics_listener import MetricsListener
     from .listeners.queue_listener import QueueListener
+    from .listeners.unanswered_listener import UnansweredListener
     from .live import make_broker
     from .rasa import RasaClient
     from .rate_limits import MemoryCounter, RateLimiter, RedisCounter
     from .streams import StreamSettings
-    from .support_hours import SupportHours
+    from support_hours import SupportHours  # top-level: shared with the bot's actions
 
     c = app.config
     url = c["DATABASE_URL"]
@@ -109,13 +110,14 @@ def _build_services(app: Flask) -> Services:
         os.makedirs(os.path.dirname(os.path.abspath(url[len("sqlite:///"):])) or ".", exist_ok=True)
     broker = make_broker(c["REDIS_URL"], c["REDIS_CHANNEL_PREFIX"])
     rasa = RasaClient(c["RASA_URL"], c["RASA_CHANNEL_PATH"], c["RASA_TIMEOUT"])
-    hours = SupportHours(c["SUPPORT_HOURS"], c["SUPPORT_TIMEZONE"], tuple(c["SUPPORT_CLOSED_DATES"]))
+    hours = SupportHours.parse(c["SUPPORT_HOURS"], c["SUPPORT_TIMEZONE"], c["SUPPORT_CLOSED_DATES"])
     db = Database(make_engine(url, c["DB_POOL_SIZE"], c["DB_MAX_OVERFLOW"]))
     db.dispatcher = Dispatcher([
         LivePushListener(broker),
         MetricsListener(),
         QueueListener(broker, db, c["QUEUE_ETA_SAMPLE"], c["QUEUE_DEFAULT_WAIT_SECONDS"]),
         BotRestartListener(rasa),
+        UnansweredListener(),
     ])
     counter = RedisCounter(broker) if c["REDIS_URL"] else MemoryCounter()
     return Services(

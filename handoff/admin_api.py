@@ -13,7 +13,7 @@ from .database import utcnow
 from .errors import InvalidInput
 from .gateway import FALLBACK_INTENTS
 from .kpis import day_range, dashboard
-from .models import Message
+from .models import HandledQuestion, Message
 from .system_messages import LANGUAGES
 from .transcript import iso
 
@@ -58,11 +58,14 @@ def unanswered():
     start, end = day_range(first, last, current_app.config["SUPPORT_TIMEZONE"])
     with services().db.reading() as session:
         query = select(Message).where(Message.sender == "customer", Message.nlu_intent.in_(FALLBACK_INTENTS),
-                                      Message.created_at >= start, Message.created_at < end)
+                                      Message.created_at >= start, Message.created_at < end,
+                                      # handled by an editor (handoff/editor_api.py): off the list
+                                      Message.id.not_in(select(HandledQuestion.message_id)))
         if language:
             query = query.where(Message.language == language)
         rows = session.scalars(query.order_by(Message.created_at.desc()).limit(500))
-        return {"questions": [{"conversation_id": m.conversation_id, "text": m.text, "language": m.language,
+        return {"from": first.isoformat(), "to": last.isoformat(),  # the range used, in the support time zone
+                "questions": [{"conversation_id": m.conversation_id, "text": m.text, "language": m.language,
                                "intent": m.nlu_intent, "confidence": m.nlu_confidence,
                                "intent_ranking": m.nlu_ranking or [], "created_at": iso(m.created_at)} for m in rows]}
 

@@ -1,15 +1,18 @@
 """Agent API (/api/agent): log in, work the queue, talk to customers. Session cookie + X-CSRF-Token."""
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Optional
+
 from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import select
 
 from . import agent_desk, validation
-from .agent_queue import queue_items
+from .agent_queue import first_questions, last_message_times, queue_items
 from .agents import agent_json, authenticate, list_agents, open_counts
-from .auth import agent_required, csrf_token, has_role, log_in, log_out
+from .auth import agent_required, check_csrf, csrf_token, ensure_csrf_token, has_role, log_in, log_out
 from .canned_replies import canned_reply_json, list_canned_replies
-from .errors import Unauthorized
+from .errors import ApiError, Unauthorized
 from .lifecycle import Status, claim, get_conversation, hand_back, resolve, transfer
 from .models import Agent, Conversation
 from .streams import agent_stream
@@ -27,7 +30,8 @@ def _limit_of_agents() -> int:
     return current_app.config["AGENT_MAX_CONCURRENT"]
 
 
-def conversation_summary(conversation: Conversation, agent_names: dict[int, str]) -> dict:
+def conversation_summary(conversation: Conversation, agent_names: dict[int, str], first_question: Optional[str],
+                         last_message_at: Optional[datetime]) -> dict:
     return {
         "id": conversation.id, "status": conversation.status, "language": conversation.language,
         "reason": conversation.handoff_reason, "priority": conversation.priority, "offline": bool(conversation.offline),
@@ -36,6 +40,7 @@ def conversation_summary(conversation: Conversation, agent_names: dict[int, str]
         if conversation.agent_id is not None else None,
         "created_at": iso(conversation.created_at), "queued_at": iso(conversation.queued_at),
         "claimed_at": iso(conversation.claimed_at), "updated_at": iso(conversation.updated_at),
+        "first_question": first_question, "last_message_at": iso(last_message_at),
     }
 
 
@@ -45,19 +50,32 @@ def _names(session) -> dict[int, str]:
 
 def conversation_detail(session, conversation_id: str) -> dict:
     conversation = get_conversation(session, conversation_id)
-    body = conversation_summary(conversation, _names(session))
+    messages = messages_after(session, conversation_id, 0, limit=100000)
+    first_question = next((m.text for m in messages if m.sender == "customer"), None)
+    body = conversation_summary(conversation, _names(session), first_question,
+                                messages[-1].created_at if messages else None)
     body["handoff_turns"] = conversation.handoff_turns or []
     body["page_url"] = conversation.page_url
     body["rating"] = None if conversation.rated_at is None else {
         "csat": conversation.csat, "ces": conversation.ces, "comment": conversation.rating_comment}
-    body["messages"] = [message_json(m, with_nlu=True) for m in messages_after(session, conversation_id, 0, limit=100000)]
+    body["messages"] = [message_json(m, with_nlu=True) for m in messages]
     body["notes"] = [{"id": note.id, "text": note.text, "agent_name": name or "", "created_at": iso(note.created_at)}
                      for note, name in agent_desk.notes_of(session, conversation_id)]
     return body
 
 
+@bp.get("/login")
+def login_token():
+    """The sign-in token for clients without the /console page (scripts, tests): POST /login needs it."""
+    return {"csrf_token": ensure_csrf_token()}
+
+
 @bp.post("/login")
 def login():
+    # Login CSRF: a cross-site form can send neither application/json nor X-CSRF-Token.
+    if not request.is_json:
+        raise ApiError("unsupported_media_type", "Send the body as application/json.", 415)
+    check_csrf()
     body = validation.json_body()
     email = validation.text(body, "email", max_chars=254)
     password = validation.text(body, "password", max_chars=1000)
@@ -102,8 +120,10 @@ def conversations():
         if mine:
             query = query.where(Conversation.agent_id == g.agent.id)
         names = _names(session)
-        rows = session.scalars(query.order_by(Conversation.claimed_at).limit(500))
-        return {"conversations": [conversation_summary(c, names) for c in rows]}
+        rows = list(session.scalars(query.order_by(Conversation.claimed_at).limit(500)))
+        ids = [c.id for c in rows]
+        firsts, lasts = first_questions(session, ids), last_message_times(session, ids)
+        return {"conversations": [conversation_summary(c, names, firsts.get(c.id), lasts.get(c.id)) for c in rows]}
 
 
 @bp.get("/conversations/<conversation_id>")

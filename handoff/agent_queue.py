@@ -6,7 +6,7 @@ estimated wait is their position times the median wait of recent claims (last 24
 from __future__ import annotations
 
 import statistics
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Optional
 
 from sqlalchemy import func, select
@@ -76,3 +76,11 @@ def first_questions(session, conversation_ids: list[str]) -> dict[str, str]:
     rows = session.execute(select(Message.conversation_id, Message.text).join(
         first_seq, (Message.conversation_id == first_seq.c.conversation_id) & (Message.seq == first_seq.c.seq)))
     return {cid: text for cid, text in rows}
+
+
+def last_message_times(session, conversation_ids: list[str]) -> dict[str, datetime]:
+    if not conversation_ids:
+        return {}
+    return dict(session.execute(select(Message.conversation_id, func.max(Message.created_at))
+                                .where(Message.conversation_id.in_(conversation_ids))
+                                .group_by(Message.conversation_id)).all())

@@ -64,6 +64,14 @@ def csrf_token() -> Optional[str]:
     return session.get("csrf")
 
 
+def ensure_csrf_token() -> str:
+    """The session's CSRF token, created when missing: the sign-in form carries it so another
+    site cannot sign a victim into an account of its choosing (login CSRF)."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
 def check_csrf() -> None:
     """Writes must echo the session's CSRF token in X-CSRF-Token: a forged cross-site form cannot."""
     expected = session.get("csrf")

@@ -82,8 +82,10 @@ def post_message(conversation_id):
     body = validation.json_body()
     text = validation.message_text(body)
     client_message_id = validation.text(body, "client_message_id", required=False, max_chars=100)
+    display_text = validation.text(body, "display_text", required=False, max_chars=200)
     _limit("conversation", conversation_id, "RATE_LIMIT_PER_CONVERSATION")
-    exchange = services().gateway.customer_message(conversation_id, text, client_message_id or None)
+    exchange = services().gateway.customer_message(conversation_id, text, client_message_id or None,
+                                                   display_text=display_text if display_text and display_text.strip() else None)
     return {"message": message_json(exchange.message), "replies": [message_json(m) for m in exchange.replies]}, \
         200 if exchange.repeated else 201
 

@@ -18,6 +18,7 @@ MESSAGE_CREATED = "message_created"
 BOT_ANSWERED = "bot_answered"          # the bot recognised a topic
 BOT_FELL_BACK = "bot_fell_back"        # the bot did not understand
 HANDOFF_REQUESTED = "handoff_requested"
+ANSWER_NOT_HELPFUL = "answer_not_helpful"  # the customer said a topic's answer did not help
 OFFLINE_TICKET_OPENED = "offline_ticket_opened"
 CLAIMED = "claimed"
 TRANSFERRED = "transferred"

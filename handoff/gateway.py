@@ -20,7 +20,7 @@ from .lifecycle import Status, get_conversation, request_handoff
 from .masking import mask_card_numbers
 from .models import Conversation, Message
 from .rasa import BotTurn, RasaClient, RasaUnavailable
-from .support_hours import SupportHours
+from support_hours import SupportHours
 from .system_messages import system_text
 from .transcript import add_message, replies_to
 
@@ -43,14 +43,15 @@ class Gateway:
         self.rasa = rasa
         self.hours = hours
 
-    def customer_message(self, conversation_id: str, text: str, client_message_id: Optional[str] = None) -> Exchange:
+    def customer_message(self, conversation_id: str, text: str, client_message_id: Optional[str] = None, *,
+                         display_text: Optional[str] = None) -> Exchange:
         try:
             with self.db.writing() as session:
                 earlier = self._earlier(session, conversation_id, client_message_id)
                 if earlier is not None:
                     return earlier
                 message, bot_in_charge, language = self._store_customer_message(
-                    session, conversation_id, text, client_message_id)
+                    session, conversation_id, text, client_message_id, display_text)
         except IntegrityError:
             # The same client_message_id raced in twice: the other request stored it.
             with self.db.reading() as session:
@@ -78,7 +79,7 @@ class Gateway:
             return None
         return Exchange(message, replies_to(session, message.id), repeated=True)
 
-    def _store_customer_message(self, session, conversation_id, text, client_message_id):
+    def _store_customer_message(self, session, conversation_id, text, client_message_id, display_text=None):
         conversation = get_conversation(session, conversation_id)
         if conversation.status == Status.RESOLVED:
             raise Conflict("conversation_resolved", "This conversation has ended; start a new one.")
@@ -88,7 +89,7 @@ class Gateway:
                             .values(language=language).execution_options(synchronize_session=False))
         message = add_message(session, conversation_id, "customer", text, language,
                               conditions=(Conversation.status != Status.RESOLVED.value,),
-                              client_message_id=client_message_id)
+                              client_message_id=client_message_id, display_text=display_text)
         if message is None:
             raise Conflict("conversation_resolved", "This conversation has ended; start a new one.")
         # Read after the numbering UPDATE took the row lock: a handoff that committed just before
@@ -126,6 +127,11 @@ class Gateway:
             if intent:
                 name = events.BOT_FELL_BACK if intent in FALLBACK_INTENTS else events.BOT_ANSWERED
                 events.record(session, events.Event(name, conversation_id, data={"intent": intent, "language": language}))
+        if turn.feedback is not None and turn.feedback.get("helpful") is False:
+            # "No, it did not help": the editors see the question (handoff/unanswered.py).
+            topic = turn.feedback.get("topic")
+            events.record(session, events.Event(events.ANSWER_NOT_HELPFUL, conversation_id, data={
+                "topic": topic if isinstance(topic, str) else None, "before_seq": message.seq, "language": language}))
         if turn.handoff is not None:
             payload = turn.handoff
             turns = payload.get("turns") if isinstance(payload.get("turns"), list) else None
@@ -133,7 +139,8 @@ class Gateway:
                 turns = [dict(t, text=mask_card_numbers(str(t.get("text", "")))) for t in turns if isinstance(t, dict)][-5:]
             request_handoff(session, conversation_id, self.hours, reason=str(payload.get("reason", "request_human")),
                             language=payload.get("language"), priority=payload.get("priority"), turns=turns,
-                            offline=bool(payload.get("offline")), reply_to_id=message.id)
+                            offline=bool(payload.get("offline")), reply_to_id=message.id,
+                            bot_said_offline=bool(payload.get("offline")) if turn.messages else None)
         return replies_to(session, message.id)
 
     @staticmethod

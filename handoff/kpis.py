@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from .models import Agent, Conversation, MetricEvent
+from .transcript import iso
 
 # Small talk and control intents: recognised, but not FAQ topics worth ranking.
 CONVERSATIONAL_INTENTS = frozenset({"greet", "goodbye", "affirm", "deny", "thank", "thanks", "bot_challenge",
@@ -41,7 +42,7 @@ def day_range(first: date, last: date, timezone: str) -> tuple[datetime, datetim
 def dashboard(session, first: date, last: date, timezone: str) -> dict[str, Any]:
     start, end = day_range(first, last, timezone)
     rows = session.execute(select(MetricEvent.name, MetricEvent.label, MetricEvent.value, MetricEvent.agent_id,
-                                  MetricEvent.conversation_id)
+                                  MetricEvent.conversation_id, MetricEvent.at)
                            .where(MetricEvent.at >= start, MetricEvent.at < end)).all()
     by_name: dict[str, list] = defaultdict(list)
     for row in rows:
@@ -91,8 +92,33 @@ def dashboard(session, first: date, last: date, timezone: str) -> dict[str, Any]
                  "satisfied_rate": _rate(sum(1 for s in csat if s >= 4), len(csat))},
         "effort": {"average": _mean(ces), "count": len(ces),
                    "distribution": {str(score): ces.count(score) for score in range(1, 6)}},
+        "per_day": _per_day(by_name, first, last, timezone),
+        "recent_ratings": _recent_ratings(session, start, end, agents),
         "agents": [{"agent_id": agent_id, "name": agents.get(agent_id, ""), "claimed": figures["claimed"],
                     "resolved": figures["resolved"], "open": open_now.get(agent_id, 0),
                     "handle_seconds_mean": _mean(figures["handle_seconds"])}
                    for agent_id, figures in sorted(per_agent.items())],
     }
+
+
+def _per_day(by_name: dict[str, list], first: date, last: date, timezone: str) -> list[dict[str, Any]]:
+    """Conversations started and handoffs on each day of the range (support time zone), zeros included."""
+    zone = ZoneInfo(timezone)
+    days = {first + timedelta(days=n): {"conversations": 0, "handoffs": 0} for n in range((last - first).days + 1)}
+    for name, key in (("conversation_started", "conversations"), ("handoff", "handoffs")):
+        for row in by_name[name]:
+            day = days.get(row.at.astimezone(zone).date())
+            if day is not None:
+                day[key] += 1
+    return [{"date": day.isoformat(), **counts} for day, counts in days.items()]
+
+
+def _recent_ratings(session, start: datetime, end: datetime, agents: dict[int, str], limit: int = 20) -> list[dict]:
+    """The latest ratings in the range, newest first, with the customer's comment."""
+    rows = session.execute(select(Conversation.id, Conversation.csat, Conversation.ces, Conversation.rating_comment,
+                                  Conversation.rated_at, Conversation.agent_id)
+                           .where(Conversation.rated_at >= start, Conversation.rated_at < end)
+                           .order_by(Conversation.rated_at.desc()).limit(limit)).all()
+    return [{"conversation_id": r.id, "csat": r.csat, "ces": r.ces, "comment": r.rating_comment,
+             "rated_at": iso(r.rated_at), "agent_name": agents.get(r.agent_id) if r.agent_id is not None else None}
+            for r in rows]

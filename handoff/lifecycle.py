@@ -17,7 +17,7 @@ from . import events
 from .database import utcnow
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .models import Agent, Conversation
-from .support_hours import SupportHours
+from support_hours import SupportHours
 from .system_messages import system_text
 from .masking import mask_card_numbers
 from .transcript import add_message
@@ -86,8 +86,13 @@ def start_conversation(session, language: str, page_url: Optional[str] = None) -
 def request_handoff(session, conversation_id: str, hours: SupportHours, *, reason: str = "request_human",
                     language: Optional[str] = None, priority: Optional[str] = None,
                     turns: Optional[list] = None, offline: bool = False,
-                    reply_to_id: Optional[int] = None, now: Optional[datetime] = None) -> tuple[Conversation, bool]:
+                    reply_to_id: Optional[int] = None, now: Optional[datetime] = None,
+                    bot_said_offline: Optional[bool] = None) -> tuple[Conversation, bool]:
     """Put a bot conversation in the queue, or open an offline ticket outside support hours.
+
+    bot_said_offline: the bot's own reply already announced the handoff (False: "connecting you",
+    True: "we are closed"); the service then adds no near-duplicate line of its own, unless its
+    reading of the support hours differs from the bot's.
 
     Returns (conversation, opened). A conversation already on the human side is returned as it
     is: a repeated signal never opens a second ticket.
@@ -113,8 +118,9 @@ def request_handoff(session, conversation_id: str, hours: SupportHours, *, reaso
         if conversation.status in HUMAN_SIDE:
             return conversation, False
         raise Conflict("conversation_resolved", "This conversation has ended; start a new one.")
-    add_message(session, conversation_id, "system", system_text("offline" if offline else "queued", language),
-                language, reply_to_id=reply_to_id)
+    if bot_said_offline is None or bot_said_offline != offline:
+        add_message(session, conversation_id, "system", system_text("offline" if offline else "queued", language),
+                    language, reply_to_id=reply_to_id)
     name = events.OFFLINE_TICKET_OPENED if offline else events.HANDOFF_REQUESTED
     events.record(session, events.Event(name, conversation_id, data={
         "reason": reason, "priority": priority, "language": language, "status": target.value}))

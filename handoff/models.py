@@ -79,6 +79,9 @@ class Message(Base):
     # The name the customer saw at the time, even if the agent is renamed later.
     agent_name: Mapped[Optional[str]] = mapped_column(String(100), nullable=True)
     client_message_id: Mapped[Optional[str]] = mapped_column(String(100), nullable=True)
+    # A quick-reply click: `text` is the button's payload (what Rasa gets), this is its title
+    # (what people read).
+    display_text: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
     # The customer message a bot or system reply answers; lets a retried request find its replies.
     reply_to_id: Mapped[Optional[int]] = mapped_column(BigId, nullable=True)
     nlu_intent: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
@@ -135,3 +138,31 @@ class CannedReply(Base):
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QuestionFlag(Base):
+    """A customer question the FAQ did not settle, beyond a fallback (handoff/unanswered.py):
+    it led to a handoff, or the customer said its answer did not help."""
+    __tablename__ = "question_flags"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    conversation_id: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(16))  # handoff | not_helpful
+    topic: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)  # the answer that did not help
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("message_id", "reason", name="uq_question_flags_message_reason"),
+        Index("ix_question_flags_created", "created_at"),
+    )
+
+
+class HandledQuestion(Base):
+    """An unanswered question an editor dealt with (added as an example, drafted as a new topic,
+    or dismissed): it leaves the editors' list."""
+    __tablename__ = "handled_questions"
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))  # example_added | topic_drafted | dismissed
+    topic: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    agent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agents.id"), nullable=True)
+    handled_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -54,6 +54,8 @@ SCHEMAS: dict[str, Any] = {
         "sender": {"type": "string", "enum": ["customer", "bot", "agent", "system"]},
         "text": {"type": "string"}, "language": {"type": "string"}, "created_at": TIME,
         "buttons": {"type": "array", "items": ref("Button")}, "agent_name": {"type": "string"},
+        "display_text": {"type": "string", "description": "A quick-reply click's button title, shown instead of "
+                                                          "the payload in text"},
         "nlu": ref("Nlu"),
     }, ("id", "seq", "sender", "text", "language", "created_at")),
     "Conversation": obj({
@@ -83,7 +85,8 @@ SCHEMAS: dict[str, Any] = {
         "priority": nullable({"type": "string"}), "offline": {"type": "boolean"}, "email": nullable({"type": "string"}),
         "agent": nullable(obj({"id": {"type": "integer"}, "name": {"type": "string"}})),
         "created_at": TIME, "queued_at": nullable(TIME), "claimed_at": nullable(TIME), "updated_at": TIME,
-    }, ("id", "status", "language", "agent")),
+        "first_question": nullable({"type": "string"}), "last_message_at": nullable(TIME),
+    }, ("id", "status", "language", "agent", "first_question", "last_message_at")),
     "Note": obj({"id": {"type": "integer"}, "text": {"type": "string"}, "agent_name": {"type": "string"},
                  "created_at": TIME}, ("id", "text", "agent_name", "created_at")),
     "ConversationDetail": {"allOf": [ref("ConversationSummary"), obj({
@@ -112,17 +115,27 @@ SCHEMAS: dict[str, Any] = {
                      "satisfied_rate": nullable({"type": "number"})}),
         "effort": obj({"average": nullable({"type": "number"}), "count": {"type": "integer"},
                        "distribution": {"type": "object", "additionalProperties": {"type": "integer"}}}),
+        "per_day": {"type": "array", "items": obj({
+            "date": {"type": "string", "format": "date"}, "conversations": {"type": "integer"},
+            "handoffs": {"type": "integer"}}, ("date", "conversations", "handoffs"))},
+        "recent_ratings": {"type": "array", "maxItems": 20, "items": obj({
+            "conversation_id": {"type": "string"}, "csat": nullable({"type": "integer"}),
+            "ces": nullable({"type": "integer"}), "comment": nullable({"type": "string"}), "rated_at": TIME,
+            "agent_name": nullable({"type": "string"})},
+            ("conversation_id", "csat", "ces", "comment", "rated_at", "agent_name"))},
         "agents": {"type": "array", "items": obj({
             "agent_id": {"type": "integer"}, "name": {"type": "string"}, "claimed": {"type": "integer"},
             "resolved": {"type": "integer"}, "open": {"type": "integer"},
             "handle_seconds_mean": nullable({"type": "number"})})},
     }, ("conversations", "containment_rate", "handoff_rate", "handoff_reasons", "fallback_rate", "top_topics",
-        "queue_wait_seconds", "first_response_seconds", "handle_seconds", "csat", "effort", "agents")),
+        "queue_wait_seconds", "first_response_seconds", "handle_seconds", "csat", "effort", "per_day",
+        "recent_ratings", "agents")),
 }
 
 ERROR_STATUSES = {
     "400": "Malformed JSON", "401": "Missing or invalid credentials", "403": "Not allowed (wrong token, role or CSRF)",
     "404": "Not found", "409": "Conflicts with the conversation's state", "413": "Body larger than MAX_BODY_BYTES",
+    "415": "The body is not application/json",
     "422": "A field is missing or invalid (e.g. message_too_long)", "429": "Rate limited; see Retry-After",
 }
 
@@ -176,7 +189,10 @@ def _paths() -> dict:
             "post": op("Send a message; the bot's replies come back while the bot is in charge",
                        {"200": ref("Exchange"), "201": ref("Exchange")}, security=CUSTOMER, params=cid,
                        body=body_obj({"text": {"type": "string", "minLength": 1, "pattern": SOMETHING, "maxLength": 2000},
-                                 "client_message_id": {"type": "string", "maxLength": 100, "pattern": NO_NUL}}, ("text",))),
+                                 "client_message_id": {"type": "string", "maxLength": 100, "pattern": NO_NUL},
+                                 "display_text": {"type": "string", "maxLength": 200, "pattern": NO_NUL,
+                                                  "description": "the clicked button's title; text is its payload"}},
+                                ("text",))),
         },
         conv + "/stream": {"get": {"summary": "Live events (message, status, queue, typing); resumes after Last-Event-ID",
                                    "tags": ["customer"], "security": CUSTOMER, "parameters": cid + [
@@ -199,7 +215,12 @@ def _paths() -> dict:
                                    body=body_obj({"csat": {"type": "integer", "minimum": 1, "maximum": 5},
                                              "ces": {"type": "integer", "minimum": 1, "maximum": 5},
                                              "comment": {"type": "string", "maxLength": 2000, "pattern": NO_NUL}}))},
-        "/api/agent/login": {"post": op("Log in", {"200": ref("Session")}, tag="agent", security=[],
+        "/api/agent/login": {"get": op("The sign-in CSRF token (for clients without the /console page)",
+                                       {"200": obj({"csrf_token": {"type": "string"}}, ("csrf_token",))},
+                                       tag="agent", security=[]),
+                             "post": op("Log in (X-CSRF-Token from the sign-in page or GET /api/agent/login; "
+                                        "application/json only, else 415)", {"200": ref("Session")}, tag="agent",
+                                        security=[{"csrfToken": []}],
                                         body=body_obj({"email": {"type": "string", "minLength": 1, "pattern": SOMETHING, "maxLength": 254},
                                                        "password": {"type": "string", "minLength": 1, "pattern": SOMETHING, "maxLength": 1000}},
                                                  ("email", "password")))},
@@ -248,7 +269,9 @@ def _paths() -> dict:
             {"200": obj({"questions": {"type": "array", "items": obj({
                 "conversation_id": {"type": "string"}, "text": {"type": "string"}, "language": {"type": "string"},
                 "intent": nullable({"type": "string"}), "confidence": nullable({"type": "number"}),
-                "intent_ranking": {"type": "array", "items": {"type": "object"}}, "created_at": TIME})}}, ("questions",))},
+                "intent_ranking": {"type": "array", "items": {"type": "object"}}, "created_at": TIME})},
+                "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"}},
+                ("from", "to", "questions"))},
             tag="admin", security=AGENT, params=DATE_RANGE + [QUERY_LANGUAGE])},
     }
     canned_body = body_obj({"language": LANGUAGE, "title": {"type": "string", "minLength": 1, "pattern": SOMETHING, "maxLength": 200},

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from functools import lru_cache
 
 from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, session
 
 from .agents import load_agent
-from .auth import has_role
+from .auth import ensure_csrf_token, has_role
 
 bp = Blueprint("pages", __name__)
 
@@ -36,18 +35,10 @@ def _console_strings() -> dict:
         return json.load(handle)
 
 
-def _login_csrf() -> str:
-    # The sign-in form carries a token tied to the browser's session, so another site cannot
-    # sign a victim into an account of its choosing (login CSRF).
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(32)
-    return session["csrf"]
-
-
 def _render_console(template: str, page: str, status: int = 200, **context):
     lang = _language()
     return render_template(template, lang=lang, t=_console_strings()[lang], page=page,
-                           login_csrf=_login_csrf(), **context), status
+                           login_csrf=ensure_csrf_token(), **context), status
 
 
 @bp.get("/widget.js")

@@ -26,6 +26,8 @@ class BotTurn:
     # The turn's NLU result; None when the channel does not report it (plain REST channel).
     nlu: Optional[dict[str, Any]] = None
     handoff: Optional[dict[str, Any]] = field(default=None)
+    # {"helpful": false, "topic", "question"}: the customer said an answer did not help.
+    feedback: Optional[dict[str, Any]] = field(default=None)
 
 
 class RasaClient:
@@ -83,13 +85,15 @@ def parse_turn(payload: Any) -> BotTurn:
             nlu = None
     else:
         raise RasaUnavailable("Rasa answered JSON of an unknown shape")
-    messages, handoff = [], None
+    messages, handoff, feedback = [], None, None
     for item in raw_messages:
         if not isinstance(item, dict):
             continue
         custom = item.get("custom")
         if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
             handoff = custom["handoff"]
+        if isinstance(custom, dict) and isinstance(custom.get("feedback"), dict):
+            feedback = custom["feedback"]
         text = item.get("text")
         if isinstance(text, str) and text.strip():
             buttons = [
@@ -97,4 +101,4 @@ def parse_turn(payload: Any) -> BotTurn:
                 for b in item.get("buttons") or [] if isinstance(b, dict)
             ]
             messages.append({"text": text, "buttons": buttons or None})
-    return BotTurn(messages=messages, nlu=nlu, handoff=handoff)
+    return BotTurn(messages=messages, nlu=nlu, handoff=handoff, feedback=feedback)

@@ -38,6 +38,8 @@ def add_message(session, conversation_id: str, sender: str, text: str, language:
     row = take_number(session, conversation_id, "last_seq", *conditions)
     if row is None:
         return None
+    if fields.get("display_text"):
+        fields["display_text"] = mask_card_numbers(fields["display_text"])
     values = dict(conversation_id=conversation_id, seq=row.value, sender=sender, text=mask_card_numbers(text),
                   language=language or row.language, created_at=utcnow(), **fields)
     # A Core INSERT and a plain (transient) Message for the caller: the ORM's unit of work would
@@ -69,6 +71,8 @@ def message_json(message: Message, with_nlu: bool = False) -> dict[str, Any]:
         "id": message.id, "seq": message.seq, "sender": message.sender, "text": message.text,
         "language": message.language, "created_at": iso(message.created_at),
     }
+    if message.display_text:
+        body["display_text"] = message.display_text  # what to show instead of the payload in `text`
     if message.buttons:
         body["buttons"] = message.buttons
     if message.agent_name:

@@ -161,22 +161,20 @@
       error.textContent = "";
       var button = form.querySelector("button[type=submit]");
       button.disabled = true;
-      var loginCsrf = document.getElementById("login-csrf").value;
-      var headers = { "Content-Type": "application/json", "Accept": "application/json" };
-      if (loginCsrf) headers["X-CSRF-Token"] = loginCsrf;
       fetch("/api/agent/login", {
-        method: "POST", credentials: "same-origin", headers: headers,
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "Accept": "application/json",
+                   "X-CSRF-Token": document.getElementById("login-csrf").value },
         body: JSON.stringify({
           email: document.getElementById("login-email").value.trim(),
-          password: document.getElementById("login-password").value,
-          csrf_token: loginCsrf || undefined
+          password: document.getElementById("login-password").value
         })
       }).then(function (res) {
         return res.json().catch(function () { return {}; }).then(function (json) {
           button.disabled = false;
           if (!res.ok) {
             var code = json && json.error && json.error.code;
-            error.textContent = code === "csrf_failed" || code === "csrf_invalid" ? T.login_expired :
+            error.textContent = code === "csrf_failed" ? T.login_expired :
               res.status === 401 || res.status === 400 || res.status === 403 ? T.login_failed :
               (json && json.error && json.error.message) || T.login_failed;
             document.getElementById("login-password").select();

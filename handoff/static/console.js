@@ -211,19 +211,7 @@
       });
       state.mine = list;
       renderMine();
-      return Promise.all(list.map(describe)).then(renderMine);
     }).catch(C.showError);
-  }
-
-  // The list of conversations has no text; the first question makes an item recognisable.
-  var descriptions = {};
-  function describe(conv) {
-    if (conv.first_question || descriptions[conv.id] !== undefined) return null;
-    descriptions[conv.id] = "";
-    return api("GET", convPath(conv.id)).then(function (detail) {
-      var firstCustomer = (detail.messages || []).filter(function (m) { return m.sender === "customer"; })[0];
-      descriptions[conv.id] = firstCustomer ? firstCustomer.text : "";
-    }).catch(function () { delete descriptions[conv.id]; });
   }
 
   function renderMine() {
@@ -232,7 +220,7 @@
     state.mine.forEach(function (conv) {
       var li = clone("tpl-mine-item"), button = li.querySelector("button");
       li.querySelector(".lang").textContent = langLabel(conv.language);
-      li.querySelector(".mi-text").textContent = conv.first_question || descriptions[conv.id] || reasonLabel(conv.reason) || "#" + conv.id.slice(0, 6);
+      li.querySelector(".mi-text").textContent = conv.first_question || reasonLabel(conv.reason) || "#" + conv.id.slice(0, 6);
       var open = state.conversations[conv.id];
       if (open && open.unread) { var u = li.querySelector(".unread"); u.hidden = false; u.textContent = String(open.unread); }
       button.addEventListener("click", function () { openConversation(conv.id, true); });
@@ -432,7 +420,8 @@
       sender === "agent" ? (m.agent_name || T.agent) : T.system;
     var li = el("li", { class: "tm tm-" + sender, "data-seq": String(m.seq) }, [
       el("div", { class: "tm-meta" }, [el("span", { class: "tm-who", text: who }), el("time", { text: m.created_at ? C.clock(m.created_at) : "" })]),
-      el("div", { class: "tm-bubble", text: m.text || "" })
+      // A quick-reply click shows the button's title; the payload the bot got is the tooltip.
+      el("div", { class: "tm-bubble", text: m.display_text || m.text || "", title: m.display_text ? m.text : null })
     ]);
     if (m.buttons && m.buttons.length) {
       li.appendChild(el("div", { class: "tm-buttons" }, m.buttons.map(function (b) {

@@ -76,22 +76,19 @@
     $("tile-handle").textContent = secs(handle.p50);
     $("tile-handle-sub").textContent = T.p90 + " " + secs(handle.p90) + " · n=" + (handle.count || 0);
 
-    // Conversations per day (when the API gives the series)
-    var perDay = k.per_day || k.daily || null;
-    $("card-per_day").hidden = !perDay;
-    if (perDay) {
-      draw("per_day", {
-        type: "line",
-        data: {
-          labels: perDay.map(function (d) { return d.date.slice(5); }),
-          datasets: [
-            { label: T.kpi_conversations, data: perDay.map(function (d) { return d.conversations; }), borderColor: GREEN, backgroundColor: "rgba(47,111,94,.12)", fill: true, tension: .3 },
-            { label: T.kpi_handoff_rate, data: perDay.map(function (d) { return d.handoffs || 0; }), borderColor: AMBER, backgroundColor: AMBER, tension: .3 }
-          ]
-        },
-        options: barOptions({ plugins: { legend: { display: true, position: "bottom" } } })
-      }, perDay.map(function (d) { return d.date + ": " + d.conversations; }).join(", "), !perDay.length);
-    }
+    // Conversations per day (every day of the range, zeros included)
+    var perDay = k.per_day;
+    draw("per_day", {
+      type: "line",
+      data: {
+        labels: perDay.map(function (d) { return d.date.slice(5); }),
+        datasets: [
+          { label: T.kpi_conversations, data: perDay.map(function (d) { return d.conversations; }), borderColor: GREEN, backgroundColor: "rgba(47,111,94,.12)", fill: true, tension: .3 },
+          { label: T.kpi_handoff_rate, data: perDay.map(function (d) { return d.handoffs; }), borderColor: AMBER, backgroundColor: AMBER, tension: .3 }
+        ]
+      },
+      options: barOptions({ plugins: { legend: { display: true, position: "bottom" } } })
+    }, perDay.map(function (d) { return d.date + ": " + d.conversations; }).join(", "), !perDay.length);
 
     // Containment: resolved by the bot vs handed to a person
     var handed = Math.round((k.handoff_rate || 0) * k.conversations), contained = k.conversations - handed;
@@ -176,18 +173,19 @@
       options: barOptions()
     }, scores.map(function (s) { return s + ": " + (effortDist[s] || 0); }).join(", "), !effort.count);
 
-    // Recent ratings with comments (when the API gives them)
-    var recent = k.recent_ratings || null;
-    $("card-ratings").hidden = !recent || !recent.length;
+    // Recent ratings with comments (newest first, up to 20)
+    var recent = k.recent_ratings;
+    $("card-ratings").hidden = !recent.length;
     var body = $("ratings-body");
     body.textContent = "";
-    (recent || []).forEach(function (r) {
+    recent.forEach(function (r) {
       var stars = r.csat ? "★★★★★".slice(0, r.csat) + "☆☆☆☆☆".slice(0, 5 - r.csat) : "–";
       body.appendChild(C.el("tr", null, [
         C.el("td", { text: r.rated_at ? C.dateTime(r.rated_at) : "" }),
         C.el("td", { class: "stars", text: stars, "aria-label": r.csat ? String(r.csat) + "/5" : "–" }),
         C.el("td", { text: r.ces ? String(r.ces) : "–" }),
-        C.el("td", { text: r.comment || "" })
+        C.el("td", { text: r.comment || "" }),
+        C.el("td", { text: r.agent_name || "" })
       ]));
     });
   }

@@ -315,7 +315,6 @@
     this.agentName = null;
     this.lastEventId = null;
     this.seen = {};             // seq -> element, for de-duplication
-    this.payloadTitles = {};    // quick-reply payload -> title, to show titles in the history
     this.pending = [];          // optimistic customer messages waiting for their seq
     this.es = null;
     this.retryDelay = 1000;
@@ -476,8 +475,7 @@
     try {
       localStorage.setItem(this.storageKey, JSON.stringify({
         id: this.conversation.id, token: this.conversation.token,
-        lastEventId: this.lastEventId, rated: this.rated, offlineSent: this.offlineSent,
-        payloadTitles: this.payloadTitles
+        lastEventId: this.lastEventId, rated: this.rated, offlineSent: this.offlineSent
       }));
     } catch (e) { /* storage full or disabled: the chat still works for this page view */ }
   };
@@ -545,7 +543,6 @@
     this.lastEventId = saved.lastEventId || null;
     this.rated = !!saved.rated;
     this.offlineSent = !!saved.offlineSent;
-    this.payloadTitles = saved.payloadTitles || {};
     return this.api("GET", this.path()).then(function (conv) {
       return self.fetchMessages(0).then(function () {
         self.applyConversation(conv);
@@ -731,9 +728,9 @@
 
   // ---- messages ----------------------------------------------------------------------------
 
+  // A quick-reply click is stored with the button's title beside its payload.
   Widget.prototype.displayText = function (m) {
-    if (m.sender === "customer" && this.payloadTitles[m.text]) return this.payloadTitles[m.text];
-    return m.text || "";
+    return m.display_text || m.text || "";
   };
 
   Widget.prototype.renderMessage = function (m) {
@@ -767,7 +764,6 @@
     if (!m || m.seq === undefined || m.seq === null) return;
     if (this.seen[m.seq]) return;
     this.rememberButtons(m);
-    (m.buttons || []).forEach(function (b) { if (b && b.payload) this.payloadTitles[b.payload] = b.title; }, this);
     var el = null;
     if (m.sender === "customer") el = this.adoptPending(m);
     if (!el) {
@@ -872,7 +868,6 @@
       this.log.appendChild(el);
     }
     var entry = { clientId: clientId, sent: text, el: el };
-    if (shown !== text) this.payloadTitles[text] = shown;
     this.pending.push(entry);
     this.renderQuickReplies();
     this.scrollToEnd();
@@ -882,7 +877,9 @@
       if (botAnswers) { self.botBusy = Math.max(0, self.botBusy - 1); if (!self.botBusy) self.hideTyping(); }
     };
     return this.ensureConversation().then(function () {
-      return self.api("POST", self.path("/messages"), { text: text, client_message_id: clientId });
+      var body = { text: text, client_message_id: clientId };
+      if (shown !== text) body.display_text = shown;   // a quick reply: the payload goes to the bot
+      return self.api("POST", self.path("/messages"), body);
     }).then(function (res) {
       done();
       if (res && res.message) {
@@ -1116,7 +1113,6 @@
     this.seen = {};
     this.pending = [];
     this.buttonsBySeq = {};
-    this.payloadTitles = {};
     this.rated = false;
     this.offlineSent = false;
     this.agentName = null;

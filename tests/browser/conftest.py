@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from service_harness import HandoffService, launch_browser, seed_database
-from stand_in_rasa import StandInRasa
+from tests.support.rasa_stand_in import RasaStandIn
 
 E2E_RASA_URL = os.environ.get("TSUNAGI_E2E_RASA_URL", "").strip()
 
@@ -28,7 +28,7 @@ def rasa():
     if E2E_RASA_URL:
         yield Rasa(E2E_RASA_URL.rstrip("/"))
         return
-    stand_in = StandInRasa().start()
+    stand_in = RasaStandIn(delay=0.4).start()  # a real model takes a moment: the typing dots show
     yield Rasa(stand_in.url, stand_in)
     stand_in.stop()
 

@@ -17,12 +17,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the repo root
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from page_objects import Console, Widget  # noqa: E402
 from service_harness import ROOT, AgentClient, CustomerClient, HandoffService, launch_browser, seed_database  # noqa: E402
-from stand_in_rasa import StandInRasa  # noqa: E402
+from tests.support.rasa_stand_in import RasaStandIn  # noqa: E402
 
 
 def ensure_japanese_fonts() -> None:
@@ -79,7 +80,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     ensure_japanese_fonts()
 
-    rasa = StandInRasa(delay=0.05).start()
+    rasa = RasaStandIn(delay=0.05).start()
     work = Path(tempfile.mkdtemp(prefix="tsunagi-shots-"))
     service = HandoffService(seed_database(work / "seed.sqlite3", rasa.url), work / "service", rasa.url).start()
     try:

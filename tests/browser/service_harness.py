@@ -137,7 +137,9 @@ class AgentClient:
         self.base = base_url
         self.http = requests.Session()
         email = AGENTS[who][0]
-        response = self.http.post(f"{base_url}/api/agent/login", json={"email": email, "password": PASSWORD}, timeout=10)
+        sign_in = self.http.get(f"{base_url}/api/agent/login", timeout=10).json()["csrf_token"]
+        response = self.http.post(f"{base_url}/api/agent/login", json={"email": email, "password": PASSWORD},
+                                  headers={"X-CSRF-Token": sign_in}, timeout=10)
         response.raise_for_status()
         body = response.json()
         self.agent = body["agent"]

@@ -19,7 +19,7 @@ from handoff import create_app
 from handoff.cli import migrate
 
 from handoff_support import AgentSession, add_agent
-from rasa_stand_in import RasaStandIn
+from tests.support.rasa_stand_in import RasaStandIn
 
 REQUIRE_SERVICES = os.environ.get("TSUNAGI_REQUIRE_SERVICES") == "1"
 # Hypothesis keeps a cache of its own; outside the work tree it leaves no untracked files behind.

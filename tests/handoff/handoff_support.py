@@ -32,12 +32,19 @@ class Customer:
         return self.client.get(self.path + "/messages", headers=self.headers).get_json()["messages"]
 
 
+def log_in(client, email: str, password: str, **headers):
+    """POST /api/agent/login as the console does: with the sign-in page's CSRF token."""
+    token = client.get("/api/agent/login").get_json()["csrf_token"]
+    return client.post("/api/agent/login", json={"email": email, "password": password},
+                       headers={"X-CSRF-Token": token, **headers})
+
+
 class AgentSession:
     """An agent logged in through the API, sending the CSRF token on writes."""
 
     def __init__(self, app, email: str, password: str = "correct horse"):
         self.client = app.test_client()
-        response = self.client.post("/api/agent/login", json={"email": email, "password": password})
+        response = log_in(self.client, email, password)
         assert response.status_code == 200, response.get_json()
         self.csrf = response.get_json()["csrf_token"]
         self.agent = response.get_json()["agent"]

@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from handoff.models import MetricEvent
 
-from handoff_support import AgentSession, Customer, add_agent
+from handoff_support import AgentSession, Customer, add_agent, log_in
 
 
 def metric_count(app, name, label=None):
@@ -74,7 +74,8 @@ def test_a_repeated_client_message_id_returns_the_first_result(client, rasa):
 def test_bot_handoff_queues_once_and_the_bot_then_stays_out(app, client, rasa):
     customer = Customer(client)
     body = customer.send("/request_human").get_json()
-    assert [r["sender"] for r in body["replies"]] == ["bot", "system"]
+    # The bot's own "connecting you" is the one line the customer reads: no near-duplicate system line.
+    assert [(r["sender"], r["text"]) for r in body["replies"]] == [("bot", "Let me connect you to a member of our team.")]
     status = customer.status()
     assert status["status"] == "waiting"
     assert status["queue"]["position"] == 1 and status["queue"]["eta_seconds"] > 0
@@ -179,7 +180,7 @@ def test_per_agent_limit_on_open_conversations(app, client, agent_factory):
 
 def test_agent_api_needs_a_session_csrf_and_roles(app, client, agent_factory):
     assert client.get("/api/agent/queue").status_code == 401
-    assert client.post("/api/agent/login", json={"email": "nobody@x.example", "password": "12345678"}).status_code == 401
+    assert log_in(client, "nobody@x.example", "12345678").status_code == 401
     agent = agent_factory()
     customer = Customer(client)
     customer.send("/request_human")
@@ -209,6 +210,18 @@ def test_outside_support_hours_a_handoff_becomes_an_offline_ticket(make_app):
     queue = agent.get("/api/agent/queue").get_json()["queue"]
     assert queue[0]["id"] == customer.id and queue[0]["offline"] is True and queue[0]["email"] == "hana@example.jp"
     assert agent.post(f"/api/agent/conversations/{customer.id}/claim").status_code == 200
+
+
+def test_the_service_speaks_when_the_bot_did_not_announce_the_outcome(make_app, rasa):
+    app = make_app(SUPPORT_HOURS="never")  # the bot (stand-in) thinks agents are online
+    client = app.test_client()
+    customer = Customer(client)
+    replies = customer.send("/request_human").get_json()["replies"]
+    assert [r["sender"] for r in replies] == ["bot", "system"]  # the bot said "connecting", the service "closed"
+    assert replies[1]["text"].startswith("Our team is away right now")
+    by_button = Customer(client)  # the widget's own "talk to a person" button: only the service speaks
+    by_button.post("/handoff", {"reason": "request_human"})
+    assert [m["sender"] for m in by_button.history()] == ["system"]
 
 
 def test_offline_message_straight_from_the_bot(make_app):
@@ -255,6 +268,36 @@ def test_canned_replies_are_edited_by_admins_and_read_by_agents(app, agent_facto
     assert agent.get("/api/agent/canned-replies?language=ja").get_json()["canned_replies"] == []
     assert admin.client.delete(f"/api/admin/canned-replies/{reply_id}", headers={"X-CSRF-Token": admin.csrf}).status_code == 204
     assert admin.client.delete(f"/api/admin/canned-replies/{reply_id}", headers={"X-CSRF-Token": admin.csrf}).status_code == 404
+
+
+def test_a_quick_reply_click_shows_the_button_title_and_sends_the_payload(client, rasa, agent_factory):
+    customer = Customer(client)
+    sent = customer.send("/request_human", display_text="Talk to a person")
+    assert sent.status_code == 201
+    assert sent.get_json()["message"]["text"] == "/request_human"  # the payload went to Rasa: handed off
+    assert sent.get_json()["message"]["display_text"] == "Talk to a person"
+    assert customer.status()["status"] == "waiting"
+    history = customer.history()
+    assert [(m["text"], m.get("display_text")) for m in history if m["sender"] == "customer"] == [
+        ("/request_human", "Talk to a person")]
+    agent = agent_factory()
+    agent.post(f"/api/agent/conversations/{customer.id}/claim")
+    shown = agent.get(f"/api/agent/conversations/{customer.id}").get_json()["messages"]
+    assert shown[0]["display_text"] == "Talk to a person"
+    assert "display_text" not in customer.send("plain words").get_json()["message"]
+
+
+def test_my_conversations_carry_the_first_question_and_last_message_time(client, agent_factory):
+    customer = Customer(client)
+    customer.send("Where is my parcel?")
+    customer.send("/request_human")
+    agent = agent_factory()
+    agent.post(f"/api/agent/conversations/{customer.id}/claim")
+    agent.post(f"/api/agent/conversations/{customer.id}/messages", {"text": "Let me check"})
+    mine = agent.get("/api/agent/conversations?mine=1").get_json()["conversations"]
+    detail = agent.get(f"/api/agent/conversations/{customer.id}").get_json()
+    assert [c["first_question"] for c in mine] == ["Where is my parcel?"] == [detail["first_question"]]
+    assert mine[0]["last_message_at"] == detail["last_message_at"] == detail["messages"][-1]["created_at"]
 
 
 def test_messages_after_seq_for_reloads(client):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from handoff_support import Customer
+from handoff_support import Customer, add_agent, log_in
 
 CARD = "4111 1111 1111 1111"
 
@@ -74,9 +74,27 @@ def test_per_ip_rate_limits(make_app):
 def test_login_attempts_are_rate_limited(make_app):
     app = make_app(RATE_LIMIT_LOGIN="3/minute")
     client = app.test_client()
-    codes = [client.post("/api/agent/login", json={"email": "a@b.example", "password": "wrong pass"}).status_code
-             for _ in range(4)]
+    codes = [log_in(client, "a@b.example", "wrong pass").status_code for _ in range(4)]
     assert codes == [401, 401, 401, 429]
+
+
+def test_login_needs_the_sign_in_token_and_a_json_body(app, client):
+    add_agent(app, "aiko@shop.example")
+    credentials = {"email": "aiko@shop.example", "password": "correct horse"}
+    no_token = client.post("/api/agent/login", json=credentials)
+    assert no_token.status_code == 403 and no_token.get_json()["error"]["code"] == "csrf_failed"
+    token = client.get("/api/agent/login").get_json()["csrf_token"]
+    # A cross-site <form enctype="text/plain"> can post a JSON-looking body, but not as application/json.
+    as_form = client.post("/api/agent/login", data='{"email": "aiko@shop.example", "password": "correct horse"}',
+                          content_type="text/plain", headers={"X-CSRF-Token": token})
+    assert as_form.status_code == 415 and as_form.get_json()["error"]["code"] == "unsupported_media_type"
+    wrong = client.post("/api/agent/login", json=credentials, headers={"X-CSRF-Token": token + "x"})
+    assert wrong.status_code == 403
+    assert client.post("/api/agent/login", json=credentials, headers={"X-CSRF-Token": token}).status_code == 200
+    console = app.test_client()  # the sign-in page's token works the same way
+    page = console.get("/console").get_data(as_text=True)
+    page_token = page.split('id="login-csrf" value="')[1].split('"')[0]
+    assert console.post("/api/agent/login", json=credentials, headers={"X-CSRF-Token": page_token}).status_code == 200
 
 
 def test_card_numbers_are_masked_before_storing_forwarding_and_showing(client, rasa, agent_factory):

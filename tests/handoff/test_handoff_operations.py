@@ -54,10 +54,18 @@ def test_kpis_and_metrics_after_a_day_of_work(app, client):
                             "satisfied_rate": 0.5}
     assert kpis["effort"]["average"] == 2.5
     assert [(a["name"], a["claimed"], a["resolved"], a["open"]) for a in kpis["agents"]] == [("Boss", 1, 1, 0)]
+    assert len(kpis["per_day"]) == 7 and kpis["per_day"][-1]["date"] == kpis["to"]
+    assert kpis["per_day"][-1]["conversations"] == 3 and kpis["per_day"][-1]["handoffs"] == 2
+    assert all(day["conversations"] == day["handoffs"] == 0 for day in kpis["per_day"][:-1])
+    assert [(r["conversation_id"], r["csat"], r["ces"], r["agent_name"]) for r in kpis["recent_ratings"]] == [
+        (helped.id, 2, 4, "Boss"), (answered.id, 5, 1, None)]  # newest first
     assert boss.get("/api/admin/kpis?from=2020-01-01&to=2020-01-31").get_json()["conversations"] == 0
     assert boss.get("/api/admin/kpis?from=yesterday").status_code == 422
-    unanswered = boss.get("/api/admin/unanswered").get_json()["questions"]
-    assert sorted(q["text"] for q in unanswered) == ["blah", "blah blah"]
+    unanswered = boss.get("/api/admin/unanswered").get_json()
+    assert sorted(q["text"] for q in unanswered["questions"]) == ["blah", "blah blah"]
+    assert (unanswered["from"], unanswered["to"]) == (kpis["from"], kpis["to"])  # the last 7 days, support time zone
+    ranged = boss.get("/api/admin/unanswered?from=2020-01-01&to=2020-01-31").get_json()
+    assert (ranged["from"], ranged["to"], ranged["questions"]) == ("2020-01-01", "2020-01-31", [])
 
     metrics = client.get("/metrics")
     assert metrics.mimetype == "text/plain"

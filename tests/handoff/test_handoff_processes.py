@@ -98,7 +98,9 @@ def test_events_cross_processes_through_redis_and_resume_on_the_other(two_server
     assert requests.post(a.url + conv + "/handoff", json={}, headers=customer).json()["status"] == "waiting"
 
     agent = requests.Session()
-    login = agent.post(b.url + "/api/agent/login", json={"email": "aiko@shop.example", "password": "correct horse"})
+    sign_in = {"X-CSRF-Token": agent.get(b.url + "/api/agent/login").json()["csrf_token"]}
+    login = agent.post(b.url + "/api/agent/login", json={"email": "aiko@shop.example", "password": "correct horse"},
+                       headers=sign_in)
     csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
     agent_stream = stream(a.url + "/api/agent/stream", Cookie=f"tsunagi_session={agent.cookies['tsunagi_session']}")
     customer_stream = stream(b.url + conv + "/stream?token=" + started["token"])

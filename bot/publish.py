@@ -52,7 +52,7 @@ TEXTS = {
         "evaluate": "Evaluating the new model and the live model on {tests}",
         "live_is": "Live model: {model}",
         "same": "The live model was trained from exactly this content: nothing to publish.",
-        "compare_head": "{metric:30} {old:>11} {new:>11} {change:>8}",
+        "compare_head": "{metric} {old} {new} {change}",
         "metric_in": "{lang} in-scope accuracy",
         "metric_oos": "{lang} out-of-scope recall",
         "live": "live model", "new": "new model", "change": "change",
@@ -80,7 +80,7 @@ TEXTS = {
         "evaluate": "新しいモデルと公開中のモデルを {tests} で評価しています",
         "live_is": "公開中のモデル: {model}",
         "same": "公開中のモデルはこのコンテンツから学習したものです。公開するものはありません。",
-        "compare_head": "{metric:24} {old:>11} {new:>11} {change:>8}",
+        "compare_head": "{metric} {old} {new} {change}",
         "metric_in": "{lang} 対象内の正解率",
         "metric_oos": "{lang} 対象外の検出率",
         "live": "公開中", "new": "新モデル", "change": "差",
@@ -278,16 +278,21 @@ def evaluate(model: Path, tests: Path) -> Dict:
     return result
 
 
-def compare(old: Dict, new: Dict, max_drop: float) -> Tuple[List[Tuple[str, str, float, float]], List[Tuple[str, str]]]:
-    """(rows, failures): rows are (metric, language, old, new); a failure is a metric that
-    dropped by more than max_drop in a language."""
+METRICS = {"in_scope_accuracy": "in_scope_examples", "out_of_scope_recall": "out_of_scope_examples"}
+
+
+def compare(old: Dict, new: Dict, max_drop: float) -> Tuple[List[Tuple[str, str, Optional[float], Optional[float]]],
+                                                             List[Tuple[str, str]]]:
+    """(rows, failures): rows are (metric, language, old, new), None where the test set has no
+    example to measure it; a failure is a metric that dropped by more than max_drop."""
     rows, failures = [], []
     for language in ("ja", "en"):
-        for metric in ("in_scope_accuracy", "out_of_scope_recall"):
-            before = old["summary"].get(language, {}).get(metric, 0.0)
-            after = new["summary"].get(language, {}).get(metric, 0.0)
+        for metric, count in METRICS.items():
+            measured = new["summary"].get(language, {}).get(count, 0) > 0
+            before = old["summary"].get(language, {}).get(metric, 0.0) if measured else None
+            after = new["summary"].get(language, {}).get(metric, 0.0) if measured else None
             rows.append((metric, language, before, after))
-            if before - after > max_drop + 1e-9:
+            if measured and before - after > max_drop + 1e-9:
                 failures.append((metric, language))
     return rows, failures
 
@@ -307,11 +312,11 @@ def intent_changes(old: Dict, new: Dict) -> List[Tuple[str, float, float, Dict[s
 # The commands.
 
 class Publisher:
-    def __init__(self, args: argparse.Namespace, lang: str, out=sys.stdout):
+    def __init__(self, args: argparse.Namespace, lang: str, out=None):
         self.args = args
         self.t = TEXTS[lang]
         self.lang = lang
-        self.out = out
+        self.out = out or sys.stdout
         self.record = LiveRecord(args.models_dir)
         self.rasa = RasaServer(args.rasa_url, os.environ.get("RASA_TOKEN"))
 
@@ -417,12 +422,18 @@ class Publisher:
 
     def print_comparison(self, rows, old: Dict, new: Dict) -> None:
         names = LANGUAGE_NAMES[self.lang]
-        print(self.t["compare_head"].format(metric="", old=self.t["live"], new=self.t["new"],
-                                            change=self.t["change"]), file=self.out)
+        def row(metric, old, new, change):
+            return self.t["compare_head"].format(metric=content_check.pad(metric, 30), old=content_check.pad(old, 11, True),
+                                                 new=content_check.pad(new, 11, True), change=content_check.pad(change, 8, True))
+
+        print(row("", self.t["live"], self.t["new"], self.t["change"]), file=self.out)
         for metric, language, before, after in rows:
             label = self.t["metric_in" if metric == "in_scope_accuracy" else "metric_oos"].format(lang=names[language])
-            print(self.t["compare_head"].format(metric=label, old=f"{before * 100:.1f}%", new=f"{after * 100:.1f}%",
-                                                change=f"{(after - before) * 100:+.1f}"), file=self.out)
+            if before is None:  # nothing in the test set to measure it with
+                print(row(label, "-", "-", ""), file=self.out)
+                continue
+            print(row(label, f"{before * 100:.1f}%", f"{after * 100:.1f}%", f"{(after - before) * 100:+.1f}"),
+                  file=self.out)
         changes = intent_changes(old, new)
         print("", file=self.out)
         if not changes:

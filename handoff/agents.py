@@ -41,10 +41,12 @@ def authenticate(session, email: str, password: str) -> Optional[Agent]:
 
 
 def load_agent(agent_id) -> Optional[Agent]:
-    db = current_app.extensions["tsunagi"].db
-    with db.reading() as session:
-        agent = session.get(Agent, agent_id)
-        return agent if agent is not None and agent.active else None
+    """The session's agent, when still active. Runs on every agent request: a Core SELECT and a
+    plain (transient) Agent, without the ORM's identity-map load."""
+    table = Agent.__table__
+    with current_app.extensions["tsunagi"].db.reading() as session:
+        row = session.execute(select(table).where(table.c.id == agent_id)).first()
+    return Agent(**row._mapping) if row is not None and row.active else None
 
 
 def open_counts(session) -> dict[int, int]:

@@ -62,7 +62,7 @@ SETTINGS: list[Setting] = [
     Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
     Setting("TSUNAGI_PROJECT_DIR", "", str,
             "The Rasa project whose FAQ content editors change from `/console/unanswered` (`data/nlu`, `domain`, `data/topics`). Empty: this repository."),
-    Setting("UNANSWERED_SIMILARITY", 0.875, float,
+    Setting("UNANSWERED_SIMILARITY", 0.88, float,
             "Unanswered questions whose average similarity (multilingual-e5-small cosine; see handoff/unanswered.py) is at least this form one group in `/console/unanswered`. Higher: smaller, tighter groups."),
     Setting("EMBEDDING_CACHE_DIR", "", str,
             "Where the embeddings of questions and topic examples are cached. Empty: `$TSUNAGI_CACHE/embeddings` (default `~/.cache/tsunagi/embeddings`)."),

@@ -12,22 +12,25 @@ from .masking import mask_card_numbers
 from .models import Conversation, Message
 
 
-def take_number(session, conversation_id: str, counter: str, *conditions) -> Optional[Any]:
+def take_number(session, conversation_id: str, counter: str, *conditions, also: Optional[str] = None) -> Optional[Any]:
     """Next value of a per-conversation counter (last_seq or last_event_id), or None when the
     conversation does not match the conditions. The row also carries the conversation's status,
     agent_id, language, queued_at and first_reply_at, which callers would otherwise read again.
+    `also` names a second counter to advance in the same UPDATE (its new value is `also_value`).
 
     The UPDATE takes the conversation's row lock (the database's write lock on SQLite) until the
     commit, so numbers are unique and commit in the order they were handed out.
     """
     table = Conversation.__table__  # Core, not the ORM: this runs several times per message
     column = table.c[counter]
+    values = {counter: column + 1, "updated_at": utcnow()}
+    returning = [column.label("value"), table.c.status, table.c.agent_id, table.c.language,
+                 table.c.queued_at, table.c.first_reply_at]
+    if also is not None:
+        values[also] = table.c[also] + 1
+        returning.append(table.c[also].label("also_value"))
     return session.execute(
-        update(table)
-        .where(table.c.id == conversation_id, *conditions)
-        .values({counter: column + 1, "updated_at": utcnow()})
-        .returning(column.label("value"), table.c.status, table.c.agent_id, table.c.language,
-                   table.c.queued_at, table.c.first_reply_at)
+        update(table).where(table.c.id == conversation_id, *conditions).values(values).returning(*returning)
     ).first()
 
 
@@ -35,7 +38,9 @@ def add_message(session, conversation_id: str, sender: str, text: str, language:
                 conditions: tuple = (), **fields) -> Optional[Message]:
     """Store a message (card numbers masked) and record it; None when conditions do not hold.
     Without a language the message takes the conversation's."""
-    row = take_number(session, conversation_id, "last_seq", *conditions)
+    # Every message is also a live event (listeners/live_push_listener.py): its event number is
+    # taken in the same UPDATE, one round trip on the conversation's row instead of two.
+    row = take_number(session, conversation_id, "last_seq", *conditions, also="last_event_id")
     if row is None:
         return None
     if fields.get("display_text"):
@@ -47,7 +52,8 @@ def add_message(session, conversation_id: str, sender: str, text: str, language:
     table = Message.__table__
     message = Message(id=session.execute(insert(table).values(**values).returning(table.c.id)).scalar_one(), **values)
     events.record(session, events.Event(events.MESSAGE_CREATED, conversation_id,
-                                        agent_id=message.agent_id, data={"message": message, "conversation": row}))
+                                        agent_id=message.agent_id, data={"message": message, "conversation": row,
+                                                                                  "event_id": row.also_value}))
     return message
 
 

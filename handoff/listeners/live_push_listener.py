@@ -49,12 +49,16 @@ class LivePushListener(Listener):
             return
         if event.name == events.MESSAGE_CREATED:
             message = event.data["message"]
-            kind, public, internal = "message", message_json(message), message_json(message, with_nlu=True)
+            kind, public = "message", message_json(message)
+            internal = message_json(message, with_nlu=True) if message.sender == "customer" else public
         else:
             kind = "status"
             public = internal = status_view(session, event.conversation_id)
-        numbered = take_number(session, event.conversation_id, "last_event_id")
-        event_id, owner = numbered.value, numbered.agent_id
+        if "event_id" in event.data:  # numbered with the message itself (transcript.add_message)
+            event_id, owner = event.data["event_id"], event.data["conversation"].agent_id
+        else:
+            numbered = take_number(session, event.conversation_id, "last_event_id")
+            event_id, owner = numbered.value, numbered.agent_id
         session.execute(insert(StreamEvent.__table__).values(conversation_id=event.conversation_id, event_id=event_id,
                                                              type=kind, data=public, created_at=utcnow()))
         event.outbox["customer"] = {"id": event_id, "event": kind, "data": public}

@@ -60,32 +60,26 @@ def edit(path: Path, old: str, new: str, count: int = 1) -> None:
 
 def keep_examples(project: Path, per_language: int) -> None:
     """Cuts every intent of data/nlu down to its first `per_language` Japanese and English
-    examples, line by line (the layout stays), and the test set to 3 examples per intent."""
+    examples, line by line (the layout stays), and the test set to 2 of each per intent."""
+    for path in (project / "data" / "nlu").glob("*.yml"):
+        _keep(path, per_language)
+    _keep(project / "data" / "tests" / "nlu_test.yml", 2)
+
+
+def _keep(path: Path, per_language: int) -> None:
     from bot.language import detect_language
 
-    for path in (project / "data" / "nlu").glob("*.yml"):
-        kept, counts = [], {}
-        for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
-            if re.match(r"^\s*-\s+intent:", line):
-                counts = {}
-            elif re.match(r"^\s{4}- ", line):
-                language = detect_language(line.strip()[2:]) or "ja"
-                counts[language] = counts.get(language, 0) + 1
-                if counts[language] > per_language:
-                    continue
-            kept.append(line)
-        path.write_text("".join(kept), encoding="utf-8")
-    tests = project / "data" / "tests" / "nlu_test.yml"
-    kept, count = [], 0
-    for line in tests.read_text(encoding="utf-8").splitlines(keepends=True):
+    kept, counts = [], {}
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
         if re.match(r"^\s*-\s+intent:", line):
-            count = 0
+            counts = {}
         elif re.match(r"^\s{4}- ", line):
-            count += 1
-            if count > 3:
+            language = detect_language(line.strip()[2:]) or "ja"
+            counts[language] = counts.get(language, 0) + 1
+            if counts[language] > per_language:
                 continue
         kept.append(line)
-    tests.write_text("".join(kept), encoding="utf-8")
+    path.write_text("".join(kept), encoding="utf-8")
 
 
 @pytest.fixture

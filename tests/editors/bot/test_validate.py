@@ -26,12 +26,13 @@ def test_a_yaml_mistake_points_at_its_line(project):
     nlu = project / "data" / "nlu" / "payment.yml"
     edit(nlu, "    - 支払い方法は何がありますか？\n", "    - 支払い方法は何がありますか？\n\t- タブで字下げした行\n")
     broken = line_of(nlu, "- タブで字下げした行")
-    domain = project / "domain" / "shipping.yml"
-    edit(domain, 'text: "', 'text: "閉じていない引用符\n', 1)
+    domain = project / "domain" / "store.yml"
+    text = domain.read_text(encoding="utf-8")
+    domain.write_text(text.rstrip("\n")[:-1] + "\n", encoding="utf-8")  # the last answer's closing quote
+    quote = len(text.splitlines())
     report = validate(project, QUICK)
     assert ("data/nlu/payment.yml", broken, "error") in found(report, "yaml_syntax")
-    quote = line_of(domain, 'text: "閉じていない引用符')
-    assert ("domain/shipping.yml", quote, "error") in found(report, "yaml_syntax")
+    assert ("domain/store.yml", quote, "error") in found(report, "yaml_syntax")
     messages = [p.message("en") for p in report.problems if p.kind == "yaml_syntax"]
     assert any("tab" in m for m in messages) and any("quote" in m for m in messages)
 
@@ -105,7 +106,7 @@ def test_a_topic_without_a_title_or_not_declared_in_the_domain(project):
 
 def test_an_example_under_two_intents_names_both_places(project):
     nlu = project / "data" / "nlu" / "payment.yml"
-    edit(nlu, "    - 代引きの手数料はいくらですか\n", "    - 代引きの手数料はいくらですか\n    - 支払い方法は何がありますか？\n")
+    edit(nlu, "    - 代引き手数料はいくらですか\n", "    - 代引き手数料はいくらですか\n    - 支払い方法は何がありますか？\n")
     report = validate(project, QUICK)
     first = line_of(nlu, "- 支払い方法は何がありますか？")
     second = line_of(nlu, "- 支払い方法は何がありますか？", after=first)

@@ -86,7 +86,10 @@ class Signed:
 
     def __init__(self, app, email: str):
         self.client = app.test_client()
-        response = self.client.post("/api/agent/login", json={"email": email, "password": "correct horse"})
+        # As the console signs in: with the sign-in page's CSRF token.
+        token = self.client.get("/api/agent/login").get_json()["csrf_token"]
+        response = self.client.post("/api/agent/login", json={"email": email, "password": "correct horse"},
+                                    headers={"X-CSRF-Token": token})
         assert response.status_code == 200, response.get_json()
         self.csrf = response.get_json()["csrf_token"]
 

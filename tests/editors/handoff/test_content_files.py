@@ -46,13 +46,25 @@ def test_adding_examples_inserts_them_after_the_topics_last_example_and_changes_
 
 def test_examples_already_known_are_skipped_with_the_reason(full_project):
     nlu = full_project / "data" / "nlu" / "shipping.yml"
-    before = nlu.read_bytes()
+    before = lines(nlu)
     change = ContentFiles(full_project).add_examples(
-        "shipping_fee", ["送料はいくらですか？", "SEND  me the refund", "送料無料はいくらから", "送料無料はいくらから"])
-    assert change.skipped[0] == {"text": "送料はいくらですか？", "reason": "already_an_example", "intent": "shipping_fee"}
-    assert change.skipped[2] == {"text": "送料無料はいくらから", "reason": "repeated"}
-    assert change.added == ["SEND me the refund", "送料無料はいくらから"] or change.skipped[1]["reason"] == "already_an_example"
-    assert nlu.read_bytes() != before
+        "shipping_fee", ["送料はいくらですか？", "How much is  SHIPPING", "返品したい", "北海道の送料", "北海道の送料"])
+    assert change.skipped == [
+        {"text": "送料はいくらですか？", "reason": "already_an_example", "intent": "shipping_fee"},
+        {"text": "How much is SHIPPING", "reason": "already_an_example", "intent": "shipping_fee"},  # case and spaces
+        {"text": "返品したい", "reason": "already_an_example", "intent": "returns_how"},  # would sit under two intents
+        {"text": "北海道の送料", "reason": "repeated"},
+    ]
+    assert change.added == ["北海道の送料"]
+    next_intent = before.index("- intent: shipping_time\n")
+    assert lines(nlu) == before[:next_intent] + ["    - 北海道の送料\n"] + before[next_intent:]
+
+
+def test_nothing_new_changes_nothing(full_project):
+    before = {p: p.read_bytes() for p in full_project.rglob("*.yml")}
+    change = ContentFiles(full_project).add_examples("shipping_fee", ["送料はいくらですか？"])
+    assert change.files == [] and change.diff == "" and change.added == []
+    assert {p: p.read_bytes() for p in full_project.rglob("*.yml")} == before
 
 
 def test_brackets_that_rasa_would_read_as_an_entity_are_neutralised(full_project):

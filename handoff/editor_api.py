@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, current_app, g
 
 from . import validation
 from .admin_api import _date_range

@@ -36,6 +36,8 @@ CONVERSATION_INTENTS = frozenset({"greet", "goodbye", "thanks", "affirm", "deny"
                                   "request_human", "complaint"})
 MAX_QUESTIONS = 500
 EXAMPLES_PER_GROUP = 8
+# Vectors kept on disk (about 1.5 kB each): the topics' examples and the questions seen lately.
+MAX_CACHED_VECTORS = 20_000
 # multilingual-e5-small scores a Japanese question and its English phrasing about 0.07 lower than
 # two Japanese (or two English) phrasings of it; without this allowance, one question asked in two
 # languages would make two groups. Chosen with UNANSWERED_SIMILARITY 0.88 on five sets of
@@ -190,10 +192,16 @@ class Embedder:
                 computed = _off_the_event_loop(self._compute, missing)
                 for text, vector in zip(missing, computed):
                     vectors[self._key(text)] = vector / (np.linalg.norm(vector) or 1.0)
-                self._save(vectors)
             if not texts:
                 return np.zeros((0, 384), dtype=np.float32)
-            return np.stack([vectors[self._key(t)] for t in texts])
+            result = np.stack([vectors[self._key(t)] for t in texts])
+            for key in dict.fromkeys(self._key(t) for t in texts):
+                vectors[key] = vectors.pop(key)  # most recently used last: the last to be dropped
+            if missing:
+                while len(vectors) > MAX_CACHED_VECTORS:
+                    del vectors[next(iter(vectors))]
+                self._save(vectors)
+            return result
 
     def _save(self, vectors: dict[str, np.ndarray]) -> None:
         try:

@@ -143,7 +143,7 @@
       field(T.topic_id, inputs.id), field(T.category, inputs.category),
       field(T.title_ja, inputs.title_ja), field(T.title_en, inputs.title_en),
       field(T.answer_ja, inputs.answer_ja, true), field(T.answer_en, inputs.answer_en, true),
-      el("label", { class: "field full" }, [inputs.offer_human, " " + T.offer_human]),
+      el("label", { class: "check-field" }, [inputs.offer_human, T.offer_human]),
       el("div", { class: "form-actions" }, [submit])
     ]);
     form.addEventListener("submit", function (e) {

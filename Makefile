@@ -40,8 +40,8 @@ run: setup train
 ## the real bot running (tools/with-bot.sh). PostgreSQL/Redis tests run when TEST_DATABASE_URL /
 ## TEST_REDIS_URL are set (.ci/run sets them and TSUNAGI_REQUIRE_SERVICES=1).
 test: setup train
-	$(BOT_PY) -m pytest -q tests/bot
-	$(HANDOFF_PY) -m pytest -q tests/handoff
+	$(BOT_PY) -m pytest -q tests/bot tests/editors/bot
+	$(HANDOFF_PY) -m pytest -q tests/handoff tests/editors/handoff
 	tools/with-bot.sh $(HANDOFF_PY) -m pytest -q tests/browser tests/e2e
 
 test-bot: setup train

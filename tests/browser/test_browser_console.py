@@ -261,7 +261,7 @@ def test_several_conversations_open_at_once_in_tabs(service, new_page):
     console = Console(new_page(), service.url).login("yamada")
     for question in customers:
         console.queue_item(question).get_by_role("button", name=re.compile("対応する")).click()
-    expect(console.tabs).to_have_count(2)
+    expect(console.tabs).to_have_count(2, timeout=15000)  # opening a tab fetches the transcript
     expect(console.tabs.nth(1)).to_have_attribute("aria-selected", "true")
     expect(console.transcript().locator(".tm-customer").first).to_contain_text("How much is shipping?")
     expect(console.page.locator("#mine .mine-item")).to_have_count(2)

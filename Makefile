@@ -41,7 +41,8 @@ run: setup train
 ## TEST_REDIS_URL are set (.ci/run sets them and TSUNAGI_REQUIRE_SERVICES=1).
 test: setup train
 	$(BOT_PY) -m pytest -q tests/bot tests/editors/bot
-	$(HANDOFF_PY) -m pytest -q tests/handoff tests/editors/handoff
+	$(HANDOFF_PY) -m pytest -q tests/handoff
+	$(HANDOFF_PY) -m pytest -q tests/editors/handoff
 	tools/with-bot.sh $(HANDOFF_PY) -m pytest -q tests/browser tests/e2e
 
 test-bot: setup train

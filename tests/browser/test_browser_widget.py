@@ -259,8 +259,12 @@ def test_markup_in_messages_is_shown_as_text_in_widget_and_console(service, new_
     panel = console.panel()
     panel.locator(".reply-text").fill("<b>太字</b> " + markup)
     panel.locator(".reply-text").press("Enter")
+    # One write at a time: the reply has landed before the note is added.
+    expect(console.transcript().locator(".tm-agent")).to_have_count(1)
     panel.locator(".note-text").fill(markup)
-    panel.get_by_role("button", name="メモを追加").click()
+    with agent_page.expect_response(lambda r: r.url.endswith("/notes") and r.request.method == "POST") as posted:
+        panel.get_by_role("button", name="メモを追加").click()
+    assert posted.value.status == 201, posted.value.text()
     expect(panel.locator(".notes .note-text")).to_have_text([markup])
     expect(widget.messages("agent")).to_have_text(["<b>太字</b> " + markup])
 

@@ -59,9 +59,7 @@ def customer_stream(db: Database, broker, settings: StreamSettings, conversation
                 last_queue = position_of(conversation_id, state["positions"], state["seconds_per_position"])
                 if last_queue:
                     yield sse("queue", last_queue)
-        deadline = time.monotonic() + settings.max_seconds
-        while time.monotonic() < deadline and not subscription.overflowed:
-            item = subscription.get(timeout=settings.heartbeat)
+        for item in _items_or_heartbeats(subscription, settings):
             if item is None:
                 yield ": heartbeat\n\n"
                 continue
@@ -88,6 +86,14 @@ def customer_stream(db: Database, broker, settings: StreamSettings, conversation
         subscription.close()
 
 
+def _items_or_heartbeats(subscription, settings: StreamSettings):
+    """Published items, or None every `heartbeat` seconds of quiet, until the stream's time is up
+    or the subscription fell behind (the browser then reconnects and resumes)."""
+    deadline = time.monotonic() + settings.max_seconds
+    while time.monotonic() < deadline and not subscription.overflowed:
+        yield subscription.get(timeout=settings.heartbeat)
+
+
 def agent_stream(broker, settings: StreamSettings, agent_id: int) -> Iterator[str]:
     """Queue changes for everyone; message, status, typing and note events of the agent's own
     conversations (status also to the agent a conversation was transferred away from)."""
@@ -95,9 +101,7 @@ def agent_stream(broker, settings: StreamSettings, agent_id: int) -> Iterator[st
     try:
         yield "retry: 2000\n\n"
         yield sse("ready", {"agent_id": agent_id})
-        deadline = time.monotonic() + settings.max_seconds
-        while time.monotonic() < deadline and not subscription.overflowed:
-            item = subscription.get(timeout=settings.heartbeat)
+        for item in _items_or_heartbeats(subscription, settings):
             if item is None:
                 yield ": heartbeat\n\n"
                 continue

@@ -260,20 +260,28 @@ def latency(model: Path, texts, requests_total=1000):
     import urllib.request
 
     port = free_port()
-    server = subprocess.Popen([RASA, "run", "--enable-api", "--model", str(model), "--port", str(port)],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    # An empty working directory: `rasa run` would otherwise read the project's endpoints.yml
+    # and credentials.yml (action server, tracker store), which an NLU benchmark does not need.
+    workdir = Path(tempfile.mkdtemp(prefix="nlu-bench-server-"))
+    log = open(workdir / "rasa.log", "wb")
+    server = subprocess.Popen([RASA, "run", "--enable-api", "--model", str(model), "--port", str(port),
+                               "--interface", "127.0.0.1"],
+                              cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 300
+        deadline = time.time() + 600
         while time.time() < deadline:
+            if server.poll() is not None:
+                raise RuntimeError(f"the Rasa server exited:\n{(workdir / 'rasa.log').read_text()[-3000:]}")
             try:
-                if json.loads(urllib.request.urlopen(url + "/status", timeout=2).read()).get("model_file"):
+                if json.loads(urllib.request.urlopen(url + "/status", timeout=5).read()).get("model_id"):
                     break
             except Exception:
-                time.sleep(1)
+                pass
+            time.sleep(1)
         else:
-            raise RuntimeError("the Rasa server did not start")
+            raise RuntimeError(f"the Rasa server did not start:\n{(workdir / 'rasa.log').read_text()[-3000:]}")
 
         def parse(text):
             body = json.dumps({"text": text}).encode()
@@ -299,6 +307,8 @@ def latency(model: Path, texts, requests_total=1000):
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # ---- runs -------------------------------------------------------------------------
@@ -358,10 +368,27 @@ def run_shop(pipeline, data, fresh, measure_latency):
     return cached(pipeline, "shop", data["train"], compute, fresh)
 
 
+def record(pipeline: str, dataset: str, result: dict) -> dict:
+    """Merges one result into nlu.json under a lock: several runs (one per pipeline) may share it."""
+    import fcntl
+
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with open(RESULTS.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"pipelines": {}}
+        results["pipelines"].setdefault(pipeline, {})[dataset] = result
+        results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                              "cpu": platform.processor() or platform.machine()}
+        RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    return results
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="NLU benchmark")
     parser.add_argument("--fresh", action="store_true", help="ignore cached results")
     parser.add_argument("--only", choices=["ours", "rasa", "sklearn"], action="append")
+    parser.add_argument("--datasets", choices=["clinc150", "banking77", "shop"], action="append",
+                        help="run only these data sets (default: all)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ["RASA_TELEMETRY_ENABLED"] = "false"
@@ -376,17 +403,16 @@ def main(argv=None):
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"pipelines": {}}
     for key in args.only or ["ours", "sklearn", "rasa"]:
         tuned, shipped = pipelines[key]
-        entry = results["pipelines"].setdefault(tuned.name, {})
         print(f"== {tuned.name}", flush=True)
-        entry["shop"] = run_shop(shipped, data["shop"], args.fresh, measure_latency=key != "sklearn")
-        print(f"   shop: {entry['shop']}", flush=True)
-        entry["clinc150"] = run_clinc(tuned, data["clinc150"], args.fresh)
-        print(f"   clinc150: {entry['clinc150']}", flush=True)
-        entry["banking77"] = run_banking(tuned, data["banking77"], args.fresh)
-        print(f"   banking77: {entry['banking77']}", flush=True)
-        results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+        runs = {"clinc150": lambda: run_clinc(tuned, data["clinc150"], args.fresh),
+                "banking77": lambda: run_banking(tuned, data["banking77"], args.fresh),
+                "shop": lambda: run_shop(shipped, data["shop"], args.fresh, measure_latency=key != "sklearn")}
+        for dataset, run in runs.items():
+            if args.datasets and dataset not in args.datasets:
+                continue
+            result = run()
+            print(f"   {dataset}: {result}", flush=True)
+            results = record(tuned.name, dataset, result)
     print_table(results)
 
 

@@ -116,7 +116,7 @@ def _build_services(app: Flask) -> Services:
         LivePushListener(broker),
         MetricsListener(),
         QueueListener(broker, db, c["QUEUE_ETA_SAMPLE"], c["QUEUE_DEFAULT_WAIT_SECONDS"]),
-        BotRestartListener(rasa),
+        BotRestartListener(rasa, db),
         UnansweredListener(),
     ])
     counter = RedisCounter(broker) if c["REDIS_URL"] else MemoryCounter()

@@ -17,8 +17,7 @@ from .transcript import add_message
 def reply(session, conversation_id: str, agent: Agent, text: str) -> Message:
     # The ownership check is part of the numbering UPDATE, so a reply cannot slip in after a
     # transfer or resolve that committed a moment earlier.
-    owned = (Conversation.status == Status.ASSIGNED.value, Conversation.agent_id == agent.id)
-    message = add_message(session, conversation_id, "agent", text, None, conditions=owned,
+    message = add_message(session, conversation_id, "agent", text, None, owner_id=agent.id,
                           agent_id=agent.id, agent_name=agent.name)
     if message is None:
         conversation = get_conversation(session, conversation_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Optional
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .auth import ROLES
@@ -40,12 +40,14 @@ def authenticate(session, email: str, password: str) -> Optional[Agent]:
     return agent if check_password_hash(agent.password_hash, password) else None
 
 
+_SELECT_AGENT = select(Agent.__table__).where(Agent.__table__.c.id == bindparam("agent_id"))  # built once
+
+
 def load_agent(agent_id) -> Optional[Agent]:
     """The session's agent, when still active. Runs on every agent request: a Core SELECT and a
     plain (transient) Agent, without the ORM's identity-map load."""
-    table = Agent.__table__
     with current_app.extensions["tsunagi"].db.reading() as session:
-        row = session.execute(select(table).where(table.c.id == agent_id)).first()
+        row = session.execute(_SELECT_AGENT, {"agent_id": agent_id}).first()
     return Agent(**row._mapping) if row is not None and row.active else None
 
 

@@ -16,6 +16,7 @@ from . import events
 from .database import Database, utcnow
 from .errors import Conflict
 from .languages import detect_language
+from .listeners.bot_restart_listener import restarted
 from .lifecycle import Status, get_conversation, request_handoff
 from .masking import mask_card_numbers
 from .models import Conversation, Message
@@ -50,7 +51,7 @@ class Gateway:
                 earlier = self._earlier(session, conversation_id, client_message_id)
                 if earlier is not None:
                     return earlier
-                message, bot_in_charge, language = self._store_customer_message(
+                message, bot_in_charge, language, restart_pending = self._store_customer_message(
                     session, conversation_id, text, client_message_id, display_text)
         except IntegrityError:
             # The same client_message_id raced in twice: the other request stored it.
@@ -62,6 +63,10 @@ class Gateway:
         if not bot_in_charge:
             return Exchange(message, [])
         try:
+            if restart_pending:  # handed back while Rasa was down: it must forget the old turns first
+                self.rasa.restart(conversation_id)
+                with self.db.writing() as session:
+                    restarted(session, conversation_id)
             turn: Optional[BotTurn] = self.rasa.send(conversation_id, message.text, language)
         except RasaUnavailable as error:
             log.warning("conversation %s: %s", conversation_id, error)
@@ -88,14 +93,15 @@ class Gateway:
             session.execute(update(Conversation).where(Conversation.id == conversation_id)
                             .values(language=language).execution_options(synchronize_session=False))
         message = add_message(session, conversation_id, "customer", text, language,
-                              conditions=(Conversation.status != Status.RESOLVED.value,),
+                              open_only=True,
                               client_message_id=client_message_id, display_text=display_text)
         if message is None:
             raise Conflict("conversation_resolved", "This conversation has ended; start a new one.")
         # Read after the numbering UPDATE took the row lock: a handoff that committed just before
         # is seen here, so the bot never gets a message meant for a person.
-        status = session.scalar(select(Conversation.status).where(Conversation.id == conversation_id))
-        return message, status == Status.BOT.value, language
+        status, restart_pending = session.execute(
+            select(Conversation.status, Conversation.bot_restart_pending).where(Conversation.id == conversation_id)).one()
+        return message, status == Status.BOT.value, language, restart_pending
 
     def _store_bot_turn(self, session, conversation_id: str, message: Message, turn: Optional[BotTurn]) -> list[Message]:
         # Lock the conversation and check the bot is still in charge: if a person took over

@@ -226,9 +226,10 @@ def transfer(session, conversation_id: str, agent: Agent, target_agent_id: int, 
 
 
 def hand_back(session, conversation_id: str, agent: Agent, may_override: bool = False) -> Conversation:
-    """The bot takes over again; the restart listener tells Rasa to start fresh."""
+    """The bot takes over again. Rasa must start fresh: the restart listener tells it at once, and
+    while that has not gone through (Rasa down), the gateway does it before the next message."""
     moved = _move(session, conversation_id, {Status.ASSIGNED}, Status.BOT, *_owned(agent, may_override),
-                  returning=(Conversation.language,), agent_id=None, offline=False)
+                  returning=(Conversation.language,), agent_id=None, offline=False, bot_restart_pending=True)
     if moved is None:
         _explain_not_owned(session, conversation_id, agent)
     language = moved[1]

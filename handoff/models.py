@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any, Optional
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+                        UniqueConstraint, false)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from .database import UTCDateTime, utcnow
@@ -49,6 +49,8 @@ class Conversation(Base):
     handoff_turns: Mapped[Optional[list[Any]]] = mapped_column(nullable=True)
     queued_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
     offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set by a hand-back, cleared once Rasa has forgotten the conversation's earlier turns.
+    bot_restart_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     email: Mapped[Optional[str]] = mapped_column(String(254), nullable=True)
     agent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agents.id"), nullable=True)
     claimed_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)

@@ -285,6 +285,7 @@ def _paths() -> dict:
                   tag="admin", security=AGENT, body=canned_body, params=reply_id),
         "delete": op("Delete a canned reply (admin)", {"204": None}, tag="admin", security=AGENT, params=reply_id),
     }
+    paths.update(_editor_paths())
     paths["/healthz"] = {"get": {"summary": "Liveness, with database, Redis and Rasa reachability", "tags": ["operations"],
                                  "security": [], "responses": {
                                      status: {"description": d, **_json(obj({"status": {"type": "string"},
@@ -295,6 +296,63 @@ def _paths() -> dict:
                                  "responses": {"200": {"description": "Metrics",
                                                        "content": {"text/plain": {"schema": {"type": "string"}}}}}}}
     return paths
+
+
+def _editor_paths() -> dict:
+    """/api/editor (editor role): unanswered questions grouped by meaning, and the changes to the
+    FAQ content files made from them (handoff/editor_api.py)."""
+    text_list = {"type": "array", "maxItems": 200, "items": {"type": "string", "maxLength": 2000, "pattern": NO_NUL}}
+    ids = {"type": "array", "maxItems": 500, "items": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
+    bilingual = obj({"ja": {"type": "string", "maxLength": 2000, "pattern": NO_NUL},
+                     "en": {"type": "string", "maxLength": 2000, "pattern": NO_NUL}}, ("ja", "en"))
+    change = obj({"change": obj({"files": {"type": "array", "items": {"type": "string"}}, "diff": {"type": "string"},
+                                 "added": {"type": "array", "items": {"type": "string"}},
+                                 "skipped": {"type": "array", "items": {"type": "object"}}},
+                                ("files", "diff", "added", "skipped")),
+                  "handled": {"type": "integer", "minimum": 0}}, ("change", "handled"))
+    question = obj({"message_id": {"type": "integer"}, "conversation_id": {"type": "string"},
+                    "text": {"type": "string"}, "language": {"type": "string"}, "created_at": TIME,
+                    "reasons": {"type": "array", "items": {"type": "string"}}, "topic": nullable({"type": "string"})},
+                   ("message_id", "conversation_id", "text", "language", "created_at", "reasons"))
+    group = obj({
+        "id": {"type": "string"}, "count": {"type": "integer", "minimum": 1},
+        "languages": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "reasons": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "first_asked_at": TIME, "last_asked_at": TIME, "examples": {"type": "array", "items": question},
+        "message_ids": {"type": "array", "items": {"type": "integer"}},
+        "texts": {"type": "array", "items": {"type": "string"}},
+        "nearest_topic": nullable(obj({"id": {"type": "string"}, "title": {"type": "object"},
+                                       "similarity": {"type": "number"}}, ("id", "title", "similarity"))),
+    }, ("id", "count", "languages", "reasons", "examples", "message_ids", "texts", "nearest_topic"))
+    return {
+        "/api/editor/unanswered": {"get": op(
+            "Unhandled unanswered questions grouped by meaning, with the topics and categories (editor)",
+            {"200": obj({"from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
+                         "questions": {"type": "integer"}, "groups": {"type": "array", "items": group},
+                         "topics": {"type": "array", "items": obj({
+                             "id": {"type": "string"}, "category": {"type": "string"}, "title": {"type": "object"},
+                             "examples": {"type": "integer"}}, ("id", "category", "title", "examples"))},
+                         "categories": {"type": "array", "items": {"type": "string"}}},
+                        ("from", "to", "questions", "groups", "topics", "categories"))},
+            tag="editor", security=AGENT, params=DATE_RANGE + [QUERY_LANGUAGE])},
+        "/api/editor/unanswered/add-examples": {"post": op(
+            "Append examples to a topic in data/nlu; the questions they came from are handled (editor)",
+            {"200": change}, tag="editor", security=AGENT,
+            body=body_obj({"topic": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": SOMETHING},
+                           "examples": text_list, "message_ids": ids}, ("topic", "examples")))},
+        "/api/editor/unanswered/new-topic": {"post": op(
+            "Draft a new topic in data/nlu, domain and data/topics (editor)", {"201": change}, tag="editor",
+            security=AGENT, body=body_obj({
+                "topic": obj({"id": {"type": "string", "maxLength": 100, "pattern": NO_NUL},
+                              "category": {"type": "string", "maxLength": 100, "pattern": NO_NUL},
+                              "title": bilingual, "answer": bilingual, "offer_human": {"type": "boolean"}},
+                             ("id", "category", "title", "answer")),
+                "examples": text_list, "message_ids": ids}, ("topic", "examples")))},
+        "/api/editor/unanswered/dismiss": {"post": op(
+            "Mark questions handled without a change (editor)",
+            {"200": obj({"handled": {"type": "integer", "minimum": 0}}, ("handled",))}, tag="editor",
+            security=AGENT, body=body_obj({"message_ids": ids}, ("message_ids",)))},
+    }
 
 
 @lru_cache(maxsize=1)

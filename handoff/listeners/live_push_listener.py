@@ -15,6 +15,7 @@ from ..models import Agent, Conversation, StreamEvent
 from ..transcript import iso, message_json, take_number
 
 AGENTS_CHANNEL = "agents"
+_INSERT_STREAM_EVENT = insert(StreamEvent.__table__)  # built once: it runs for every message
 
 _STATUS_EVENTS = frozenset({events.HANDOFF_REQUESTED, events.OFFLINE_TICKET_OPENED, events.CLAIMED,
                             events.TRANSFERRED, events.HANDED_BACK, events.RESOLVED})
@@ -59,8 +60,8 @@ class LivePushListener(Listener):
         else:
             numbered = take_number(session, event.conversation_id, "last_event_id")
             event_id, owner = numbered.value, numbered.agent_id
-        session.execute(insert(StreamEvent.__table__).values(conversation_id=event.conversation_id, event_id=event_id,
-                                                             type=kind, data=public, created_at=utcnow()))
+        session.execute(_INSERT_STREAM_EVENT, {"conversation_id": event.conversation_id, "event_id": event_id,
+                                               "type": kind, "data": public, "created_at": utcnow()})
         event.outbox["customer"] = {"id": event_id, "event": kind, "data": public}
         event.outbox["agents"] = {"event": kind, "conversation_id": event.conversation_id,
                                   "agent_id": owner if owner is not None else event.agent_id,

@@ -16,12 +16,20 @@ from handoff import create_app
 from handoff.openapi import openapi_document
 from handoff_support import AgentSession, Customer, add_agent
 from conftest import base_config
+from tests.support.project_copy import copy_content
+
+
+@pytest.fixture(scope="module")
+def content(tmp_path_factory):
+    """The editor API's FAQ files: a trimmed copy, since its writes are part of the run."""
+    return copy_content(tmp_path_factory.mktemp("project"), examples_per_intent=3)
 
 
 @pytest.fixture
-def world(sqlite_url, rasa, tmp_path):
+def world(sqlite_url, rasa, tmp_path, content):
     rasa.reset()
-    app = create_app(base_config(sqlite_url, rasa.url, str(tmp_path)))
+    app = create_app({**base_config(sqlite_url, rasa.url, str(tmp_path)), "TSUNAGI_PROJECT_DIR": str(content),
+                      "EMBEDDING_CACHE_DIR": str(content / "embeddings")})
     add_agent(app, "boss@shop.example", role="admin", name="Boss")
     admin = AgentSession(app, "boss@shop.example")
     client = app.test_client()

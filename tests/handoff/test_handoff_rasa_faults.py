@@ -56,3 +56,22 @@ def test_rest_channel_list_answers_work_without_nlu(make_app, rasa):
     assert answer["replies"][0]["text"].startswith("Shipping is 550 yen per order")
     customer.send("/request_human")
     assert customer.status()["status"] == "waiting"
+
+
+def test_a_hand_back_while_rasa_is_down_restarts_the_bot_before_the_next_message(client, rasa, agent_factory):
+    customer = Customer(client, "en")
+    customer.send("/request_human")
+    agent = agent_factory()
+    assert agent.post(f"/api/agent/conversations/{customer.id}/claim").status_code == 200
+    rasa.stop()
+    try:
+        assert agent.post(f"/api/agent/conversations/{customer.id}/handback").get_json()["status"] == "bot"
+        assert "not available" in customer.send("How much is shipping?").get_json()["replies"][0]["text"]
+        assert rasa.restarts == []
+    finally:
+        rasa.start()
+    answer = customer.send("How much is shipping?").get_json()
+    assert answer["replies"][0]["sender"] == "bot"
+    assert rasa.restarts == [customer.id]  # before the message: the bot's old turns are gone
+    customer.send("Thanks")
+    assert rasa.restarts == [customer.id]  # once: the pending restart was cleared

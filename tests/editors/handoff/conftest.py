@@ -5,7 +5,6 @@ Run: .venv/handoff/bin/python -m pytest -q tests/editors/handoff
 """
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
@@ -16,35 +15,8 @@ from handoff.agents import create_agent
 from handoff.cli import migrate
 
 from scripted_rasa import ScriptedRasa
-
-ROOT = Path(__file__).resolve().parents[3]
-CONTENT = ("data/nlu", "data/topics", "data/rules.yml", "domain", "config.yml", "actions")
-
-
-def copy_project(target: Path, examples_per_intent: int | None = None) -> Path:
-    """The repository's FAQ content (and what `make validate` reads) copied into target.
-    With examples_per_intent, each intent keeps only its first examples, line by line, so the
-    files keep their exact layout (and embedding them is quick)."""
-    for name in CONTENT:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, target / name)
-    if examples_per_intent is not None:
-        for path in (target / "data" / "nlu").glob("*.yml"):
-            kept, count = [], 0
-            for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
-                if re.match(r"^\s*-\s+intent:", line):
-                    count = 0
-                elif re.match(r"^\s{4}- ", line):
-                    count += 1
-                    if count > examples_per_intent:
-                        continue
-                kept.append(line)
-            path.write_text("".join(kept), encoding="utf-8")
-    return target
+# The editors' tests change a copy of the content, never the repository's files.
+from tests.support.project_copy import ROOT, copy_content as copy_project  # noqa: F401 (used by the tests)
 
 
 @pytest.fixture(scope="session")

@@ -359,6 +359,9 @@ def main():
                         help="agent messages per second to try in each setup (default 50 200)")
     parser.add_argument("--seconds", type=float, default=10, help="seconds of sending per setup (default 10)")
     parser.add_argument("--streams", type=int, nargs="*", default=[500, 1000], help="stream counts to hold")
+    parser.add_argument("--setups", nargs="+", default=["sqlite:1", "sqlite+redis:2", "postgresql+redis:1",
+                                                         "postgresql+redis:2"],
+                        help="database[+redis]:processes (default: all four)")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "handoff.json"))
     args = parser.parse_args()
     if max(args.rates) * args.seconds > 20000 or max(args.streams, default=0) > 5000:
@@ -366,7 +369,15 @@ def main():
     limit = raise_file_limit()
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"tsunagi-bench-{os.getpid()}"
     workdir.mkdir(parents=True, exist_ok=True)
-    setups = [("sqlite", False, 1), ("sqlite", True, 2), ("postgresql", True, 1), ("postgresql", True, 2)]
+    setups = []
+    for setup in args.setups:
+        stores, _, processes = setup.partition(":")
+        kind, _, redis = stores.partition("+")
+        if kind not in ("sqlite", "postgresql") or redis not in ("", "redis") or processes not in ("1", "2"):
+            parser.error(f"--setups: {setup!r} is not database[+redis]:1|2")
+        if processes == "2" and not redis:
+            parser.error(f"--setups: {setup!r}: two processes share live events through Redis")
+        setups.append((kind, bool(redis), int(processes)))
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
                "file_limit": limit, "rates": args.rates, "seconds": args.seconds, "delivery": [], "streams": []}
     for kind, redis, processes in setups:

@@ -76,7 +76,11 @@ class Database:
         self.engine = engine
         self.dispatcher = dispatcher
         self._write = sessionmaker(bind=engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False)
-        self._read = sessionmaker(bind=engine, expire_on_commit=False)
+        # On PostgreSQL (READ COMMITTED) every statement reads its own snapshot, inside a
+        # transaction or not, so reads skip BEGIN and ROLLBACK: two round trips fewer per request.
+        # SQLite keeps its read transactions: there they make a request's reads one snapshot.
+        reader = engine.execution_options(isolation_level="AUTOCOMMIT") if engine.dialect.name == "postgresql" else engine
+        self._read = sessionmaker(bind=reader, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:

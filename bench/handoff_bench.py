@@ -14,6 +14,7 @@ and prints a table. The setups are the peers compared against each other in one 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import platform
@@ -217,8 +218,13 @@ def delivery(kind: str, redis: bool, processes: int, rate: float, seconds: float
         start = time.perf_counter() + 0.2
 
         def send(number: int):
+            # A plain keep-alive HTTP connection per sender: the load generator shares the 2 cores
+            # with the servers, and http.client costs a third of what requests does per POST.
             session, headers = agents[number]
             url = urls[number % len(urls)]
+            connection = http.client.HTTPConnection(*url.removeprefix("http://").split(":"), timeout=30)
+            post_headers = {**headers, "Content-Type": "application/json", "Cookie": "; ".join(
+                f"{name}={value}" for name, value in session.cookies.items())}
             while True:
                 with counter_lock:
                     index = next(counter, None)
@@ -232,9 +238,11 @@ def delivery(kind: str, redis: bool, processes: int, rate: float, seconds: float
                 label = f"bench#{index}"
                 with lock:
                     sent_at[label] = time.perf_counter()
-                response = session.post(f"{url}/api/agent/conversations/{conversation['id']}/messages",
-                                        json={"text": label}, headers=headers)
-                if response.status_code != 201:
+                connection.request("POST", f"/api/agent/conversations/{conversation['id']}/messages",
+                                   json.dumps({"text": label}), post_headers)
+                response = connection.getresponse()
+                response.read()
+                if response.status != 201:
                     failures[0] += 1
 
         threads = [threading.Thread(target=send, args=(n,)) for n in range(senders)]

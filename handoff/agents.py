@@ -46,8 +46,7 @@ _SELECT_AGENT = select(Agent.__table__).where(Agent.__table__.c.id == bindparam(
 def load_agent(agent_id) -> Optional[Agent]:
     """The session's agent, when still active. Runs on every agent request: a Core SELECT and a
     plain (transient) Agent, without the ORM's identity-map load."""
-    with current_app.extensions["tsunagi"].db.reading() as session:
-        row = session.execute(_SELECT_AGENT, {"agent_id": agent_id}).first()
+    row = current_app.extensions["tsunagi"].db.first_row(_SELECT_AGENT, {"agent_id": agent_id})
     return Agent(**row._mapping) if row is not None and row.active else None
 
 

@@ -80,6 +80,7 @@ class Database:
         # transaction or not, so reads skip BEGIN and ROLLBACK: two round trips fewer per request.
         # SQLite keeps its read transactions: there they make a request's reads one snapshot.
         reader = engine.execution_options(isolation_level="AUTOCOMMIT") if engine.dialect.name == "postgresql" else engine
+        self._reader = reader
         self._read = sessionmaker(bind=reader, expire_on_commit=False)
 
     @property
@@ -102,6 +103,12 @@ class Database:
             session.close()
         if self.dispatcher is not None:
             self.dispatcher.after_commit(session.info["events"])
+
+    def first_row(self, statement, parameters: dict):
+        """The first row of a prebuilt Core statement, without an ORM session: for the reads made
+        on every request."""
+        with self._reader.connect() as connection:
+            return connection.execute(statement, parameters).first()
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Session]:

@@ -14,7 +14,6 @@ and prints a table. The setups are the peers compared against each other in one 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import platform
@@ -27,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from http.client import HTTPConnection
 from pathlib import Path
 
 import requests
@@ -222,7 +222,7 @@ def delivery(kind: str, redis: bool, processes: int, rate: float, seconds: float
             # with the servers, and http.client costs a third of what requests does per POST.
             session, headers = agents[number]
             url = urls[number % len(urls)]
-            connection = http.client.HTTPConnection(*url.removeprefix("http://").split(":"), timeout=30)
+            connection = HTTPConnection(*url.removeprefix("http://").split(":"), timeout=30)
             post_headers = {**headers, "Content-Type": "application/json", "Cookie": "; ".join(
                 f"{name}={value}" for name, value in session.cookies.items())}
             while True:
@@ -350,7 +350,7 @@ def print_table(results: dict):
     print("-" * len(head))
     for r in results["delivery"]:
         print(f"{r['database']:<11}{'yes' if r['redis'] else 'no':<7}{r['processes']:<7}{r['target_rate']:>9.0f}"
-              f"{r['delivered_per_second']:>8.1f}{r['p50_ms']:>8}{r['p99_ms']:>8}{r['max_ms']:>8}{r['lost']:>6}"
+              f"{r['delivered_per_second']:>8.1f}{str(r['p50_ms']):>8}{str(r['p99_ms']):>8}{str(r['max_ms']):>8}{r['lost']:>6}"
               f"{r['duplicated']:>5}  {'kept' if r['order_kept'] else 'BROKEN'}")
     print("\nConcurrent streams held by one gevent process (SQLite)")
     head = f"{'streams':>8}{'connected':>11}{'got event':>11}{'open s':>8}{'push s':>8}{'RSS MB':>8}"

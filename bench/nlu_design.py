@@ -23,7 +23,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from bot.classifier import choose_thresholds, softmax
 from bot.embedding import embed_texts
-from bot.language import detect_language
+from languages import detect_language
 
 ROOT = Path(__file__).resolve().parent.parent
 E5_STATS = {}

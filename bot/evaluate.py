@@ -11,7 +11,6 @@ usage: python -m bot.evaluate --model models/current.tar.gz --nlu FILE --report 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import sys
@@ -19,7 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Text
 
-from bot.language import detect_language
+from languages import detect_language
 
 FALLBACK = "nlu_fallback"
 
@@ -69,20 +68,33 @@ def _rate(rows, predicate) -> float:
     return round(sum(1 for r in rows if predicate(r)) / len(rows), 4) if rows else 0.0
 
 
-async def predict(model: Path, examples: List[Dict[Text, Text]]) -> List[Dict]:
+def predict(model: Path, examples: List[Dict[Text, Text]], batch_size: int = 64) -> List[Dict]:
+    """One row {text, expected, predicted, confidence, language} per example. The messages go
+    through the model's NLU graph in batches: the sentence embeddings of a batch are computed
+    at once, several times faster than one message at a time on a CPU. Same components, same
+    results as Rasa's own parsing (tests/editors/bot checks)."""
     from rasa.core.agent import Agent
+    from rasa.core.channels.channel import UserMessage
+    from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
+    from rasa.shared.core.trackers import DialogueStateTracker
 
-    agent = Agent.load(str(model))
+    processor = Agent.load(str(model)).processor
+    tracker = DialogueStateTracker.from_events("evaluate", [])
+    target = processor.model_metadata.nlu_target
     rows = []
-    for example in examples:
-        parse = await agent.parse_message(example["text"])
-        rows.append({
-            "text": example["text"],
-            "expected": example["expected"],
-            "predicted": parse["intent"]["name"],
-            "confidence": round(float(parse["intent"].get("confidence") or 0.0), 4),
-            "language": detect_language(example["text"]) or "ja",
-        })
+    for start in range(0, len(examples), batch_size):
+        batch = examples[start:start + batch_size]
+        parsed = processor.graph_runner.run(
+            inputs={PLACEHOLDER_MESSAGE: [UserMessage(e["text"], sender_id="evaluate") for e in batch],
+                    PLACEHOLDER_TRACKER: tracker},
+            targets=[target])[target]
+        for example, message in zip(batch, parsed):
+            intent = message.get("intent") or {}
+            rows.append({
+                "text": example["text"], "expected": example["expected"], "predicted": intent.get("name"),
+                "confidence": round(float(intent.get("confidence") or 0.0), 4),
+                "language": detect_language(example["text"]) or "ja",
+            })
     return rows
 
 
@@ -114,7 +126,7 @@ def main(argv=None) -> int:
     if not examples:
         print(f"evaluate: {args.nlu} has no intent examples", file=sys.stderr)
         return 2
-    rows = asyncio.run(predict(args.model, examples))
+    rows = predict(args.model, examples)
     summary = summarise(rows)
     report = {"model": str(args.model), "nlu": str(args.nlu), "summary": summary,
               "per_intent": per_intent(rows), "examples": rows}

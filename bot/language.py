@@ -1,4 +1,5 @@
-"""Per-message language detection (Japanese or English) for the bot and the gateway.
+"""Per-message language detection (Japanese or English) in the NLU pipeline; the rule itself is
+in the root languages.py, shared with the handoff service.
 
 The result is added to the parse result as a `language` entity, which fills the `language`
 slot, so the answer is given in the language of the customer's latest message.
@@ -6,7 +7,6 @@ slot, so the answer is given in the language of the customer's latest message.
 from __future__ import annotations
 
 import logging
-import unicodedata
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -17,31 +17,11 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from languages import detect_language
+
 logger = logging.getLogger(__name__)
 
 LANGUAGE_ENTITY = "language"
-
-
-def detect_language(text: Text) -> Optional[Text]:
-    """"ja", "en", or None when the text has no letters to go by ("？", "👍", "12")."""
-    kana = kanji = latin = 0
-    for ch in text:
-        if "\u3040" <= ch <= "\u30ff" or "\uff66" <= ch <= "\uff9f":  # kana, half-width kana
-            kana += 1
-        elif "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf":
-            kanji += 1
-        elif ch.isascii() and ch.isalpha():
-            latin += 1
-        elif unicodedata.category(ch).startswith("L") and "\uff21" <= ch <= "\uff5a":
-            latin += 1  # full-width Latin letters (ＡＢＣ)
-    if kana:
-        return "ja"
-    # Kanji without kana ("送料無料?") is Japanese unless it is a word inside English text.
-    if kanji and kanji * 3 >= latin:
-        return "ja"
-    if latin:
-        return "en"
-    return None
 
 
 @DefaultV1Recipe.register(

@@ -229,37 +229,6 @@ def train(project: Path, releases: Path, log: Path) -> Path:
     return release
 
 
-def predict(model: Path, examples: List[Dict[str, str]], batch_size: int = 64) -> List[Dict]:
-    """The rows of bot.evaluate.predict, from batches through the model's NLU graph: the
-    sentence embeddings of a batch are computed at once, several times faster than one
-    message at a time on a CPU. Same components, same results (tests/editors/bot checks)."""
-    from rasa.core.agent import Agent
-    from rasa.core.channels.channel import UserMessage
-    from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
-    from rasa.shared.core.trackers import DialogueStateTracker
-
-    from bot.language import detect_language
-
-    processor = Agent.load(str(model)).processor
-    tracker = DialogueStateTracker.from_events("evaluate", [])
-    target = processor.model_metadata.nlu_target
-    rows = []
-    for start in range(0, len(examples), batch_size):
-        batch = examples[start:start + batch_size]
-        parsed = processor.graph_runner.run(
-            inputs={PLACEHOLDER_MESSAGE: [UserMessage(e["text"], sender_id="evaluate") for e in batch],
-                    PLACEHOLDER_TRACKER: tracker},
-            targets=[target])[target]
-        for example, message in zip(batch, parsed):
-            intent = message.get("intent") or {}
-            rows.append({
-                "text": example["text"], "expected": example["expected"], "predicted": intent.get("name"),
-                "confidence": round(float(intent.get("confidence") or 0.0), 4),
-                "language": detect_language(example["text"]) or "ja",
-            })
-    return rows
-
-
 def evaluate(model: Path, tests: Path) -> Dict:
     """bot.evaluate's summary and per-intent results, cached by model and test-set content."""
     from bot import evaluate as evaluation
@@ -269,7 +238,7 @@ def evaluate(model: Path, tests: Path) -> Dict:
     cached = cache / f"{key}.json"
     if cached.is_file():
         return json.loads(cached.read_text(encoding="utf-8"))
-    rows = predict(model, evaluation.read_examples(tests))
+    rows = evaluation.predict(model, evaluation.read_examples(tests))
     result = {"summary": evaluation.summarise(rows), "per_intent": evaluation.per_intent(rows)}
     cache.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(f".{os.getpid()}.tmp")

@@ -360,7 +360,7 @@ def _plain_text(text: str) -> str:
 
 
 def _read_nlu_file(path: Path, content: Content) -> None:
-    from bot.language import detect_language
+    from languages import detect_language
 
     rel = content.rel(path)
     root = _compose(path, content)

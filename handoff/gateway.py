@@ -15,12 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from . import events
 from .database import Database, utcnow
 from .errors import Conflict
-from .languages import detect_language
 from .listeners.bot_restart_listener import restarted
 from .lifecycle import Status, get_conversation, request_handoff
 from .masking import mask_card_numbers
 from .models import Conversation, Message
 from .rasa import BotTurn, RasaClient, RasaUnavailable
+from languages import conversation_language
 from support_hours import SupportHours
 from .system_messages import system_text
 from .transcript import add_message, replies_to
@@ -88,7 +88,7 @@ class Gateway:
         conversation = get_conversation(session, conversation_id)
         if conversation.status == Status.RESOLVED:
             raise Conflict("conversation_resolved", "This conversation has ended; start a new one.")
-        language = detect_language(text) or conversation.language
+        language = conversation_language(text) or conversation.language
         if language != conversation.language:
             session.execute(update(Conversation).where(Conversation.id == conversation_id)
                             .values(language=language).execution_options(synchronize_session=False))

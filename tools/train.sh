@@ -8,7 +8,7 @@ cache=${TSUNAGI_CACHE:-$HOME/.cache/tsunagi}
 # The model's inputs: content, config, the components in the pipeline, the environment, the
 # embedding model (not bot/validate.py and the like, which do not change the model).
 inputs=$(find config.yml domain data/nlu data/rules.yml -type f -name '*.yml'; \
-  ls bot/tokenizer.py bot/language.py bot/embedding.py bot/classifier.py bot/policy.py requirements/bot.lock)
+  ls bot/tokenizer.py bot/language.py bot/embedding.py bot/classifier.py bot/policy.py languages.py requirements/bot.lock)
 hash=$( (echo "$inputs" | LC_ALL=C sort | xargs sha256sum; readlink -f models/multilingual-e5-small) | sha256sum | cut -c1-16)
 cached="$cache/trained/tsunagi-$hash.tar.gz"
 if [ ! -f "$cached" ]; then

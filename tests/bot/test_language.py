@@ -1,6 +1,6 @@
 import pytest
 
-from bot.language import detect_language
+from languages import conversation_language, detect_language
 
 
 @pytest.mark.parametrize("text, language", [
@@ -20,3 +20,17 @@ from bot.language import detect_language
 ])
 def test_detect_language(text, language):
     assert detect_language(text) == language
+
+
+@pytest.mark.parametrize("text, language", [
+    ("送料はいくら？", "ja"),
+    ("how much is shipping", "en"),
+    ("what does 送料 mean here in this shop", "en"),
+    ("OK", None),        # a lone Latin word keeps the conversation's language
+    ("iPhoneの充電器", "ja"),
+    ("/request_human", None),  # a button payload says nothing about the customer
+    ("/affirm yes please", None),
+    ("👍", None),
+])
+def test_conversation_language(text, language):
+    assert conversation_language(text) == language

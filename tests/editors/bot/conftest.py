@@ -67,7 +67,7 @@ def keep_examples(project: Path, per_language: int) -> None:
 
 
 def _keep(path: Path, per_language: int) -> None:
-    from bot.language import detect_language
+    from languages import detect_language
 
     kept, counts = [], {}
     for line in path.read_text(encoding="utf-8").splitlines(keepends=True):

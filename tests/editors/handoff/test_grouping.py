@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from handoff.content_files import ContentFiles
-from handoff.languages import detect_language
+from languages import detect_language
 from handoff.unanswered import Embedder, Question, group_by_meaning, groups
 
 # Questions the shop's FAQ does not cover, each asked several ways in both languages, and

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.project_copy import copy_paths
+
 ROOT = Path(__file__).resolve().parents[3]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -25,19 +27,13 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 BOT_PYTHON = ROOT / ".venv" / "bot" / "bin" / "python"
 RASA = ROOT / ".venv" / "bot" / "bin" / "rasa"
 COPIED = ("config.yml", "credentials.yml", "endpoints.yml", "data", "domain", "actions", "bot",
-          "tools/train.sh", "requirements/bot.lock")
+          "languages.py", "support_hours.py", "tools/train.sh", "requirements/bot.lock")
 
 
 def copy_project(target: Path) -> Path:
     """The Rasa project (content, configuration, components and training script) in target, with
     the environment and the embedding model linked, so tools/train.sh works there as here."""
-    for name in COPIED:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, target / name)
+    copy_paths(target, COPIED)
     (target / ".venv").symlink_to(ROOT / ".venv")
     (target / "models").mkdir()
     (target / "models" / "multilingual-e5-small").symlink_to((ROOT / "models" / "multilingual-e5-small").resolve())

@@ -365,6 +365,7 @@ def run_shop(pipeline, data, fresh, measure_latency):
             result = {"train_seconds": round(seconds, 1), "in_scope_accuracy": round(accuracy, 4),
                       "out_of_scope_recall": round(recall, 4) if recall is not None else None}
             if measure_latency:
+                print(f"   shop: trained in {seconds:.0f} s; measuring /model/parse latency", flush=True)
                 result["parse_latency"] = latency(model, list(texts))
         return result
     return cached(pipeline, "shop", data["train"], compute, fresh)

@@ -16,7 +16,6 @@ Writes bench/results/nlu.json and prints a table.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import hashlib
 import json
@@ -149,23 +148,18 @@ class RasaPipeline:
         return workdir / "models" / "model.tar.gz", seconds
 
     def predict(self, model, texts):
-        """[(ranking [(intent, confidence)], similarity or None)] for every text."""
-        from rasa.core.agent import Agent
+        """[(ranking [(intent, confidence)], similarity or None)] for every text, parsed in
+        batches as `make evaluate` does (the same graph as Rasa's /model/parse)."""
+        from bot.evaluate import parse_in_batches
 
         os.chdir(ROOT)  # the embedding model path in config.yml is relative to the project
-        agent = Agent.load(str(model))
-
-        async def run():
-            out = []
-            for text in texts:
-                parsed = await agent.parse_message(text)
-                ranking = [(r["name"], float(r["confidence"])) for r in parsed.get("intent_ranking") or []
-                           if r["name"] != "nlu_fallback"]
-                similarity = (parsed.get("out_of_scope") or {}).get("similarity")
-                out.append((ranking, similarity))
-            return out
-
-        return asyncio.run(run())
+        out = []
+        for message in parse_in_batches(model, list(texts)):
+            ranking = [(r["name"], float(r["confidence"])) for r in message.get("intent_ranking") or []
+                       if r["name"] != "nlu_fallback"]
+            similarity = (message.get("out_of_scope") or {}).get("similarity")
+            out.append((ranking, similarity))
+        return out
 
 
 class TfidfLogReg:

@@ -16,7 +16,7 @@ import logging
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List, Text
+from typing import Dict, Iterator, List, Sequence, Text
 
 from languages import detect_language
 
@@ -68,11 +68,11 @@ def _rate(rows, predicate) -> float:
     return round(sum(1 for r in rows if predicate(r)) / len(rows), 4) if rows else 0.0
 
 
-def predict(model: Path, examples: List[Dict[Text, Text]], batch_size: int = 64) -> List[Dict]:
-    """One row {text, expected, predicted, confidence, language} per example. The messages go
-    through the model's NLU graph in batches: the sentence embeddings of a batch are computed
-    at once, several times faster than one message at a time on a CPU. Same components, same
-    results as Rasa's own parsing (tests/editors/bot checks)."""
+def parse_in_batches(model: Path, texts: Sequence[Text], batch_size: int = 64) -> Iterator:
+    """The parsed Rasa Message of every text, through the model's NLU graph in batches: the
+    sentence embeddings of a batch are computed at once, several times faster than one message
+    at a time on a CPU. Same components, same results as Rasa's own parsing (tests/editors/bot
+    checks)."""
     from rasa.core.agent import Agent
     from rasa.core.channels.channel import UserMessage
     from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
@@ -81,20 +81,23 @@ def predict(model: Path, examples: List[Dict[Text, Text]], batch_size: int = 64)
     processor = Agent.load(str(model)).processor
     tracker = DialogueStateTracker.from_events("evaluate", [])
     target = processor.model_metadata.nlu_target
-    rows = []
-    for start in range(0, len(examples), batch_size):
-        batch = examples[start:start + batch_size]
-        parsed = processor.graph_runner.run(
-            inputs={PLACEHOLDER_MESSAGE: [UserMessage(e["text"], sender_id="evaluate") for e in batch],
+    for start in range(0, len(texts), batch_size):
+        yield from processor.graph_runner.run(
+            inputs={PLACEHOLDER_MESSAGE: [UserMessage(t, sender_id="evaluate") for t in texts[start:start + batch_size]],
                     PLACEHOLDER_TRACKER: tracker},
             targets=[target])[target]
-        for example, message in zip(batch, parsed):
-            intent = message.get("intent") or {}
-            rows.append({
-                "text": example["text"], "expected": example["expected"], "predicted": intent.get("name"),
-                "confidence": round(float(intent.get("confidence") or 0.0), 4),
-                "language": detect_language(example["text"]) or "ja",
-            })
+
+
+def predict(model: Path, examples: List[Dict[Text, Text]], batch_size: int = 64) -> List[Dict]:
+    """One row {text, expected, predicted, confidence, language} per example."""
+    rows = []
+    for example, message in zip(examples, parse_in_batches(model, [e["text"] for e in examples], batch_size)):
+        intent = message.get("intent") or {}
+        rows.append({
+            "text": example["text"], "expected": example["expected"], "predicted": intent.get("name"),
+            "confidence": round(float(intent.get("confidence") or 0.0), 4),
+            "language": detect_language(example["text"]) or "ja",
+        })
     return rows
 
 

@@ -273,7 +273,7 @@ def latency(model: Path, texts, requests_total=1000):
     server = subprocess.Popen([RASA, "run", "--enable-api", "--model", str(model), "--port", str(port),
                                "--interface", "127.0.0.1"],
                               cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+                              env={"OMP_NUM_THREADS": "1", **os.environ, "PYTHONPATH": str(ROOT)})  # as make run
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 600

@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p instance logs
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false RASA_TELEMETRY_ENABLED=false
+# One PyTorch thread per Rasa process: its OpenMP threads spin while waiting, and on a shared
+# 2-core machine two of them cost 10x the CPU per sentence embedding (README, "Speed").
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://127.0.0.1:5055/webhook}
 export RASA_URL=${RASA_URL:-http://127.0.0.1:5005}
 export DATABASE_URL=${DATABASE_URL:-sqlite:///$PWD/instance/handoff.sqlite3}

@@ -1,4 +1,6 @@
-"""Fixed-window rate limits, counted in Redis when there is one (shared by all processes)."""
+"""Rate limits: at most N hits per window, the window starting at a key's first hit, counted in
+Redis when there is one (shared by all processes). Windows aligned to the clock would let
+2N hits through around a boundary (N at 11:59:59, N more at 12:00:00)."""
 from __future__ import annotations
 
 import math
@@ -15,7 +17,8 @@ class MemoryCounter:
         self._lock = threading.Lock()
         self._counts: dict[str, tuple[int, float]] = {}
 
-    def hit(self, key: str, window: int, now: float) -> int:
+    def hit(self, key: str, window: int, now: float) -> tuple[int, float]:
+        """(hits in the key's current window, seconds until it ends)."""
         with self._lock:
             if len(self._counts) > 100_000:  # forget finished windows instead of growing forever
                 self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
@@ -23,19 +26,22 @@ class MemoryCounter:
             if expires <= now:
                 count, expires = 0, now + window
             self._counts[key] = (count + 1, expires)
-            return count + 1
+            return count + 1, expires - now
 
 
 class RedisCounter:
     def __init__(self, broker):
         self.broker = broker
 
-    def hit(self, key: str, window: int, now: float) -> int:
+    def hit(self, key: str, window: int, now: float) -> tuple[int, float]:
         pipe = self.broker.client.pipeline()
         pipe.incr(key)
-        pipe.expire(key, window + 1)
-        count, _ = pipe.execute()
-        return int(count)
+        pipe.pttl(key)
+        count, ttl_ms = pipe.execute()
+        if ttl_ms < 0:  # the first hit (or a key left without expiry): the window starts now
+            self.broker.client.pexpire(key, window * 1000)
+            ttl_ms = window * 1000
+        return int(count), ttl_ms / 1000
 
 
 class RateLimiter:
@@ -47,7 +53,6 @@ class RateLimiter:
         """Count one hit; raise RateLimited (429 with Retry-After) past the limit."""
         limit, window = parse_rate(rate)
         now = time.time() if now is None else now
-        window_start = math.floor(now / window) * window
-        count = self.counter.hit(f"{self.prefix}rl:{scope}:{key}:{int(window_start)}", window, now)
+        count, remaining = self.counter.hit(f"{self.prefix}rl:{scope}:{key}", window, now)
         if count > limit:
-            raise RateLimited(max(1, math.ceil(window_start + window - now)))
+            raise RateLimited(max(1, math.ceil(remaining)))

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import random
+import secrets
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -11,7 +13,8 @@ from handoff.config import parse_rate
 from handoff.errors import RateLimited
 from handoff.masking import luhn_valid, mask_card_numbers
 from handoff.rasa import RasaUnavailable, parse_turn
-from handoff.rate_limits import MemoryCounter, RateLimiter
+from handoff.live import RedisBroker
+from handoff.rate_limits import MemoryCounter, RateLimiter, RedisCounter
 from support_hours import SupportHours
 
 
@@ -70,12 +73,15 @@ def test_support_hours_default_is_weekdays_ten_to_six_in_tokyo():
 def test_rate_limiter_counts_per_key_and_window():
     limiter = RateLimiter(MemoryCounter())
     for _ in range(3):
-        limiter.check("conversation", "a", "3/minute", now=120.0)
-    with pytest.raises(RateLimited) as refused:
         limiter.check("conversation", "a", "3/minute", now=150.0)
-    assert refused.value.headers["Retry-After"] == "30"
-    limiter.check("conversation", "b", "3/minute", now=150.0)  # another key
-    limiter.check("conversation", "a", "3/minute", now=180.0)  # the next window
+    with pytest.raises(RateLimited) as refused:
+        limiter.check("conversation", "a", "3/minute", now=170.0)
+    assert refused.value.headers["Retry-After"] == "40"
+    limiter.check("conversation", "b", "3/minute", now=170.0)  # another key
+    # The window runs from the first hit, not from the clock's minute: 180 s is still inside it.
+    with pytest.raises(RateLimited):
+        limiter.check("conversation", "a", "3/minute", now=180.0)
+    limiter.check("conversation", "a", "3/minute", now=210.0)  # the next window
     assert parse_rate("10/second") == (10, 1) and parse_rate("5/hours") == (5, 3600)
 
 
@@ -89,3 +95,21 @@ def test_rasa_answers_in_both_channel_shapes_and_garbage_is_unavailable():
     assert rest.nlu is None and rest.messages[0]["buttons"] == [{"title": "Yes", "payload": "/affirm"}]
     with pytest.raises(RasaUnavailable):
         parse_turn("oops")
+
+
+def test_redis_rate_limits_are_shared_by_processes_and_start_at_the_first_hit(redis_url):
+    prefix = f"tsunagi-test-{secrets.token_hex(4)}:"
+    one, two = (RateLimiter(RedisCounter(RedisBroker(redis_url, prefix)), prefix) for _ in range(2))
+    one.check("login", "10.0.0.1", "3/minute")
+    two.check("login", "10.0.0.1", "3/minute")
+    one.check("login", "10.0.0.1", "3/minute")
+    with pytest.raises(RateLimited) as refused:
+        two.check("login", "10.0.0.1", "3/minute")  # the other process counted the first three
+    assert 1 <= int(refused.value.headers["Retry-After"]) <= 60
+    two.check("login", "10.0.0.2", "3/minute")  # another address
+    two.check("login", "10.0.0.3", "2/second")
+    two.check("login", "10.0.0.3", "2/second")
+    with pytest.raises(RateLimited):
+        one.check("login", "10.0.0.3", "2/second")
+    time.sleep(1.1)  # the 1-second window that began at the first hit is over
+    two.check("login", "10.0.0.3", "2/second")

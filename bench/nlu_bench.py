@@ -21,13 +21,11 @@ import hashlib
 import json
 import os
 import platform
-import resource
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor

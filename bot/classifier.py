@@ -146,6 +146,7 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         self.classes = classes or []
         self.neighbours = neighbours
         self.neighbour_labels = neighbour_labels
+        self._in_scope: Optional[np.ndarray] = None  # see _in_scope_neighbours
         self.thresholds = thresholds or Thresholds(0.0, -1.0)
         # idf of the sparse block, mean and std of the dense block (set by training).
         self.scaling = scaling or {}
@@ -248,6 +249,7 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         self.thresholds = self._cross_validate(X, y, sims, is_oos, oos_index)
         self.weights, self.bias = self._fit(X, y, len(self.classes))
         self.neighbours, self.neighbour_labels = (sims, y) if sims is not None else (None, None)
+        self._in_scope = None
         self.persist()
         return self._resource
 
@@ -301,9 +303,12 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         weight = self.component_config["knn_weight"]
         if not weight:
             return probs
+        # The best cosine per intent: neighbours grouped by label, one maximum per group.
+        order = np.argsort(labels, kind="stable")
+        grouped = labels[order]
+        starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
         best = np.full(probs.shape, -1.0, dtype=np.float32)
-        for index in np.unique(labels):
-            best[:, index] = cosines[:, labels == index].max(axis=1)
+        best[:, grouped[starts]] = np.maximum.reduceat(cosines[:, order], starts, axis=1)
         vote = softmax(self.component_config["knn_temperature"] * best)
         return (1 - weight) * probs + weight * vote
 
@@ -316,9 +321,7 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         if self.neighbours is not None:
             cosines = self._similarity_vectors(messages) @ self.neighbours.T
             probs = self._blend(probs, cosines, self.neighbour_labels)
-            oos_name = self.component_config["out_of_scope_intent"]
-            in_scope = np.array([self.classes[label] != oos_name for label in self.neighbour_labels])
-            nearest = cosines[:, in_scope].max(axis=1)
+            nearest = cosines[:, self._in_scope_neighbours()].max(axis=1)
         for i, message in enumerate(messages):
             order = np.argsort(-probs[i])[: self.component_config["ranking_length"]]
             ranking = [{INTENT_NAME_KEY: self.classes[j], PREDICTED_CONFIDENCE_KEY: float(probs[i, j])}
@@ -335,6 +338,14 @@ class FAQClassifier(GraphComponent, IntentClassifier):
             message.set("out_of_scope", {"fallback": bool(reason), "reason": reason,
                                          "similarity": similarity}, add_to_output=True)
         return messages
+
+    def _in_scope_neighbours(self) -> np.ndarray:
+        """Which training examples are not `out_of_scope` (computed once, used per message)."""
+        if self._in_scope is None:
+            oos_index = (self.classes.index(self.component_config["out_of_scope_intent"])
+                         if self.component_config["out_of_scope_intent"] in self.classes else -1)
+            self._in_scope = self.neighbour_labels != oos_index
+        return self._in_scope
 
     def _fallback_reason(self, top: Dict[Text, Any], similarity: Optional[float]) -> Optional[Text]:
         name, confidence = top[INTENT_NAME_KEY], top[PREDICTED_CONFIDENCE_KEY]

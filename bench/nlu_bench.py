@@ -143,7 +143,8 @@ class RasaPipeline:
         result = subprocess.run(
             [RASA, "train", "nlu", "--config", "config.yml", "--nlu", "nlu.yml", "--out", "models",
              "--fixed-model-name", "model"],
-            cwd=workdir, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            cwd=workdir, capture_output=True, text=True,
+            env={"OMP_NUM_THREADS": "1", **os.environ, "PYTHONPATH": str(ROOT)},  # as tools/train.sh
         )
         if result.returncode != 0:
             raise RuntimeError(f"{self.name}: training failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -399,6 +400,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ["RASA_TELEMETRY_ENABLED"] = "false"
+    # One PyTorch thread, as the bot runs (tools/run.sh); set before torch is first imported.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
     pipelines = {
         "ours": (RasaPipeline("Tsunagi (ours)", our_pipeline(tuned_on_val=True)),

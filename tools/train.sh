@@ -15,7 +15,9 @@ if [ ! -f "$cached" ]; then
   echo "train: data or config changed; training ($hash)"
   mkdir -p "$cache/trained"
   tmp=$(mktemp -d)
-  RASA_TELEMETRY_ENABLED=false HF_HUB_OFFLINE=1 .venv/bot/bin/rasa train --config config.yml --domain domain --data data/nlu data/rules.yml \
+  # One PyTorch thread: the int8 encoder embeds one text at a time, where a second thread
+  # measured slower, and two threads spin on a busy 2-core machine.
+  OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} RASA_TELEMETRY_ENABLED=false HF_HUB_OFFLINE=1 .venv/bot/bin/rasa train --config config.yml --domain domain --data data/nlu data/rules.yml \
     --out "$tmp" --fixed-model-name model
   mv "$tmp/model.tar.gz" "$cached"
   rm -rf "$tmp"

@@ -34,6 +34,8 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDE
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.fingerprint import source_fingerprint
+
 logger = logging.getLogger(__name__)
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -96,6 +98,11 @@ def choose_thresholds(
 )
 class FAQClassifier(GraphComponent, IntentClassifier):
     """Multinomial logistic regression on sentence features, with out-of-scope detection."""
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[Text]:
+        # Rasa's training cache ignores code changes (bot/fingerprint.py).
+        return source_fingerprint(__name__)
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:

@@ -27,6 +27,8 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.fingerprint import source_fingerprint
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "models/multilingual-e5-small"
@@ -85,6 +87,13 @@ def _release_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
+
+
+def resolved_model(configured: Text) -> Text:
+    """The model a featurizer with this `model` setting loads: the environment variable wins;
+    a folder is named by its real path (the converted model's folder name carries a hash)."""
+    name = os.environ.get(MODEL_ENV) or configured
+    return os.path.realpath(name) if os.path.exists(name) else name
 
 
 def check_quantize(mode: Text) -> Text:
@@ -153,6 +162,12 @@ def _embed_one(model, text: Text) -> np.ndarray:
 )
 class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     """Adds one sentence-level vector per message: the model's normalised embedding."""
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[Text]:
+        # Rasa's training cache ignores code changes (bot/fingerprint.py).
+        model = resolved_model(config.get("model", DEFAULT_MODEL))
+        return f"{source_fingerprint(__name__)} {model} {config.get('quantize', DEFAULT_QUANTIZE)}"
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:

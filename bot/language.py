@@ -17,6 +17,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.fingerprint import source_fingerprint
 from languages import detect_language
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,11 @@ LANGUAGE_ENTITY = "language"
 )
 class LanguageDetector(GraphComponent):
     """Adds a `language` entity ("ja"/"en") to every message whose language can be told."""
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[Text]:
+        # Rasa's training cache ignores code changes (bot/fingerprint.py).
+        return source_fingerprint(__name__, "languages")
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:

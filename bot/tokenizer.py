@@ -16,6 +16,8 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.fingerprint import source_fingerprint
+
 logger = logging.getLogger(__name__)
 
 # Sudachi refuses input over 49,149 bytes; long messages are cut into chunks below that.
@@ -29,6 +31,11 @@ SKIPPED_POS = {"空白"}
 )
 class SudachiTokenizer(Tokenizer):
     """Splits text into Sudachi morphemes; the lemma is Sudachi's normalised form."""
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[Text]:
+        # Rasa's training cache ignores code changes (bot/fingerprint.py).
+        return source_fingerprint(__name__)
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:

@@ -154,6 +154,7 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         self.neighbours = neighbours
         self.neighbour_labels = neighbour_labels
         self._in_scope: Optional[np.ndarray] = None  # see _in_scope_neighbours
+        self._block_weights: Dict[int, np.ndarray] = {}  # see _logits
         self.thresholds = thresholds or Thresholds(0.0, -1.0)
         # idf of the sparse block, mean and std of the dense block (set by training).
         self.scaling = scaling or {}
@@ -199,19 +200,39 @@ class FAQClassifier(GraphComponent, IntentClassifier):
             self.scaling["mean"] = dense.mean(axis=0)
             self.scaling["std"] = dense.std(axis=0) + 1e-6
 
-    def _features(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
+    def _feature_blocks(self, messages: List[Message]) -> List[Any]:
+        """The scaled features, block by block in column order: tf-idf of the sparse features
+        (log counts, rows L2-normalised; csr) and the standardised dense features (ndarray)."""
         sparse, dense = self._raw_features(messages)
-        blocks = []
+        blocks: List[Any] = []
         if sparse is not None and "idf" in self.scaling:
-            tfidf = sparse.copy()
-            tfidf.data = np.log1p(tfidf.data)
-            tfidf = tfidf.multiply(self.scaling["idf"]).tocsr()
-            norms = np.sqrt(np.asarray(tfidf.multiply(tfidf).sum(axis=1))).reshape(-1, 1)
-            blocks.append(scipy.sparse.csr_matrix(tfidf.multiply(1 / np.maximum(norms, 1e-12))))
+            tfidf = sparse.tocsr(copy=True)
+            tfidf.data = np.log1p(tfidf.data) * self.scaling["idf"][tfidf.indices]
+            rows = np.repeat(np.arange(tfidf.shape[0]), np.diff(tfidf.indptr))
+            norms = np.sqrt(np.bincount(rows, weights=tfidf.data ** 2, minlength=tfidf.shape[0]))
+            tfidf.data = (tfidf.data / np.maximum(norms, 1e-12)[rows]).astype(np.float32)
+            blocks.append(tfidf)
         if dense is not None and "mean" in self.scaling:
-            standardised = (dense - self.scaling["mean"]) / self.scaling["std"] / np.sqrt(dense.shape[1])
-            blocks.append(scipy.sparse.csr_matrix(standardised))
+            blocks.append((dense - self.scaling["mean"]) / self.scaling["std"] / np.sqrt(dense.shape[1]))
+        return blocks
+
+    def _features(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
+        """Every block side by side: the regression's input in training."""
+        blocks = [scipy.sparse.csr_matrix(block) for block in self._feature_blocks(messages)]
         return scipy.sparse.hstack(blocks, format="csr")
+
+    def _logits(self, messages: List[Message]) -> np.ndarray:
+        """weights · features + bias, one block at a time: per message, stacking the blocks
+        and multiplying by the transposed weights cost more than the rest of the classifier."""
+        logits = np.tile(self.bias, (len(messages), 1))
+        start = 0
+        for index, block in enumerate(self._feature_blocks(messages)):
+            width = block.shape[1]
+            if index not in self._block_weights:
+                self._block_weights[index] = np.ascontiguousarray(self.weights[:, start:start + width].T)
+            logits += block @ self._block_weights[index]
+            start += width
+        return logits
 
     def _similarity_vectors(self, messages: List[Message]) -> Optional[np.ndarray]:
         alias = self.component_config["similarity_featurizer"]
@@ -256,7 +277,7 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         self.thresholds = self._cross_validate(X, y, sims, is_oos, oos_index)
         self.weights, self.bias = self._fit(X, y, len(self.classes))
         self.neighbours, self.neighbour_labels = (sims, y) if sims is not None else (None, None)
-        self._in_scope = None
+        self._in_scope, self._block_weights = None, {}
         self.persist()
         return self._resource
 
@@ -323,7 +344,7 @@ class FAQClassifier(GraphComponent, IntentClassifier):
     def process(self, messages: List[Message]) -> List[Message]:
         if self.weights is None:
             return messages
-        probs = softmax(np.asarray(self._features(messages) @ self.weights.T) + self.bias)
+        probs = softmax(self._logits(messages))
         nearest = None
         if self.neighbours is not None:
             cosines = self._similarity_vectors(messages) @ self.neighbours.T

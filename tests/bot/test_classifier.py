@@ -74,6 +74,16 @@ def test_trains_predicts_and_falls_back(tmp_path):
     # The nearest in-scope example never counts an out_of_scope one.
     assert faq._in_scope_neighbours().sum() == 24
 
+    # Block-wise logits at run time equal the stacked features of training times the weights.
+    messages = [near_fee, near_oos, nowhere]
+    stacked = np.asarray(faq._features(messages) @ faq.weights.T) + faq.bias
+    assert np.allclose(faq._logits(messages), stacked, atol=1e-5)
+    tfidf, dense = faq._feature_blocks(messages)
+    row_norms = np.sqrt(np.asarray(tfidf.multiply(tfidf).sum(axis=1))).ravel()
+    assert np.allclose(row_norms, [1, 1, 0], atol=1e-6)  # the last one has no sparse feature
+    assert np.allclose(tfidf[0].data, np.log1p(centres["fee"][:3][[0]]) * faq.scaling["idf"][[0]]
+                       / np.linalg.norm(np.log1p(centres["fee"][:3][[0]]) * faq.scaling["idf"][[0]]))
+
     # What was persisted loads back and decides the same way.
     loaded = FAQClassifier.load({**FAQClassifier.get_default_config()}, faq._model_storage,
                                 Resource("faq"), ExecutionContext(None))

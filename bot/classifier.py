@@ -153,12 +153,27 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         self.classes = classes or []
         self.neighbours = neighbours
         self.neighbour_labels = neighbour_labels
-        self._in_scope: Optional[np.ndarray] = None  # see _in_scope_neighbours
-        self._block_weights: Dict[int, np.ndarray] = {}  # see _logits
         self.thresholds = thresholds or Thresholds(0.0, -1.0)
         # idf of the sparse block, mean and std of the dense block (set by training).
         self.scaling = scaling or {}
         self.cv_report: Dict[Text, Any] = {}
+        self._prepare_prediction()
+
+    def _prepare_prediction(self) -> None:
+        """What prediction derives from the trained model, computed once, not per message: each
+        feature block's weights transposed (in _feature_blocks' order) and the in-scope mask of
+        the neighbours (the nearest in-scope example never counts an out_of_scope one)."""
+        self._block_weights: List[np.ndarray] = []
+        if self.weights is not None:
+            start = 0
+            for width in (len(self.scaling[key]) for key in ("idf", "mean") if key in self.scaling):
+                self._block_weights.append(np.ascontiguousarray(self.weights[:, start:start + width].T))
+                start += width
+        self._in_scope: Optional[np.ndarray] = None
+        if self.neighbour_labels is not None:
+            oos_name = self.component_config["out_of_scope_intent"]
+            oos_index = self.classes.index(oos_name) if oos_name in self.classes else -1
+            self._in_scope = self.neighbour_labels != oos_index
 
     @classmethod
     def create(
@@ -225,13 +240,8 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         """weights · features + bias, one block at a time: per message, stacking the blocks
         and multiplying by the transposed weights cost more than the rest of the classifier."""
         logits = np.tile(self.bias, (len(messages), 1))
-        start = 0
-        for index, block in enumerate(self._feature_blocks(messages)):
-            width = block.shape[1]
-            if index not in self._block_weights:
-                self._block_weights[index] = np.ascontiguousarray(self.weights[:, start:start + width].T)
-            logits += block @ self._block_weights[index]
-            start += width
+        for block, weights in zip(self._feature_blocks(messages), self._block_weights):
+            logits += block @ weights
         return logits
 
     def _similarity_vectors(self, messages: List[Message]) -> Optional[np.ndarray]:
@@ -277,7 +287,7 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         self.thresholds = self._cross_validate(X, y, sims, is_oos, oos_index)
         self.weights, self.bias = self._fit(X, y, len(self.classes))
         self.neighbours, self.neighbour_labels = (sims, y) if sims is not None else (None, None)
-        self._in_scope, self._block_weights = None, {}
+        self._prepare_prediction()
         self.persist()
         return self._resource
 
@@ -349,7 +359,7 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         if self.neighbours is not None:
             cosines = self._similarity_vectors(messages) @ self.neighbours.T
             probs = self._blend(probs, cosines, self.neighbour_labels)
-            nearest = cosines[:, self._in_scope_neighbours()].max(axis=1)
+            nearest = cosines[:, self._in_scope].max(axis=1)
         for i, message in enumerate(messages):
             order = np.argsort(-probs[i])[: self.component_config["ranking_length"]]
             ranking = [{INTENT_NAME_KEY: self.classes[j], PREDICTED_CONFIDENCE_KEY: float(probs[i, j])}
@@ -366,14 +376,6 @@ class FAQClassifier(GraphComponent, IntentClassifier):
             message.set("out_of_scope", {"fallback": bool(reason), "reason": reason,
                                          "similarity": similarity}, add_to_output=True)
         return messages
-
-    def _in_scope_neighbours(self) -> np.ndarray:
-        """Which training examples are not `out_of_scope` (computed once, used per message)."""
-        if self._in_scope is None:
-            oos_index = (self.classes.index(self.component_config["out_of_scope_intent"])
-                         if self.component_config["out_of_scope_intent"] in self.classes else -1)
-            self._in_scope = self.neighbour_labels != oos_index
-        return self._in_scope
 
     def _fallback_reason(self, top: Dict[Text, Any], similarity: Optional[float]) -> Optional[Text]:
         name, confidence = top[INTENT_NAME_KEY], top[PREDICTED_CONFIDENCE_KEY]

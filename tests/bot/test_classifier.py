@@ -72,7 +72,7 @@ def test_trains_predicts_and_falls_back(tmp_path):
     assert near_oos.get("out_of_scope")["reason"] == "out_of_scope intent"
     assert nowhere.get(INTENT)["name"] == "nlu_fallback"
     # The nearest in-scope example never counts an out_of_scope one.
-    assert faq._in_scope_neighbours().sum() == 24
+    assert faq._in_scope.sum() == 24
 
     # Block-wise logits at run time equal the stacked features of training times the weights.
     messages = [near_fee, near_oos, nowhere]

@@ -41,7 +41,8 @@ CACHE = ROOT / "bench" / "results" / "cache"
 RESULTS = ROOT / "bench" / "results" / "nlu.json"
 RASA = str(Path(sys.executable).with_name("rasa"))
 OOS = "oos"
-PIPELINE_CODE = ("bot/tokenizer.py", "bot/language.py", "languages.py", "bot/embedding.py", "bot/classifier.py")
+PIPELINE_CODE = ("bot/tokenizer.py", "bot/language.py", "languages.py", "bot/embedding.py", "bot/unigram.py",
+                 "bot/classifier.py")
 
 # Rasa's default pipeline: the config.yml `rasa init` writes (Rasa 3.6), without the
 # FallbackClassifier, since every pipeline's out-of-scope threshold is tuned on val here.

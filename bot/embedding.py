@@ -11,6 +11,7 @@ what it costs in accuracy (README.md). `quantize: none` keeps full precision.
 from __future__ import annotations
 
 import ctypes
+import json
 import logging
 import os
 import threading
@@ -28,6 +29,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.fingerprint import source_fingerprint
+from bot.unigram import UnigramTokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -77,12 +79,15 @@ def quantize_int8(model) -> None:
     layers = {name: torch.ao.quantization.default_dynamic_qconfig for name, module in model.named_modules()
               if type(module) is torch.nn.Linear and module.in_features <= module.out_features}
     torch.ao.quantization.quantize_dynamic(model, layers, dtype=torch.qint8, inplace=True)
-    _release_freed_memory()
 
 
 def _release_freed_memory() -> None:
-    """Hands the memory the float weights held back to the system: glibc keeps freed heap
-    memory for reuse (about 270 MB here) unless asked."""
+    """Hands the memory that loading left free (the float weights, the tokenizer copies
+    transformers makes) back to the system: glibc keeps freed heap memory for reuse (about
+    270 MB here) unless asked."""
+    import gc
+
+    gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
@@ -103,7 +108,9 @@ def check_quantize(mode: Text) -> Text:
 
 
 def load_sentence_model(name_or_path: Text, quantize: Text = DEFAULT_QUANTIZE):
-    """One SentenceTransformer per process, model and precision, shared by every component."""
+    """One SentenceTransformer per process, model and precision, shared by every component.
+    A Unigram tokenizer is replaced by bot.unigram's compact one (same ids, 45 MB instead
+    of 279), kept as `model.compact_tokenizer`; the embed functions below use it."""
     with _models_lock:
         key = f"{name_or_path}#{quantize}"
         if key not in _models:
@@ -117,13 +124,34 @@ def load_sentence_model(name_or_path: Text, quantize: Text = DEFAULT_QUANTIZE):
             logger.info("Loading sentence-transformers model %s (%s)", name_or_path, quantize)
             model = SentenceTransformer(name_or_path, device="cpu")
             model.eval()
+            use_compact_tokenizer(model)
             if quantize == "int8":
                 with warnings.catch_warnings():
                     # torch.ao.quantization announces its move to torchao; the API still ships.
                     warnings.simplefilter("ignore", DeprecationWarning)
                     quantize_int8(model)
+            _release_freed_memory()
             _models[key] = model
         return _models[key]
+
+
+def use_compact_tokenizer(model) -> bool:
+    """Swaps the model's tokenizer for bot.unigram.UnigramTokenizer when that reproduces it,
+    and drops the original (the Transformer module and its input formatter hold it)."""
+    transformer = model[0]
+    tokenizer = getattr(transformer, "tokenizer", None)
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return False
+    compact = UnigramTokenizer.from_spec(json.loads(backend.to_str()), model.max_seq_length)
+    if compact is None:
+        return False
+    compact.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else compact.pad_id
+    model.compact_tokenizer = compact
+    transformer.processor = None
+    if getattr(transformer, "input_formatter", None) is not None:
+        transformer.input_formatter.processor = None
+    return True
 
 
 def embed_texts(
@@ -138,23 +166,32 @@ def embed_texts(
     """
     model = load_sentence_model(model_name, quantize)
     if not texts:
-        return np.zeros((0, model.get_sentence_embedding_dimension()), dtype=np.float32)
+        return np.zeros((0, model.get_embedding_dimension()), dtype=np.float32)
+    texts = [prefix + text for text in texts]
     if len(texts) == 1 or quantize == "int8":
-        return np.concatenate([_embed_one(model, prefix + text) for text in texts])
-    vectors = model.encode(
-        [prefix + t for t in texts], batch_size=batch_size, normalize_embeddings=True,
-        convert_to_numpy=True, show_progress_bar=False,
-    )
-    return vectors.astype(np.float32)
+        return np.concatenate([_embed(model, [text]) for text in texts])
+    # Batches of similar length, as encode() makes them (less padding).
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors = np.zeros((len(texts), model.get_embedding_dimension()), dtype=np.float32)
+    for begin in range(0, len(order), batch_size):
+        batch = order[begin:begin + batch_size]
+        vectors[batch] = _embed(model, [texts[i] for i in batch])
+    return vectors
+
+
+def _embed(model, texts: List[Text]) -> np.ndarray:
+    """Texts straight through the modules. encode() walks every module twice per call
+    (.to(device), .eval()), which costs a fifth of the forward pass of a small model."""
+    compact = getattr(model, "compact_tokenizer", None)
+    with torch.inference_mode():
+        features = compact.features(texts) if compact is not None else model.preprocess(texts)
+        vectors = model(features)["sentence_embedding"]
+        vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
+    return vectors.numpy().astype(np.float32)
 
 
 def _embed_one(model, text: Text) -> np.ndarray:
-    """One text straight through the modules. encode() walks every module twice per call
-    (.to(device), .eval()), which costs a fifth of the forward pass of a small model."""
-    with torch.inference_mode():
-        vector = model(model.preprocess([text]))["sentence_embedding"]
-        vector = torch.nn.functional.normalize(vector, p=2, dim=1)
-    return vector.numpy().astype(np.float32)
+    return _embed(model, [text])
 
 
 @DefaultV1Recipe.register(
@@ -167,7 +204,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[Text]:
         # Rasa's training cache ignores code changes (bot/fingerprint.py).
         model = resolved_model(config.get("model", DEFAULT_MODEL))
-        return f"{source_fingerprint(__name__)} {model} {config.get('quantize', DEFAULT_QUANTIZE)}"
+        return f"{source_fingerprint(__name__, 'bot.unigram')} {model} {config.get('quantize', DEFAULT_QUANTIZE)}"
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:

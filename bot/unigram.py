@@ -1,9 +1,9 @@
 """A compact Unigram (SentencePiece) tokenizer for the embedding model.
 
 `tokenizers` keeps a Unigram vocabulary as a byte trie: multilingual-e5-small's 250,002
-pieces take 279 MB of the Rasa server's memory that way (measured with the model's
-tokenizer.json, README "Speed and size"). This class gives the same token ids from a Python
-dict (about 45 MB), and borrows everything else from `tokenizers` itself: the normaliser and
+pieces take about 280 MB of the Rasa server's memory that way (measured with the model's
+tokenizer.json; README, "The encoder's tokenizer"). This class gives the same token ids from a Python
+dict (73 MB), and borrows everything else from `tokenizers` itself: the normaliser and
 the pre-tokeniser of the same tokenizer.json run unchanged, so only the Viterbi search over
 pieces is ours, written after `tokenizers`' Unigram::encode_optimized:
 - at each character, every piece that starts there is a candidate; a character that no

@@ -60,6 +60,10 @@ class LivePushListener(Listener):
         else:
             numbered = take_number(session, event.conversation_id, "last_event_id")
             event_id, owner = numbered.value, numbered.agent_id
+        if kind == "status":
+            # The owner's id for the agents' consoles, which tell by it whether a conversation is
+            # still theirs (after a transfer); customers see the agent's name only.
+            internal = dict(public, agent_id=owner)
         session.execute(_INSERT_STREAM_EVENT, {"conversation_id": event.conversation_id, "event_id": event_id,
                                                "type": kind, "data": public, "created_at": utcnow()})
         event.outbox["customer"] = {"id": event_id, "event": kind, "data": public}

@@ -577,7 +577,8 @@
   function act(conv, suffix, body, done) {
     api("POST", convPath(conv.id, suffix), body).then(function (res) {
       var data = res && (res.conversation || res);
-      if (data && data.status) conv.data = Object.assign({}, conv.data, data);
+      // The answer names the owner as agent.id: an older live event's agent_id must not outlive it.
+      if (data && data.status) conv.data = Object.assign({}, conv.data, data, { agent_id: data.agent ? data.agent.id : null });
       else if (suffix === "/resolve") conv.data.status = "resolved";
       else if (suffix === "/handback") conv.data.status = "bot";
       else if (suffix === "/transfer") conv.data.agent_id = body.agent_id;

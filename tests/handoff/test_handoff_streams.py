@@ -85,3 +85,26 @@ def test_agent_stream_carries_queue_changes_and_own_conversations_only(app, agen
     assert ("message", theirs.id, "message for Ben") not in seen
     assert ("typing", mine.id, None) in seen
     reader.close()
+
+
+def test_agents_status_events_name_the_owner_by_id_and_customers_by_name_only(app, agent_factory):
+    """A console tells whether a conversation is still its own by this id, in whatever order the
+    live event and the transfer's answer arrive."""
+    client = app.test_client()
+    aiko = agent_factory()
+    ben = agent_factory("ben@shop.example")
+    customer = Customer(client)
+    customer.send("/request_human")
+    aiko.post(f"/api/agent/conversations/{customer.id}/claim")
+    response, reader = open_stream(aiko.client, "/api/agent/stream")
+    assert reader.next()["event"] == "ready"
+    answer = aiko.post(f"/api/agent/conversations/{customer.id}/transfer", {"agent_id": ben.agent["id"]})
+    assert answer.status_code == 200, answer.get_json()
+    event = reader.until(lambda e: e["event"] == "status")
+    assert event["data"]["agent_id"] == ben.agent["id"] and event["data"]["status"] == "assigned"
+    reader.close()
+
+    _, customer_reader = open_stream(client, f"{customer.path}/stream?token={customer.token}")
+    transferred = customer_reader.until(lambda e: e["event"] == "status" and e["data"]["agent"] == {"name": "Ben"})
+    assert "agent_id" not in transferred["data"]
+    customer_reader.close()

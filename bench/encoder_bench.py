@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from bench.nlu_bench import ROOT, shop  # noqa: E402
-from bot.embedding import _embed_one, quantize_int8  # noqa: E402
+from bot.embedding import _embed, quantize_int8  # noqa: E402
 
 MODEL = ROOT / "models" / "multilingual-e5-small"
 RESULTS = ROOT / "bench" / "results" / "encoder.json"
@@ -41,11 +41,11 @@ def load(variant: str):
 
 def measure(model, texts):
     for text in texts[:10]:  # warm-up
-        _embed_one(model, text)
+        _embed(model, [text])
     vectors, times = [], []
     for text in texts:
         started = time.perf_counter()
-        vectors.append(_embed_one(model, text))
+        vectors.append(_embed(model, [text]))
         times.append((time.perf_counter() - started) * 1000)
     return np.concatenate(vectors), times
 

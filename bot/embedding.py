@@ -190,10 +190,6 @@ def _embed(model, texts: List[Text]) -> np.ndarray:
     return vectors.numpy().astype(np.float32)
 
 
-def _embed_one(model, text: Text) -> np.ndarray:
-    return _embed(model, [text])
-
-
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False
 )

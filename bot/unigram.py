@@ -2,10 +2,10 @@
 
 `tokenizers` keeps a Unigram vocabulary as a byte trie: multilingual-e5-small's 250,002
 pieces take about 280 MB of the Rasa server's memory that way (measured with the model's
-tokenizer.json; README, "The encoder's tokenizer"). This class gives the same token ids from a Python
-dict (73 MB), and borrows everything else from `tokenizers` itself: the normaliser and
-the pre-tokeniser of the same tokenizer.json run unchanged, so only the Viterbi search over
-pieces is ours, written after `tokenizers`' Unigram::encode_optimized:
+tokenizer.json; README, "The encoder's tokenizer"). This class gives the same token ids from
+a Python dict (73 MB), and borrows everything else from `tokenizers` itself: the normaliser
+and the pre-tokeniser of the same tokenizer.json run unchanged, so only the Viterbi search
+over pieces is ours, written after `tokenizers`' Unigram::encode_optimized:
 - at each character, every piece that starts there is a candidate; a character that no
   one-character piece covers becomes `unk`, scored at the lowest piece score minus 10;
 - the best path keeps the first candidate on a tie (candidates come shortest first);
@@ -54,7 +54,9 @@ class UnigramTokenizer:
         # The same normaliser and pre-tokeniser, on a one-piece model (a few kilobytes).
         pipeline = dict(spec, added_tokens=[], post_processor=None, truncation=None, padding=None,
                         model=dict(model, vocab=[["<unk>", 0.0]], unk_id=0))
-        self._pipeline = Tokenizer.from_str(json.dumps(pipeline))
+        pipeline = Tokenizer.from_str(json.dumps(pipeline))
+        # Read once: each access builds a new Python wrapper.
+        self._normalizer, self._pre_tokenizer = pipeline.normalizer, pipeline.pre_tokenizer
 
     @classmethod
     def from_spec(cls, spec: Dict[Text, Any], max_length: int) -> Optional["UnigramTokenizer"]:
@@ -79,11 +81,11 @@ class UnigramTokenizer:
     def _encode_segment(self, segment: Text) -> List[int]:
         if not segment:
             return []
-        normalized = self._pipeline.normalizer.normalize_str(segment) if self._pipeline.normalizer else segment
-        if self._pipeline.pre_tokenizer is None:
+        normalized = self._normalizer.normalize_str(segment) if self._normalizer else segment
+        if self._pre_tokenizer is None:
             splits = [normalized] if normalized else []
         else:
-            splits = [piece for piece, _ in self._pipeline.pre_tokenizer.pre_tokenize_str(normalized)]
+            splits = [piece for piece, _ in self._pre_tokenizer.pre_tokenize_str(normalized)]
         ids: List[int] = []
         for split in splits:
             ids += self._viterbi(split)

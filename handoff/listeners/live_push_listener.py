@@ -54,7 +54,7 @@ class LivePushListener(Listener):
             internal = message_json(message, with_nlu=True) if message.sender == "customer" else public
         else:
             kind = "status"
-            public = internal = status_view(session, event.conversation_id)
+            public = status_view(session, event.conversation_id)
         if "event_id" in event.data:  # numbered with the message itself (transcript.add_message)
             event_id, owner = event.data["event_id"], event.data["conversation"].agent_id
         else:

@@ -1,4 +1,4 @@
-"""Which language a customer wrote in: Japanese, English, or no telling.
+"""The languages the bot and the service speak, and which one a customer wrote in.
 
 One module for the bot (its `language` slot, evaluation by language) and the handoff service (a
 conversation's language), both run from the repo root, so they never disagree about a message.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 from typing import Optional
+
+LANGUAGES = ("ja", "en")
 
 _LATIN_WORD = re.compile(r"[A-Za-z\uff21-\uff3a\uff41-\uff5a]{2,}")
 

@@ -11,13 +11,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import config, content
+from intents import FALLBACK_INTENTS, NOT_TOPICS
 from support_hours import SupportHours
 
 logger = logging.getLogger(__name__)
 
-FALLBACK_INTENTS = {"nlu_fallback", "out_of_scope"}
-NOT_TOPICS = {"greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge",
-              "request_human", "complaint", "out_of_scope", "nlu_fallback"}
 HANDOFF_REASONS = {"request_human", "repeated_fallback", "complaint", "not_helpful"}
 
 

@@ -18,7 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, Iterator, List, Sequence, Text
 
-from languages import detect_language
+from languages import LANGUAGES, detect_language
 
 FALLBACK = "nlu_fallback"
 
@@ -33,7 +33,7 @@ def read_examples(path: Path) -> List[Dict[Text, Text]]:
 
 def summarise(rows: List[Dict]) -> Dict[Text, Dict[Text, float]]:
     summary = {}
-    for language in ("ja", "en"):
+    for language in LANGUAGES:
         subset = [r for r in rows if r["language"] == language]
         in_scope = [r for r in subset if r["expected"] != FALLBACK]
         out_of_scope = [r for r in subset if r["expected"] == FALLBACK]

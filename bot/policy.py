@@ -18,6 +18,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from intents import NOT_TOPICS
+
 logger = logging.getLogger(__name__)
 
 ANSWER_ACTION = "action_answer_faq"
@@ -40,10 +42,7 @@ class FAQPolicy(Policy):
             # Below RulePolicy (6): a rule written for an intent wins over this policy.
             "priority": 5,
             # Intents that have an utter_<intent> response but are not FAQ topics.
-            "exclude_intents": [
-                "greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge",
-                "request_human", "complaint", "out_of_scope",
-            ],
+            "exclude_intents": list(NOT_TOPICS),
         }
 
     def __init__(

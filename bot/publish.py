@@ -33,6 +33,7 @@ from typing import Dict, List, Optional, Tuple
 import requests
 
 from bot import validate as content_check
+from languages import LANGUAGES
 
 ROOT = content_check.ROOT
 DEFAULT_RASA_URL = "http://127.0.0.1:5005"
@@ -255,7 +256,7 @@ def compare(old: Dict, new: Dict, max_drop: float) -> Tuple[List[Tuple[str, str,
     """(rows, failures): rows are (metric, language, old, new), None where the test set has no
     example to measure it; a failure is a metric that dropped by more than max_drop."""
     rows, failures = [], []
-    for language in ("ja", "en"):
+    for language in LANGUAGES:
         for metric, count in METRICS.items():
             measured = new["summary"].get(language, {}).get(count, 0) > 0
             before = old["summary"].get(language, {}).get(metric, 0.0) if measured else None
@@ -432,7 +433,7 @@ def main(argv=None) -> int:
             command.add_argument("--no-load", action="store_true",
                                  help="validate, train, evaluate and compare only; do not load into Rasa")
         else:
-            command.add_argument("--lang", choices=content_check.LANGUAGES)
+            command.add_argument("--lang", choices=LANGUAGES)
     args = parser.parse_args(argv)
     content_check.quiet_libraries()
     lang = content_check.editor_language(args.lang)

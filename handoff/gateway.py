@@ -20,14 +20,14 @@ from .lifecycle import Status, get_conversation, request_handoff
 from .masking import mask_card_numbers
 from .models import Conversation, Message
 from .rasa import BotTurn, RasaClient, RasaUnavailable
-from languages import conversation_language
+from intents import FALLBACK_INTENTS
+from languages import LANGUAGES, conversation_language
 from support_hours import SupportHours
 from .system_messages import system_text
 from .transcript import add_message, replies_to
 
 log = logging.getLogger(__name__)
 
-FALLBACK_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
 REQUEST_HUMAN_PAYLOAD = "/request_human"
 
 
@@ -155,7 +155,7 @@ class Gateway:
         ranking = [r for r in nlu.get("intent_ranking") or [] if isinstance(r, dict)][:10]
         values = {"nlu_intent": intent.get("name"), "nlu_confidence": _number(intent.get("confidence")),
                   "nlu_ranking": [{"name": str(r.get("name")), "confidence": _number(r.get("confidence"))} for r in ranking]}
-        if nlu.get("language") in ("ja", "en"):
+        if nlu.get("language") in LANGUAGES:
             values["language"] = nlu["language"]
         session.execute(update(Message).where(Message.id == message.id).values(**values)
                         .execution_options(synchronize_session=False))

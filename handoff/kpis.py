@@ -9,12 +9,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from intents import NOT_TOPICS
 from .models import Agent, Conversation, MetricEvent
 from .transcript import iso
-
-# Small talk and control intents: recognised, but not FAQ topics worth ranking.
-CONVERSATIONAL_INTENTS = frozenset({"greet", "goodbye", "affirm", "deny", "thank", "thanks", "bot_challenge",
-                                    "request_human", "restart", "chitchat", "mood_great", "mood_unhappy", "complain"})
 
 
 def percentile(values: list[float], share: float) -> Optional[float]:
@@ -58,7 +55,7 @@ def dashboard(session, first: date, last: date, timezone: str) -> dict[str, Any]
     handles = [r.value for r in by_name["resolved"] if r.value is not None]
     csat = [int(r.value) for r in by_name["rated"] if r.label == "csat"]
     ces = [int(r.value) for r in by_name["rated"] if r.label == "ces"]
-    topics = Counter(r.label for r in answered if r.label not in CONVERSATIONAL_INTENTS)
+    topics = Counter(r.label for r in answered if r.label not in NOT_TOPICS)
 
     per_agent: dict[int, dict[str, Any]] = defaultdict(lambda: {"claimed": 0, "resolved": 0, "handle_seconds": []})
     for r in by_name["claimed"]:

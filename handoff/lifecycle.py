@@ -17,6 +17,7 @@ from . import events
 from .database import utcnow
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .models import Agent, Conversation
+from languages import LANGUAGES
 from support_hours import SupportHours
 from .system_messages import system_text
 from .masking import mask_card_numbers
@@ -106,7 +107,7 @@ def request_handoff(session, conversation_id: str, hours: SupportHours, *, reaso
     reason = reason if reason in HANDOFF_REASONS else "request_human"
     if priority not in PRIORITIES:
         priority = "high" if reason == "complaint" else "normal"
-    language = language if language in ("ja", "en") else conversation.language
+    language = language if language in LANGUAGES else conversation.language
     offline = offline or not hours.is_open(now)
     target = Status.OFFLINE if offline else Status.WAITING
     moved = _move(session, conversation_id, {Status.BOT}, target,

@@ -11,12 +11,11 @@ from functools import lru_cache
 
 from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, session
 
+from languages import LANGUAGES
 from .agents import load_agent
 from .auth import ensure_csrf_token, has_role
 
 bp = Blueprint("pages", __name__)
-
-LANGUAGES = ("ja", "en")
 
 
 def _language() -> str:

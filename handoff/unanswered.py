@@ -22,18 +22,14 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 from sqlalchemy import insert, select, union
 
+from intents import CONVERSATION_INTENTS, FALLBACK_INTENTS
 from .database import utcnow
 from .models import HandledQuestion, Message, QuestionFlag
 
 log = logging.getLogger(__name__)
 
-FALLBACK_INTENTS = ("nlu_fallback", "out_of_scope")
 REASONS = ("fallback", "handoff", "not_helpful")
 HANDLED_ACTIONS = ("example_added", "topic_drafted", "dismissed")
-# Intents of the conversation itself, not questions: a handoff is traced back past them to the
-# question that led to it.
-CONVERSATION_INTENTS = frozenset({"greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge",
-                                  "request_human", "complaint"})
 MAX_QUESTIONS = 500
 EXAMPLES_PER_GROUP = 8
 # Vectors kept on disk (about 1.5 kB each): the topics' examples and the questions seen lately.

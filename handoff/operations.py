@@ -1,7 +1,10 @@
-"""Operations endpoints: /healthz, /metrics (Prometheus text format) and /api/openapi.json."""
+"""Operations endpoints: /healthz, /metrics (Prometheus text format, by prometheus_client) and
+/api/openapi.json."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from sqlalchemy import func, select, text
 
 from .models import Conversation, MetricEvent
@@ -30,53 +33,66 @@ def healthz():
     return {"status": "ok" if healthy else "unavailable", "checks": checks}, 200 if healthy else 503
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+class MetricEventsCollector:
+    """The KPI counters as Prometheus families, aggregated from metric_events at each scrape, so
+    every worker process reports the same totals."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def collect(self):
+        s = self.app.extensions["tsunagi"]
+        with s.db.reading() as session:
+            events = session.execute(select(MetricEvent.name, MetricEvent.label, func.count(),
+                                            func.sum(MetricEvent.value))
+                                     .group_by(MetricEvent.name, MetricEvent.label)).all()
+            statuses = session.execute(select(Conversation.status, func.count())
+                                       .group_by(Conversation.status)).all()
+
+        def total(name):
+            return sum(n for ev, _, n, _ in events if ev == name)
+
+        def summed(name):
+            return sum(v or 0 for ev, _, _, v in events if ev == name)
+
+        def counter(metric, help_text, name, by_label=None):
+            if by_label is None:
+                return CounterMetricFamily(metric, help_text, value=total(name))
+            family = CounterMetricFamily(metric, help_text, labels=[by_label])
+            for ev, label, n, _ in events:
+                if ev == name:
+                    family.add_metric([label or ""], n)
+            return family
+
+        yield counter("tsunagi_conversations_started_total", "Conversations started.", "conversation_started")
+        yield counter("tsunagi_topics_answered_total", "Bot turns that recognised a topic.", "topic_answered", "topic")
+        yield counter("tsunagi_fallbacks_total", "Bot turns that did not understand.", "fallback")
+        yield counter("tsunagi_handoffs_total", "Handoffs to people, by reason.", "handoff", "reason")
+        yield SummaryMetricFamily("tsunagi_claim_wait_seconds", "Queue wait until an agent claimed.",
+                                  count_value=total("claimed"), sum_value=summed("claimed"))
+        yield SummaryMetricFamily("tsunagi_first_agent_reply_seconds", "Handoff to first agent reply.",
+                                  count_value=total("first_agent_reply"), sum_value=summed("first_agent_reply"))
+        yield counter("tsunagi_resolved_total", "Conversations resolved, by who closed them.", "resolved", "by")
+        yield counter("tsunagi_ratings_total", "Ratings given, by scale (csat, ces).", "rated", "scale")
+        conversations = GaugeMetricFamily("tsunagi_conversations", "Conversations by current status.",
+                                          labels=["status"])
+        for status, n in statuses or [("bot", 0)]:
+            conversations.add_metric([status], n)
+        yield conversations
+        yield GaugeMetricFamily("tsunagi_open_streams", "Live streams open in this process.",
+                                value=s.broker.hub.open_subscriptions)
+
+
+@bp.record_once
+def _register_collector(state) -> None:
+    registry = CollectorRegistry(auto_describe=False)  # no query at start-up: only at a scrape
+    registry.register(MetricEventsCollector(state.app))
+    state.app.extensions["tsunagi_metrics"] = registry
 
 
 @bp.get("/metrics")
 def metrics():
-    s = services()
-    lines: list[str] = []
-
-    def family(name: str, kind: str, help_text: str, samples: list[tuple[dict, float]]):
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} {kind}")
-        for labels, value in samples:
-            label_text = ",".join(f'{k}="{_escape(str(v))}"' for k, v in labels.items())
-            lines.append(f"{name}{{{label_text}}} {value}" if label_text else f"{name} {value}")
-
-    with s.db.reading() as session:
-        events = session.execute(select(MetricEvent.name, MetricEvent.label, func.count(), func.sum(MetricEvent.value))
-                                 .group_by(MetricEvent.name, MetricEvent.label)).all()
-        statuses = session.execute(select(Conversation.status, func.count()).group_by(Conversation.status)).all()
-
-    def count(name, by_label=None):
-        return [({by_label: label or ""} if by_label else {}, n) for ev, label, n, _ in events if ev == name] or [({}, 0)]
-
-    def total(name):
-        return sum(n for ev, _, n, _ in events if ev == name)
-
-    def summed(name):
-        return sum(v or 0 for ev, _, _, v in events if ev == name)
-
-    family("tsunagi_conversations_started_total", "counter", "Conversations started.", [({}, total("conversation_started"))])
-    family("tsunagi_topics_answered_total", "counter", "Bot turns that recognised a topic.", count("topic_answered", "topic"))
-    family("tsunagi_fallbacks_total", "counter", "Bot turns that did not understand.", [({}, total("fallback"))])
-    family("tsunagi_handoffs_total", "counter", "Handoffs to people, by reason.", count("handoff", "reason"))
-    family("tsunagi_claim_wait_seconds", "summary", "Queue wait until an agent claimed.", [])
-    lines.append(f"tsunagi_claim_wait_seconds_sum {summed('claimed')}")
-    lines.append(f"tsunagi_claim_wait_seconds_count {total('claimed')}")
-    family("tsunagi_first_agent_reply_seconds", "summary", "Handoff to first agent reply.", [])
-    lines.append(f"tsunagi_first_agent_reply_seconds_sum {summed('first_agent_reply')}")
-    lines.append(f"tsunagi_first_agent_reply_seconds_count {total('first_agent_reply')}")
-    family("tsunagi_resolved_total", "counter", "Conversations resolved, by who closed them.", count("resolved", "by"))
-    family("tsunagi_ratings_total", "counter", "Ratings given, by scale (csat, ces).", count("rated", "scale"))
-    family("tsunagi_conversations", "gauge", "Conversations by current status.",
-           [({"status": status}, n) for status, n in statuses] or [({"status": "bot"}, 0)])
-    family("tsunagi_open_streams", "gauge", "Live streams open in this process.",
-           [({}, s.broker.hub.open_subscriptions)])
-    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
+    return Response(generate_latest(current_app.extensions["tsunagi_metrics"]), content_type=CONTENT_TYPE_LATEST)
 
 
 @bp.get("/api/openapi.json")

@@ -1,4 +1,8 @@
-"""Metrics: one metric_events row per KPI-relevant happening, committed with the happening itself."""
+"""Metrics: one metric_events row per KPI-relevant happening, committed with the happening itself.
+
+Rows, not prometheus_client counters in memory: every worker process's /metrics
+(operations.MetricEventsCollector) and the KPI dashboard read the same totals, kept over restarts.
+"""
 from __future__ import annotations
 
 from sqlalchemy import update

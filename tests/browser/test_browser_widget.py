@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -12,6 +11,7 @@ from playwright.sync_api import expect
 from net_proxy import CuttableProxy
 from page_objects import JAPANESE, Widget
 from service_harness import AgentClient, CustomerClient
+from tests.support.waiting import wait_until
 
 QUESTIONS = {"ja": "送料はいくらですか？", "en": "How much is shipping?"}
 
@@ -98,7 +98,8 @@ def test_enter_that_confirms_an_ime_conversion_does_not_send(service, new_page):
         return out;
     }""")
     assert flags == [False, False, False]
-    page.wait_for_timeout(300)
+    # Nothing sent. A late send would still be caught: it would come before step 3's message,
+    # which must be the only one sent and shown.
     assert sent == []
     expect(widget.messages("customer")).to_have_count(0)
     expect(widget.input).to_have_value("送料")
@@ -170,8 +171,8 @@ def test_dropped_stream_reconnects_and_misses_nothing(service, new_page):
         expect(widget.banner).to_contain_text("再接続しています")
         agent.reply(widget.conversation_id(), "ご注文番号を教えていただけますか？")
         agent.reply(widget.conversation_id(), "確認いたします。")
-        time.sleep(1.5)       # the widget retries meanwhile and is refused
-        assert proxy.refused >= 1
+        wait_until(lambda: proxy.refused >= 1, "the widget retried its stream while the server was down",
+                   timeout=15)
         proxy.come_back()
 
         expect(widget.messages("agent")).to_have_text(
@@ -268,7 +269,8 @@ def test_markup_in_messages_is_shown_as_text_in_widget_and_console(service, new_
     expect(panel.locator(".notes .note-text")).to_have_text([markup])
     expect(widget.messages("agent")).to_have_text(["<b>太字</b> " + markup])
 
-    agent_page.wait_for_timeout(300)
+    # The expectations above waited until both pages showed the markup: an element made of it
+    # would be there now.
     assert widget.log.locator("img, b").count() == 0
     assert agent_page.locator("#panels img, #queue img, #panels b.tm-bubble, .tm-bubble b").count() == 0
     assert customer.dialogs == [] and agent_page.dialogs == []

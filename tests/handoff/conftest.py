@@ -2,7 +2,8 @@
 tutorial), on SQLite always and on PostgreSQL when TEST_DATABASE_URL is set, plus a real HTTP
 server standing in for Rasa.
 
-TSUNAGI_REQUIRE_SERVICES=1 (CI) turns a missing PostgreSQL or Redis into a failure, not a skip.
+TSUNAGI_REQUIRE_SERVICES=1 (CI) turns a missing PostgreSQL or Redis into a failure, not a skip;
+otherwise the session ends with one line saying which was missing and how many tests it skipped.
 """
 from __future__ import annotations
 
@@ -27,10 +28,32 @@ set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "tsunagi-hypothesis"
 TABLES = ("stream_events", "notes", "messages", "metric_events", "canned_replies", "conversations", "agents")
 
 
-def service_missing(reason: str):
+# A missing service, in words -> how many tests it skipped: said at the end, never silent.
+_skipped_for: dict[str, int] = {}
+
+
+def service_missing(what: str):
     if REQUIRE_SERVICES:
-        pytest.fail(f"{reason} (TSUNAGI_REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
+        pytest.fail(f"{what} (TSUNAGI_REQUIRE_SERVICES=1)")
+    _skipped_for.setdefault(what, 0)
+    pytest.skip(what)
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and isinstance(report.longrepr, tuple):
+        what = report.longrepr[2].removeprefix("Skipped: ")
+        if what in _skipped_for:
+            _skipped_for[what] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _skipped_for:
+        terminalreporter.write_line("; ".join(f"{what}: {n} test{'' if n == 1 else 's'} skipped"
+                                              for what, n in sorted(_skipped_for.items())), yellow=True, bold=True)
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 @pytest.fixture(scope="session")
@@ -56,14 +79,14 @@ def postgres_url():
     """A schema of its own for this test session (parallel runs never meet), dropped at the end."""
     base = os.environ.get("TEST_DATABASE_URL")
     if not base:
-        service_missing("TEST_DATABASE_URL is not set")
+        service_missing("PostgreSQL not configured (TEST_DATABASE_URL unset)")
     schema = f"tsunagi_test_{os.getpid()}_{secrets.token_hex(4)}"
     try:
         admin = create_engine(base, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     except Exception as error:
-        service_missing(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {error}")
+        service_missing(f"PostgreSQL unreachable at TEST_DATABASE_URL ({_first_line(error)})")
     url = with_schema(base, schema)
     migrate(url)
     yield url
@@ -76,13 +99,13 @@ def postgres_url():
 def redis_url():
     url = os.environ.get("TEST_REDIS_URL")
     if not url:
-        service_missing("TEST_REDIS_URL is not set")
+        service_missing("Redis not configured (TEST_REDIS_URL unset)")
     import redis
 
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except Exception as error:
-        service_missing(f"Redis at TEST_REDIS_URL is unreachable: {error}")
+        service_missing(f"Redis unreachable at TEST_REDIS_URL ({_first_line(error)})")
     return url
 
 

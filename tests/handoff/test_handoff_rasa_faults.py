@@ -2,9 +2,8 @@
 conversation carries on when Rasa is back. Rasa is a real HTTP server here (tests/support/rasa_stand_in.py)."""
 from __future__ import annotations
 
-import time
-
 from handoff_support import Customer
+from tests.support.waiting import wait_until
 
 
 def test_rasa_down_then_back_up(client, rasa):
@@ -45,7 +44,7 @@ def test_rasa_too_slow_counts_as_unavailable(make_app, rasa):
     answer = customer.send("How much is shipping?").get_json()
     assert "not available" in answer["replies"][0]["text"]  # the gateway gave up waiting
     rasa.delay = 0
-    time.sleep(1.0)  # let the stand-in finish the abandoned request
+    wait_until(lambda: rasa.answering == 0, "the stand-in finished the request the gateway gave up on")
     assert customer.send("How much is shipping?").get_json()["replies"][0]["sender"] == "bot"
 
 

@@ -85,6 +85,7 @@ class RasaStandIn:
 
     Test controls: `delay` (seconds before each answer), `offline` (the handoff payload says
     outside support hours), `received` / `texts_for()` (what the gateway sent), `restarts`,
+    `answering` (requests being answered now, including ones the gateway gave up on),
     `stop()` (the port then refuses connections) / `start()`, and `reset()`.
     """
 
@@ -96,6 +97,7 @@ class RasaStandIn:
         self.restarts: list[str] = []
         self._turns: dict[str, list[dict]] = {}
         self._fallbacks: dict[str, int] = {}
+        self.answering = 0
         self._lock = threading.Lock()
         self._server = None
         self.port = 0
@@ -141,6 +143,15 @@ class RasaStandIn:
 
     def answer(self, body: dict) -> dict:
         """The gateway channel's answer: {"messages", "nlu"}."""
+        with self._lock:
+            self.answering += 1
+        try:
+            return self._answer(body)
+        finally:
+            with self._lock:
+                self.answering -= 1
+
+    def _answer(self, body: dict) -> dict:
         if self.delay:
             time.sleep(self.delay)  # a real model takes a moment: lets the widget show its typing dots
         sender, text = body["sender"], body["message"]

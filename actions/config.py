@@ -4,9 +4,10 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
-# Where the topics' button titles (data/topics/*.yml) and the answers (domain/*.yml) are.
-TOPICS_DIR = Path(os.environ.get("TSUNAGI_TOPICS_DIR", PROJECT_DIR / "data" / "topics"))
-DOMAIN_DIR = Path(os.environ.get("TSUNAGI_DOMAIN_DIR", PROJECT_DIR / "domain"))
+# The project whose content the actions read: the topics' button titles (data/topics/*.yml) and
+# the answers (next to their examples in data/nlu/*.yml, or in domain.yml). The same variable
+# points `make validate` and the editor API at a project.
+CONTENT_DIR = Path(os.environ.get("TSUNAGI_PROJECT_DIR") or PROJECT_DIR)
 
 # How many suggested topics a "did not help" or a first fallback offers.
 MAX_SUGGESTIONS = 3

@@ -1,11 +1,11 @@
 """The FAQ content the actions need besides the answers: topic titles and button labels.
 
-Read from data/topics/*.yml and domain/*.yml, so editors change content, never code.
+Read from data/topics/*.yml and the answers (data/nlu/*.yml, domain.yml), so editors change
+content, never code.
 """
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Dict, Optional
 
 import yaml
@@ -17,16 +17,18 @@ from actions import config
 def topics() -> Dict[str, dict]:
     """{topic id: {"title": {"ja", "en"}, "offer_human": bool}} from every data/topics file."""
     merged: Dict[str, dict] = {}
-    for path in sorted(Path(config.TOPICS_DIR).glob("*.yml")):
+    for path in sorted((config.CONTENT_DIR / "data" / "topics").glob("*.yml")):
         merged.update((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("topics") or {})
     return merged
 
 
 @lru_cache(maxsize=1)
 def _responses() -> Dict[str, list]:
+    """Every answer, as Rasa merges them: domain.yml's, then those beside the examples."""
     merged: Dict[str, list] = {}
-    for path in sorted(Path(config.DOMAIN_DIR).glob("*.yml")):
-        merged.update((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("responses") or {})
+    for path in [config.CONTENT_DIR / "domain.yml", *sorted((config.CONTENT_DIR / "data" / "nlu").glob("*.yml"))]:
+        if path.is_file():
+            merged.update((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("responses") or {})
     return merged
 
 

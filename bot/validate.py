@@ -2,8 +2,13 @@
 
 Rasa's own data validation, plus the checks an FAQ needs, each problem named by file and line
 in words an editor can act on:
-  - every topic has examples in Japanese and in English (at least `--min-examples` of each),
-    an answer in both languages (`utter_<topic>` in domain/) and a title in both (data/topics/);
+  - every topic has examples in Japanese and in English (at least `--min-examples` of each, counting
+    only the examples Rasa reads), an answer in both languages (`utter_<topic>` under `responses:`
+    beside its examples in data/nlu/), its id under `intents:` in domain.yml and a title in both
+    languages (data/topics/);
+  - every example line is one Rasa reads: an example it would skip (no '- ', or indented unlike the
+    others) is an error, and so is an indentation that changes what a block means (a line read as
+    the rest of the line above, a key that slid into a condition or out of its topic);
   - no example sits under two intents;
   - examples of different intents that mean nearly the same (embedding similarity at or above
     `--similarity`) are listed side by side: the bot may mix them up;
@@ -23,7 +28,7 @@ import re
 import sys
 import unicodedata
 import warnings
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
@@ -76,9 +81,33 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "en": "{what}",
         "ja": "{what}",
     },
+    "hint_example_indent": {
+        "en": " Every example under 'examples: |' (line {key}) must be indented by the same number of spaces: this line has {indent}, the first example {first}.",
+        "ja": "「examples: |」（{key} 行目）の下の例文は、すべて同じ数のスペースで字下げしてください。この行は {indent} 文字、最初の例文は {first} 文字です。",
+    },
+    "hint_example_under_key": {
+        "en": " The examples must be indented further than 'examples: |' (line {key}), every one by the same number of spaces ({usual} in the other topics); this line has {indent}.",
+        "ja": "例文は「examples: |」（{key} 行目）より深く、すべて同じ数のスペース（ほかのトピックでは {usual} 文字）で字下げしてください。この行は {indent} 文字です。",
+    },
+    "continued_line": {
+        "en": "This line is indented further than the line above and has no '- ' or ':', so YAML reads it as the rest of line {start} (\"{value}\"). If it is an item of its own, indent it like the items around it.",
+        "ja": "この行は前の行より深く字下げされていて「- 」も「:」もないため、YAML では {start} 行目の続き（「{value}」）として読まれます。独立した項目なら、前後の項目と同じ字下げにしてください。",
+    },
     "examples_not_block": {
         "en": "The examples of '{intent}' must be written as a block: 'examples: |' and then one '- example' per line.",
         "ja": "「{intent}」の例文は「examples: |」のあとに 1 行ずつ「- 例文」の形で書いてください。",
+    },
+    "examples_shifted": {
+        "en": "The first example of '{intent}' is indented by {first} spaces and the examples after it by {usual}. YAML takes a block's indentation from its first line, so the bot would skip the {skipped} example(s) indented by {usual}. Indent this line by {usual} spaces like the others.",
+        "ja": "「{intent}」の最初の例文の字下げが {first} 文字、その後の例文が {usual} 文字です。YAML ではブロックの字下げが最初の行で決まるため、{usual} 文字で字下げした {skipped} 件の例文がボットに無視されます。この行も {usual} 文字で字下げしてください。",
+    },
+    "example_indented": {
+        "en": "This example of '{intent}' is indented by {indent} spaces and the others by {usual}, so the bot would skip it: \"{text}\". Indent it by {usual} spaces like the others.",
+        "ja": "「{intent}」のこの例文は字下げが {indent} 文字で、ほかの例文（{usual} 文字）と違うため、ボットに無視されます:「{text}」。ほかの例文と同じ {usual} 文字で字下げしてください。",
+    },
+    "rasa_skipped_example": {
+        "en": "Rasa would skip this example of '{intent}': \"{text}\". Check that the line starts with '- ' and is indented like the other examples.",
+        "ja": "Rasa が「{intent}」のこの例文を無視します:「{text}」。行が「- 」で始まり、ほかの例文と同じ字下げになっているか確認してください。",
     },
     "example_line_format": {
         "en": "This line of the examples of '{intent}' does not start with '- ', so the bot would skip it: \"{text}\".",
@@ -97,20 +126,32 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "ja": "トピック「{topic}」の例文が data/nlu/ にないため、ボットはこの質問を聞き分けられません。data/nlu/{category}.yml に「- intent: {topic}」と例文を追加してください。",
     },
     "missing_answer": {
-        "en": "The topic '{topic}' has no answer: add 'utter_{topic}' with a Japanese and an English variation to domain/{category}.yml.",
-        "ja": "トピック「{topic}」の回答がありません。domain/{category}.yml に日本語と英語の「utter_{topic}」を追加してください。",
+        "en": "The topic '{topic}' has no answer: add 'utter_{topic}' with a Japanese and an English variation under 'responses:' in data/nlu/{category}.yml.",
+        "ja": "トピック「{topic}」の回答がありません。data/nlu/{category}.yml の「responses:」に日本語と英語の「utter_{topic}」を追加してください。",
+    },
+    "condition_key": {
+        "en": "'{key}:' is indented as part of the condition of '{response}', so the variation has no {key} of its own. Indent '{key}:' like '- condition:' plus two spaces (as 'text:' is in the other variations).",
+        "ja": "「{key}:」が回答「{response}」の条件（condition）の一部として字下げされているため、このバリエーションには {key} がありません。ほかのバリエーションの「text:」と同じ字下げにしてください。",
     },
     "answer_missing_language": {
         "en": "The answer '{response}' has no {language_name} variation (a 'text' with the condition 'language: {language}'); customers writing in {language_name} would get no answer.",
         "ja": "回答「{response}」に{language_name}版（条件 language: {language} の text）がありません。{language_name}で質問したお客さまに回答できません。",
     },
     "topic_not_declared": {
-        "en": "The topic '{topic}' is not listed under 'intents:' in domain/: the bot would recognise it but never answer. Add '- {topic}' to the intents of domain/{category}.yml.",
-        "ja": "トピック「{topic}」が domain/ の「intents:」に書かれていないため、ボットが回答しません。domain/{category}.yml の intents に「- {topic}」を追加してください。",
+        "en": "The topic '{topic}' is not listed under 'intents:' in domain.yml: the bot would recognise it but never answer. Add '- {topic}' to the intents of domain.yml.",
+        "ja": "トピック「{topic}」が domain.yml の「intents:」に書かれていないため、ボットが回答しません。domain.yml の intents に「- {topic}」を追加してください。",
     },
     "missing_title": {
         "en": "The topic '{topic}' has no title in data/topics/: add it to data/topics/{category}.yml with a Japanese and an English title (shown on the suggestion buttons).",
         "ja": "トピック「{topic}」のタイトルが data/topics/ にありません。data/topics/{category}.yml に日本語と英語のタイトルを追加してください（候補ボタンに表示されます）。",
+    },
+    "topic_entry_shape": {
+        "en": "'{key}' is at the indentation of a topic id, so it reads as a topic of its own. If it belongs to the topic above, indent it like 'title:'.",
+        "ja": "「{key}」がトピック ID と同じ字下げのため、独立したトピックとして読まれます。上のトピックの項目なら「title:」と同じ字下げにしてください。",
+    },
+    "topic_unknown_key": {
+        "en": "A topic has only 'title:' and 'offer_human:'; '{key}:' here is not one of them. If it belongs to the title, indent it under 'title:'.",
+        "ja": "トピックに書けるのは「title:」と「offer_human:」だけです。「{key}:」が title の一部なら「title:」の下に字下げしてください。",
     },
     "title_missing_language": {
         "en": "The topic '{topic}' has no {language_name} title.",
@@ -129,16 +170,16 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "ja": "別々のインテントの例文がほぼ同じ意味です（類似度 {similarity:.2f}）。「{intent}」と「{other_intent}」をボットが取り違えるおそれがあります。どちらかを書き換えるか移してください。",
     },
     "unknown_response": {
-        "en": "{user} uses the answer '{response}', which does not exist in domain/. Add it, or correct the name.",
-        "ja": "{user}で回答「{response}」が使われていますが、domain/ にありません。追加するか、名前を直してください。",
+        "en": "{user} uses the answer '{response}', which is under no 'responses:' (data/nlu/, domain.yml). Add it, or correct the name.",
+        "ja": "{user}で回答「{response}」が使われていますが、どの「responses:」（data/nlu/、domain.yml）にもありません。追加するか、名前を直してください。",
     },
     "unknown_action": {
-        "en": "The rule uses the action '{action}', which is not listed under 'actions:' in domain/.",
-        "ja": "ルールでアクション「{action}」が使われていますが、domain/ の「actions:」にありません。",
+        "en": "The rule uses the action '{action}', which is not listed under 'actions:' in domain.yml.",
+        "ja": "ルールでアクション「{action}」が使われていますが、domain.yml の「actions:」にありません。",
     },
     "unknown_intent": {
-        "en": "The rule uses the intent '{intent}', which is not listed under 'intents:' in domain/.",
-        "ja": "ルールでインテント「{intent}」が使われていますが、domain/ の「intents:」にありません。",
+        "en": "The rule uses the intent '{intent}', which is not listed under 'intents:' in domain.yml.",
+        "ja": "ルールでインテント「{intent}」が使われていますが、domain.yml の「intents:」にありません。",
     },
     "rasa_warning": {
         "en": "Rasa: {text}",
@@ -162,6 +203,10 @@ TEXTS = {
         "errors": "{n} error(s): fix these before publishing",
         "warnings": "{n} warning(s): worth a look; they do not stop publishing",
         "confusable": "Examples of different intents that mean nearly the same ({n}):",
+        "group_rasa_skipped": "Not checked ({n}):",
+        "group_rasa_warning": "Rasa's own checks ({n}):",
+        "group_example_repeated": "The same example twice in one topic ({n}):",
+        "group_other": "Other ({n}):",
         "columns": ("similarity", "example (intent, file:line)", "example (intent, file:line)"),
         "ok": "No errors. {w} warning(s).",
         "failed": "{e} error(s), {w} warning(s). Fix the errors and run `make validate` again.",
@@ -172,6 +217,10 @@ TEXTS = {
         "errors": "エラー {n} 件（公開の前に直してください）",
         "warnings": "警告 {n} 件（確認をおすすめします。公開は止めません）",
         "confusable": "意味がほぼ同じ、別々のインテントの例文（{n} 組）:",
+        "group_rasa_skipped": "チェックできなかったもの（{n} 件）:",
+        "group_rasa_warning": "Rasa 自身のチェック（{n} 件）:",
+        "group_example_repeated": "同じトピックに 2 回ある例文（{n} 件）:",
+        "group_other": "その他（{n} 件）:",
         "columns": ("類似度", "例文（インテント、ファイル:行）", "例文（インテント、ファイル:行）"),
         "ok": "エラーはありません。警告 {w} 件。",
         "failed": "エラー {e} 件、警告 {w} 件。エラーを直してから、もう一度 `make validate` を実行してください。",
@@ -199,6 +248,8 @@ class Problem:
         if self.kind == "bad_structure":
             return self.params["what"][lang]  # type: ignore[index]
         params = dict(self.params)
+        if params.get("hint"):
+            params["hint"] = MESSAGES[str(params["hint"])][lang].format(**params.get("hint_params") or {})
         for key in ("language",):
             if key in params:
                 params["language_name"] = TEXTS[lang][str(params[key])]
@@ -295,7 +346,33 @@ def _yaml_problem(rel: str, error: yaml.MarkedYAMLError, text: str) -> Problem:
         hint = "hint_indent"
     else:
         hint = ""
-    return Problem("error", "yaml_syntax", rel, line, {"problem": problem, "hint": hint})
+    params: Dict[str, object] = {"problem": problem, "hint": hint}
+    example = _example_indent_hint(text.splitlines(), mark.line) if mark and hint == "hint_indent" else None
+    if example is not None:
+        params.update(hint="hint_example_indent" if "first" in example else "hint_example_under_key",
+                      hint_params=example)
+    return Problem("error", "yaml_syntax", rel, line, params)
+
+
+def _indent_of(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _example_indent_hint(lines: List[str], index: int) -> Optional[Dict[str, int]]:
+    """When the line YAML stumbled on is an example line of an `examples: |` block (its indentation
+    ended the block early): the block's key line and the indentation of its first example."""
+    if index >= len(lines) or not lines[index].lstrip().startswith("-"):
+        return None
+    for above in range(index - 1, -1, -1):
+        stripped = lines[above].strip()
+        if re.match(r"^examples:\s*\|[-+0-9]*\s*(#.*)?$", stripped):
+            first = next((lines[i] for i in range(above + 1, index) if lines[i].strip()), None)
+            if first is None:  # the first example itself is not indented under the key
+                return {"key": above + 1, "indent": _indent_of(lines[index]), "usual": _indent_of(lines[above]) + 2}
+            return {"key": above + 1, "indent": _indent_of(lines[index]), "first": _indent_of(first)}
+        if re.match(r"^-\s+intent:", stripped) or stripped and not stripped.startswith(("-", "#")):
+            return None
+    return None
 
 
 def _compose(path: Path, content: Content) -> Optional[yaml.Node]:
@@ -315,7 +392,24 @@ def _compose(path: Path, content: Content) -> Optional[yaml.Node]:
         return None
     if node is not None:
         _check_duplicate_keys(node, rel, content)
+        _check_continued_lines(node, rel, content)
     return node
+
+
+def _check_continued_lines(node: yaml.Node, rel: str, content: Content) -> None:
+    """A plain value spread over two lines is, in these files, always a line indented too far:
+    "- a" then "    - b" reads as the one value "a - b"."""
+    if isinstance(node, yaml.ScalarNode):
+        if node.style is None and node.end_mark.line > node.start_mark.line:
+            content.problems.append(Problem("error", "continued_line", rel, node.start_mark.line + 2,
+                                            {"start": node.start_mark.line + 1, "value": node.value}))
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            _check_continued_lines(key, rel, content)
+            _check_continued_lines(value, rel, content)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_continued_lines(item, rel, content)
 
 
 def _check_duplicate_keys(node: yaml.Node, rel: str, content: Content) -> None:
@@ -360,12 +454,12 @@ def _plain_text(text: str) -> str:
 
 
 def _read_nlu_file(path: Path, content: Content) -> None:
-    from languages import detect_language
-
+    """The examples (as Rasa reads them) and the answers of one data/nlu file."""
     rel = content.rel(path)
     root = _compose(path, content)
     if root is None:
         return
+    _read_responses(root, path, content)
     nlu = _get(root, "nlu")
     if nlu is None:
         return
@@ -373,6 +467,7 @@ def _read_nlu_file(path: Path, content: Content) -> None:
         _structure(content, rel, nlu[1], "'nlu:' must be followed by a list of '- intent:' entries.",
                    "「nlu:」のあとには「- intent:」の並びを書いてください。")
         return
+    lines = path.read_text(encoding="utf-8").splitlines()
     for item in nlu[1].value:
         intent_entry = _get(item, "intent")
         if intent_entry is None:
@@ -384,25 +479,48 @@ def _read_nlu_file(path: Path, content: Content) -> None:
         if examples is None:
             continue
         node = examples[1]
-        if not isinstance(node, yaml.ScalarNode):
+        if not isinstance(node, yaml.ScalarNode) or node.style != "|":
             content.problems.append(Problem("error", "examples_not_block", rel, _line(examples[0]), {"intent": intent}))
             continue
-        # In a block scalar ("|") the text's n-th line is the file's line after the "|" plus n.
-        first = node.start_mark.line + 1 + (1 if node.style in ("|", ">") else 0)
-        for offset, raw in enumerate(node.value.split("\n")):
-            stripped = raw.strip()
-            if not stripped:
-                continue
-            line = first + offset
-            if not stripped.startswith("-"):
-                content.problems.append(Problem("error", "example_line_format", rel, line,
-                                                {"intent": intent, "text": stripped}))
-                continue
-            text = _plain_text(stripped[1:].strip())
+        _read_examples(node, intent, rel, lines, content)
+
+
+def _read_examples(node: yaml.ScalarNode, intent: str, rel: str, lines: List[str], content: Content) -> None:
+    """The examples of one `examples: |` block. Rasa (rasa_yaml.py, _parse_multiline_example) keeps
+    a line of the block only if it starts with '-' once YAML has taken the block's indentation off,
+    and YAML takes that indentation from the block's first line: every line Rasa would skip is an
+    error here, at its line."""
+    from languages import detect_language
+
+    # In a literal block the value's n-th line is the file's n-th line after the "|".
+    first = node.start_mark.line + 2
+    entries = [(first + offset, value) for offset, value in enumerate(node.value.split("\n")) if value.strip()]
+    if not entries:
+        return
+    block_indent = _indent_of(lines[entries[0][0] - 1])
+    indents = [block_indent + _indent_of(value) for _, value in entries]
+    dashed = Counter(indent for indent, (_, value) in zip(indents, entries) if value.lstrip().startswith("-"))
+    usual = dashed.most_common(1)[0][0] if dashed else block_indent
+    shifted = indents[0] < usual  # the first line set a smaller indentation than the others have
+    if shifted:
+        skipped = sum(1 for _, value in entries if value.startswith(" ") and value.lstrip().startswith("-"))
+        content.problems.append(Problem("error", "examples_shifted", rel, entries[0][0], {
+            "intent": intent, "first": indents[0], "usual": usual, "skipped": skipped}))
+    for (line, value), indent in zip(entries, indents):
+        stripped = value.strip()
+        if value.startswith("-"):
+            text = _plain_text(value[1:].strip())
             if not text:
                 content.problems.append(Problem("error", "empty_example", rel, line, {"intent": intent}))
                 continue
             content.examples.append(Example(text, intent, rel, line, detect_language(text)))
+        elif stripped.startswith("-"):
+            if not shifted:  # skipped because it is indented further than the block
+                content.problems.append(Problem("error", "example_indented", rel, line, {
+                    "intent": intent, "indent": indent, "usual": usual, "text": stripped[1:].strip()}))
+        else:
+            content.problems.append(Problem("error", "example_line_format", rel, line,
+                                            {"intent": intent, "text": stripped}))
 
 
 def _read_domain_file(path: Path, content: Content) -> None:
@@ -422,6 +540,15 @@ def _read_domain_file(path: Path, content: Content) -> None:
             name_node = item if isinstance(item, yaml.ScalarNode) else (item.value[0][0] if _items(item) else None)
             if isinstance(name_node, yaml.ScalarNode):
                 target.setdefault(name_node.value, Located(rel, _line(name_node)))
+    _read_responses(root, path, content)
+
+
+CONDITION_KEYS = ("type", "name", "value")
+
+
+def _read_responses(root: yaml.Node, path: Path, content: Content) -> None:
+    """The `responses:` of domain.yml or of a data/nlu file (Rasa merges both into the domain)."""
+    rel = content.rel(path)
     responses = _get(root, "responses")
     if responses is None:
         return
@@ -440,19 +567,26 @@ def _read_domain_file(path: Path, content: Content) -> None:
                        f"回答「{name}」は「- text: ...」の並びで書いてください。")
             continue
         for variation in value.value:
-            text = _get(variation, "text")
-            has_text = text is not None and isinstance(text[1], yaml.ScalarNode) and text[1].value.strip()
-            if not has_text and _get(variation, "custom") is None and _get(variation, "buttons") is None:
-                continue
             language = None
             condition = _get(variation, "condition")
             if condition is not None and isinstance(condition[1], yaml.SequenceNode):
                 for cond in condition[1].value:
+                    for cond_key, _ in _items(cond):
+                        if cond_key.value not in CONDITION_KEYS:
+                            content.problems.append(Problem("error", "condition_key", rel, _line(cond_key),
+                                                            {"key": cond_key.value, "response": name}))
                     name_entry, value_entry = _get(cond, "name"), _get(cond, "value")
                     if name_entry and value_entry and name_entry[1].value == "language":
                         language = value_entry[1].value
+            text = _get(variation, "text")
+            has_text = text is not None and isinstance(text[1], yaml.ScalarNode) and text[1].value.strip()
+            if not has_text and _get(variation, "custom") is None and _get(variation, "buttons") is None:
+                continue
             languages.setdefault(language or "*", _line(variation))
         content.response_languages[name] = languages
+
+
+TOPIC_KEYS = ("title", "offer_human")
 
 
 def _read_topics_file(path: Path, content: Content) -> None:
@@ -464,6 +598,14 @@ def _read_topics_file(path: Path, content: Content) -> None:
     if topics is None:
         return
     for key, value in _items(topics[1]):
+        if isinstance(value, yaml.ScalarNode) and value.tag != "tag:yaml.org,2002:null":
+            # "offer_human: false" slid to a topic id's indentation reads as a topic "offer_human"
+            content.problems.append(Problem("error", "topic_entry_shape", rel, _line(key), {"key": key.value}))
+            continue
+        for field_key, _ in _items(value):
+            if field_key.value not in TOPIC_KEYS:
+                content.problems.append(Problem("error", "topic_unknown_key", rel, _line(field_key),
+                                                {"key": field_key.value}))
         if key.value in content.topics and content.topics[key.value].file != rel:
             other = content.topics[key.value]
             content.problems.append(Problem("error", "defined_twice", rel, _line(key),
@@ -504,11 +646,11 @@ def _yml_files(folder: Path) -> List[Path]:
 
 def read_content(project: Path) -> Content:
     content = Content(project=project)
+    domain = project / "domain.yml"
+    if domain.is_file():
+        _read_domain_file(domain, content)
     for path in _yml_files(project / "data" / "nlu"):
         _read_nlu_file(path, content)
-    domain = project / "domain"
-    for path in _yml_files(domain) if domain.is_dir() else [project / "domain.yml"]:
-        _read_domain_file(path, content)
     for path in _yml_files(project / "data" / "topics"):
         _read_topics_file(path, content)
     for path in [project / "data" / "rules.yml", *sorted((project / "data").glob("stories*.yml"))]:
@@ -740,7 +882,14 @@ RASA_NOISE = (
     re.compile(r"was found labeled with multiple different intents"),
     # Rasa 3.6 says this whenever a domain has slots, whatever they look like.
     re.compile(r"Slot auto-fill has been removed in 3.0"),
+    # A blank line inside an examples block: Rasa skips it, and no example is lost.
+    re.compile(r"contains an example that doesn't start with a '-' symbol: This training example will be skipped"),
 )
+# An example Rasa skips: an error here, at its line (see _read_examples), however Rasa words it.
+RASA_SKIPPED = re.compile(r"Issue found while processing '(?P<file>[^']+)': The item '(?P<intent>[^']+)' contains an "
+                          r"example that doesn't start with a '-' symbol: (?P<text>.*?) This training example will be skipped")
+RASA_FILE = re.compile(r"(?:Issue found while processing|Unexpected block found in|Failed to validate) '(?P<file>[^']+)'")
+SKIP_KINDS = ("examples_shifted", "example_indented", "example_line_format")
 
 
 def rasa_validation(project: Path, content: Content, not_topics: Iterable[str]) -> List[Problem]:
@@ -765,7 +914,7 @@ def rasa_validation(project: Path, content: Content, not_topics: Iterable[str]) 
     rasa_logger.addHandler(handler)
     failed = False
     data = [str(project / "data" / "nlu"), str(project / "data" / "rules.yml")]
-    domain = project / "domain" if (project / "domain").is_dir() else project / "domain.yml"
+    domain = project / "domain.yml"
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -784,7 +933,17 @@ def rasa_validation(project: Path, content: Content, not_topics: Iterable[str]) 
     finally:
         rasa_logger.removeHandler(handler)
     problems = []
+    reported_skips = {(p.file, p.params.get("intent")) for p in content.problems if p.kind in SKIP_KINDS}
+    # Rasa names files by absolute path: the editor reads them relative to the project.
+    messages = [(s, t.replace(f"{project}/", "")) for s, t in messages]
     for severity, text in dict.fromkeys((s, " ".join(t.split())) for s, t in messages):
+        skipped = RASA_SKIPPED.search(text)
+        if skipped is not None and skipped["text"].strip():
+            rel = content.rel(Path(skipped["file"]))
+            if (rel, skipped["intent"]) not in reported_skips:
+                problems.append(Problem("error", "rasa_skipped_example", rel, _line_with(project / rel, skipped["text"]),
+                                        {"intent": skipped["intent"], "text": skipped["text"].strip().lstrip("-").strip()}))
+            continue
         noise = next((m for m in (p.search(text) for p in RASA_NOISE) if m), None)
         if noise is not None:
             named = noise.groupdict()
@@ -792,13 +951,26 @@ def rasa_validation(project: Path, content: Content, not_topics: Iterable[str]) 
                 pass  # an answer or intent nothing uses: worth reporting
             else:
                 continue
+        named = RASA_FILE.search(text)
+        where = content.rel(Path(named["file"])) if named else ""
         if severity == "error" or failed and text.startswith("Project validation completed with errors"):
-            problems.append(Problem("error", "rasa_error", "", 0, {"text": text}))
+            problems.append(Problem("error", "rasa_error", where, 0, {"text": text}))
         else:
-            problems.append(Problem("warning", "rasa_warning", "", 0, {"text": text}))
+            problems.append(Problem("warning", "rasa_warning", where, 0, {"text": text}))
     if failed and not any(p.severity == "error" for p in problems):
         problems.append(Problem("error", "rasa_error", "", 0, {"text": "Project validation completed with errors."}))
     return problems
+
+
+def _line_with(path: Path, text: str) -> int:
+    """The first line of path that is the example text, else that holds it (0 when none does)."""
+    text = text.strip()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return 0
+    exact = (number for number, line in enumerate(lines, 1) if text and line.strip().lstrip("-").strip() == text)
+    return next(exact, None) or next((number for number, line in enumerate(lines, 1) if text and text in line), 0)
 
 
 def validate(project: Path, settings: Optional[Settings] = None) -> Report:
@@ -838,6 +1010,10 @@ def pad(text: str, width: int, right: bool = False) -> str:
     return space + text if right else text + space
 
 
+# The warnings, a group each, the ones that matter first; then the confusable pairs, side by side.
+WARNING_GROUPS = ("rasa_skipped", "rasa_warning", "example_repeated")
+
+
 def print_report(report: Report, lang: str, out=None) -> None:
     out = out or sys.stdout
     t = TEXTS[lang]
@@ -847,12 +1023,18 @@ def print_report(report: Report, lang: str, out=None) -> None:
         print("\n" + t["errors"].format(n=len(errors)), file=out)
         for p in errors:
             print(f"  {p.where() or '-'}: {p.message(lang)}", file=out)
-    plain = [p for p in warnings_ if p.kind != "confusable_examples"]
     pairs = [p for p in warnings_ if p.kind == "confusable_examples"]
     if warnings_:
         print("\n" + t["warnings"].format(n=len(warnings_)), file=out)
-        for p in plain:
-            print(f"  {p.where() or '-'}: {p.message(lang)}", file=out)
+    groups: Dict[str, List[Problem]] = defaultdict(list)
+    for p in warnings_:
+        if p.kind != "confusable_examples":
+            groups[p.kind if p.kind in WARNING_GROUPS else "other"].append(p)
+    for kind in (*WARNING_GROUPS, "other"):
+        if groups[kind]:
+            print("\n  " + t[f"group_{kind}"].format(n=len(groups[kind])), file=out)
+            for p in groups[kind]:
+                print(f"    {p.where() or '-'}: {p.message(lang)}", file=out)
     if pairs:
         print("\n  " + t["confusable"].format(n=len(pairs)), file=out)
         column = 46

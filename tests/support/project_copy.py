@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTENT = ("data/nlu", "data/topics", "data/rules.yml", "domain", "config.yml", "actions")
+CONTENT = ("data/nlu", "data/topics", "data/rules.yml", "domain.yml", "config.yml", "actions")
 
 
 def copy_paths(target: Path, names) -> Path:
@@ -29,14 +29,26 @@ def copy_content(target: Path, examples_per_intent: int | None = None) -> Path:
     copy_paths(target, CONTENT)
     if examples_per_intent is not None:
         for path in (target / "data" / "nlu").glob("*.yml"):
-            kept, count = [], 0
-            for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
-                if re.match(r"^\s*-\s+intent:", line):
-                    count = 0
-                elif re.match(r"^\s{4}- ", line):
-                    count += 1
-                    if count > examples_per_intent:
-                        continue
-                kept.append(line)
+            kept = []
+            for line, number in example_lines(path.read_text(encoding="utf-8").splitlines(keepends=True)):
+                if number is None or number <= examples_per_intent:
+                    kept.append(line)
             path.write_text("".join(kept), encoding="utf-8")
     return target
+
+
+def example_lines(lines):
+    """(line, n) for each line of a data/nlu file: n counts the examples of its `examples: |`
+    block (1 for the first), None for any other line (answers, keys, comments)."""
+    count, key_indent = None, 0
+    for line in lines:
+        indent = len(line) - len(line.lstrip(" "))
+        if re.match(r"^\s*examples:\s*\|", line):
+            count, key_indent = 0, indent
+        elif count is not None and line.strip() and indent <= key_indent:
+            count = None  # the block ended
+        if count is not None and line.lstrip().startswith("- ") and indent > key_indent:
+            count += 1
+            yield line, count
+        else:
+            yield line, None

@@ -6,7 +6,6 @@ Run: .venv/bot/bin/python -m pytest -q tests/editors/bot   (needs `make setup tr
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import socket
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.project_copy import copy_paths
+from tests.support.project_copy import copy_paths, example_lines
 
 ROOT = Path(__file__).resolve().parents[3]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -26,8 +25,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 BOT_PYTHON = ROOT / ".venv" / "bot" / "bin" / "python"
 RASA = ROOT / ".venv" / "bot" / "bin" / "rasa"
-COPIED = ("config.yml", "credentials.yml", "endpoints.yml", "data", "domain", "actions", "bot",
-          "languages.py", "support_hours.py", "tools/train.sh", "requirements/bot.lock")
+# The top-level modules (languages.py, support_hours.py, ...) are shared by the bot and the actions.
+COPIED = ("config.yml", "credentials.yml", "endpoints.yml", "data", "domain.yml", "actions", "bot",
+          *sorted(p.name for p in ROOT.glob("*.py")), "tools/train.sh", "requirements/bot.lock")
 
 
 def copy_project(target: Path) -> Path:
@@ -66,10 +66,9 @@ def _keep(path: Path, per_language: int) -> None:
     from languages import detect_language
 
     kept, counts = [], {}
-    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
-        if re.match(r"^\s*-\s+intent:", line):
-            counts = {}
-        elif re.match(r"^\s{4}- ", line):
+    for line, number in example_lines(path.read_text(encoding="utf-8").splitlines(keepends=True)):
+        if number is not None:
+            counts = {} if number == 1 else counts
             language = detect_language(line.strip()[2:]) or "ja"
             counts[language] = counts.get(language, 0) + 1
             if counts[language] > per_language:

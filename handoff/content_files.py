@@ -1,27 +1,34 @@
 """The FAQ content files as the console edits them: examples added to a topic, a new topic drafted.
 
-Every change inserts lines and never rewrites a file (comments, quoting and order stay as the
-editors wrote them), so `git diff` shows exactly what was added; the result is parsed again and
+Changes go through ruamel.yaml's round trip, so comments, order, quoting and layout stay as the
+editors wrote them and `git diff` shows only the lines a change adds; the result is read back and
 compared with what was meant before it replaces the file, and `make publish` takes it from there.
-Files: data/nlu/<category>.yml (examples), domain/<category>.yml (intents and answers),
-data/topics/<category>.yml (titles), under the project folder (TSUNAGI_PROJECT_DIR).
+Files, under the project folder (TSUNAGI_PROJECT_DIR): data/nlu/<category>.yml (a topic's examples
+and its answer), domain.yml (its id under `intents:`), data/topics/<category>.yml (its titles).
 """
 from __future__ import annotations
 
 import contextlib
+import copy
 import difflib
 import fcntl
 import hashlib
-import json
+import io
 import os
 import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator
 
 import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
+from ruamel.yaml.util import load_yaml_guess_indent
 
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 LANGUAGES = ("ja", "en")
 TOPIC_ID = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
 MAX_EXAMPLE_CHARS = 300
@@ -75,6 +82,12 @@ def clean_example(text: str) -> str:
     return _ANNOTATION.sub(lambda m: f"［{m.group(1)}］", text)
 
 
+def examples_of(block: str) -> list[str]:
+    """The examples of an `examples: |` block as Rasa reads them: the lines that start with '-'
+    (rasa_yaml.py, _parse_multiline_example), without it."""
+    return [line[1:].strip() for line in block.splitlines() if line.startswith("-") and line[1:].strip()]
+
+
 def _one_line(text: str, name: str, limit: int) -> str:
     text = " ".join(_CONTROL.sub("", _LINE_BREAKS.sub(" ", text or "")).split())
     if not text:
@@ -84,13 +97,88 @@ def _one_line(text: str, name: str, limit: int) -> str:
     return text
 
 
-def _quoted(text: str) -> str:
-    """A YAML double-quoted scalar (a JSON string is one)."""
-    return json.dumps(text, ensure_ascii=False)
+class Document:
+    """One YAML file loaded for a round trip: change `data`, then `text()` is the file with only
+    those changes. A file whose layout ruamel.yaml cannot reproduce exactly is refused rather than
+    rewritten."""
+
+    def __init__(self, path: Path, rel: str):
+        self.path, self.rel = path, rel
+        self.original = path.read_text(encoding="utf-8")
+        self.yaml = YAML()  # round trip
+        self.yaml.preserve_quotes = True
+        self.yaml.width = 1 << 16  # never fold a long answer onto a second line
+        try:
+            _, sequence, offset = load_yaml_guess_indent(self.original)
+            # The guess measures block sequences ("- " and the indentation before it); mappings are
+            # indented by two spaces in every content file, or as guessed where there is no sequence.
+            self.yaml.indent(mapping=2 if offset is not None else sequence, sequence=sequence, offset=offset or 0)
+            self.data = self.yaml.load(self.original)
+        except YAMLError as error:
+            raise ContentError("content_unreadable", f"{rel} cannot be read: {error}. Run `make validate`.")
+        if self.data is None:
+            self.data = CommentedMap()
+        if self.text() != self.original:
+            raise ContentError("content_unreadable", f"{rel} is laid out in a way the console cannot write back "
+                                                     "without changing other lines; add the lines by hand.")
+
+    def text(self) -> str:
+        out = io.StringIO()
+        self.yaml.dump(self.data, out)
+        return out.getvalue()
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
+# Where ruamel.yaml keeps what follows an entry: the blank lines and comments after the last
+# scalar of its subtree belong to that scalar. An entry added after another takes them over, so
+# a blank line before the next section, or the next group's comment, stays where it was.
+
+def _last_scalar(node: Any) -> tuple[Any, Any]:
+    while True:
+        key = len(node) - 1 if isinstance(node, CommentedSeq) else list(node)[-1]
+        value = node[key]
+        if not isinstance(value, (CommentedMap, CommentedSeq)) or not value:
+            return node, key
+        node = value
+
+
+def _tail(node: Any) -> Any:
+    holder, key = _last_scalar(node)
+    entry = holder.ca.items.get(key)
+    return entry[0 if isinstance(holder, CommentedSeq) else 2] if entry else None
+
+
+def _set_tail(node: Any, token: Any) -> None:
+    holder, key = _last_scalar(node)
+    entry = holder.ca.items.setdefault(key, [None, None, None, None])
+    entry[0 if isinstance(holder, CommentedSeq) else 2] = token
+
+
+def _add(collection: Any, position: int, value: Any, key: Any = None) -> None:
+    """Puts value (under key in a mapping) at position: it takes over what followed the entry
+    before it, which keeps the blank line that separates entries if the one before that has one."""
+    entries = list(collection.values()) if isinstance(collection, CommentedMap) else list(collection)
+    previous = entries[position - 1] if position > 0 else None
+    if isinstance(collection, CommentedMap):
+        collection.insert(position, key, value)
+    else:
+        collection.insert(position, value)
+    if not isinstance(previous, (CommentedMap, CommentedSeq)) or not previous:
+        return  # a scalar entry: its comment slot moves with the index (CommentedSeq.insert)
+    tail = _tail(previous)
+    before = entries[position - 2] if position > 1 else None
+    separator = _tail(before) if isinstance(before, (CommentedMap, CommentedSeq)) and before else None
+    blank = separator is not None and not separator.value.strip() and separator.value.count("\n") > 1
+    _set_tail(previous, copy.copy(separator) if blank else None)
+    if tail is not None:
+        _set_tail(value, tail)
+
+
+def _add_to_list(items: CommentedSeq, position: int, name: str) -> None:
+    """A name in a list of names ("  - a"): it takes over the comment after the name before it
+    (the next group's heading, or the blank line before the next section)."""
+    items.insert(position, name)
+    if position > 0 and position - 1 in items.ca.items:
+        items.ca.items[position] = items.ca.items.pop(position - 1)
 
 
 class ContentFiles:
@@ -103,12 +191,20 @@ class ContentFiles:
         path = self.project / folder
         return sorted(p for p in path.glob("*.yml") if p.is_file()) if path.is_dir() else []
 
-    @staticmethod
-    def _load(path: Path) -> dict:
+    def _rel(self, path: Path) -> str:
+        return str(path.relative_to(self.project))
+
+    def _load(self, path: Path) -> dict:
+        """A file's content, read with libyaml: with ruamel.yaml's pure-Python reader a new topic took
+        3.5 s instead of 0.8 s. Only the round trip that writes goes through ruamel.yaml."""
         try:
-            return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            return yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader) or {}
         except yaml.YAMLError as error:
-            raise ContentError("content_unreadable", f"{path.name} cannot be read: {error}. Run `make validate`.")
+            raise ContentError("content_unreadable", f"{self._rel(path)} cannot be read: {error}. Run `make validate`.")
+
+    @property
+    def domain(self) -> Path:
+        return self.project / "domain.yml"
 
     def examples_by_intent(self) -> dict[str, list[str]]:
         """Every intent's examples, from data/nlu/*.yml."""
@@ -116,9 +212,7 @@ class ContentFiles:
         for path in self._yml("data/nlu"):
             for item in self._load(path).get("nlu") or []:
                 if isinstance(item, dict) and "intent" in item and isinstance(item.get("examples"), str):
-                    found.setdefault(str(item["intent"]), []).extend(
-                        line.strip()[1:].strip() for line in item["examples"].splitlines()
-                        if line.strip().startswith("-") and line.strip()[1:].strip())
+                    found.setdefault(str(item["intent"]), []).extend(examples_of(item["examples"]))
         return found
 
     def topics(self) -> list[Topic]:
@@ -133,21 +227,27 @@ class ContentFiles:
         return sorted(topics, key=lambda t: (t.category, t.id))
 
     def categories(self) -> list[str]:
-        """Categories a new topic can go into: those with all three files."""
+        """Categories a new topic can go into: those with examples and titles (and a domain.yml)."""
+        if not self.domain.is_file():
+            return []
         names = {p.stem for p in self._yml("data/nlu")}
-        return sorted(n for n in names
-                      if (self.project / "domain" / f"{n}.yml").is_file()
-                      and (self.project / "data" / "topics" / f"{n}.yml").is_file())
+        return sorted(n for n in names if (self.project / "data" / "topics" / f"{n}.yml").is_file())
 
     def _known_names(self) -> set[str]:
-        names = set(self.examples_by_intent())
-        for path in self._yml("domain"):
-            data = self._load(path)
-            for item in data.get("intents") or []:
-                names.add(str(next(iter(item))) if isinstance(item, dict) else str(item))
-            names |= {str(k)[len("utter_"):] for k in (data.get("responses") or {}) if str(k).startswith("utter_")}
-        names |= {t.id for t in self.topics()}
+        names = set(self.examples_by_intent()) | {t.id for t in self.topics()}
+        domain = self._load(self.domain) if self.domain.is_file() else {}
+        for item in domain.get("intents") or []:
+            names.add(str(next(iter(item))) if isinstance(item, dict) else str(item))
+        for path in [self.domain] * bool(domain) + self._yml("data/nlu"):
+            responses = (domain if path == self.domain else self._load(path)).get("responses") or {}
+            names |= {str(k)[len("utter_"):] for k in responses if str(k).startswith("utter_")}
         return names
+
+    def _nlu_file_of(self, intent: str) -> Path:
+        for path in self._yml("data/nlu"):
+            if any(isinstance(item, dict) and item.get("intent") == intent for item in self._load(path).get("nlu") or []):
+                return path
+        raise ContentError("unknown_topic", f"There is no intent '{intent}' in data/nlu/.")
 
     # Writing.
 
@@ -161,9 +261,6 @@ class ContentFiles:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
-
-    def _rel(self, path: Path) -> str:
-        return str(path.relative_to(self.project))
 
     def _split_new(self, texts: list[str], existing: dict[str, list[str]], change: Change) -> list[str]:
         """The texts worth adding; the others are listed in change.skipped with the reason."""
@@ -195,18 +292,22 @@ class ContentFiles:
             new = self._split_new(texts, examples, change)
             if not new:
                 return change
-            path, lines = self._nlu_file_of(topic)
-            at, indent = self._examples_end(lines, topic, path)
-            updated = lines[:at] + [f"{' ' * indent}- {text}\n" for text in new] + lines[at:]
-            expected = dict(examples)
-            expected[topic] = examples[topic] + new
-            self._replace({path: updated}, lambda: self.examples_by_intent() == expected, change)
+            path = self._nlu_file_of(topic)
+            nlu = Document(path, self._rel(path))
+            item = next(i for i in nlu.data["nlu"] if isinstance(i, dict) and i.get("intent") == topic)
+            block = item.get("examples")
+            if not isinstance(block, LiteralScalarString):
+                raise ContentError("content_unreadable", f"The examples of '{topic}' in {nlu.rel} are not an "
+                                                         "'examples: |' block; run `make validate`.")
+            item["examples"] = LiteralScalarString(block.rstrip("\n") + "\n" + "".join(f"- {t}\n" for t in new))
+            expected = dict(examples, **{topic: examples[topic] + new})
+            self._replace([nlu], lambda: self.examples_by_intent() == expected, change)
             change.added = new
             return change
 
     def add_topic(self, topic: str, category: str, title: dict, answer: dict, texts: list[str],
                   offer_human: bool = False) -> Change:
-        """A new topic: its examples, its intent and answer in both languages, its titles."""
+        """A new topic: its examples and its answer in both languages, its id, its titles."""
         if not isinstance(topic, str) or not TOPIC_ID.match(topic):
             raise ContentError("invalid_topic_id", "A topic id is 2-61 characters of a-z, 0-9 and _, "
                                                    "starting with a letter (e.g. 'gift_card').")
@@ -231,168 +332,87 @@ class ContentFiles:
             if not new:
                 raise ContentError("no_examples", "A new topic needs at least one example that is not "
                                                   "already an example of another intent.")
-            nlu = self.project / "data" / "nlu" / f"{category}.yml"
-            domain = self.project / "domain" / f"{category}.yml"
-            topics = self.project / "data" / "topics" / f"{category}.yml"
-            before = {p: self._load(p) for p in (domain, topics)}
-            updated = {
-                nlu: self._append_intent(self._lines(nlu), topic, new),
-                domain: self._add_answer(self._lines(domain), topic, answers, domain),
-                topics: self._add_title(self._lines(topics), topic, titles, offer_human, topics),
-            }
+            nlu_path = self.project / "data" / "nlu" / f"{category}.yml"
+            topics_path = self.project / "data" / "topics" / f"{category}.yml"
+            nlu, domain, topics = (Document(p, self._rel(p)) for p in (nlu_path, self.domain, topics_path))
+            before = {"nlu": self._load(nlu_path), "domain": self._load(self.domain), "topics": self._load(topics_path)}
+            in_category = {str(i.get("intent")) for i in nlu.data.get("nlu") or [] if isinstance(i, dict)}
+            self._add_examples_block(nlu, topic, new)
+            self._add_answer(nlu, topic, answers)
+            self._add_intent(domain, topic, in_category)
+            self._add_title(topics, topic, titles, offer_human)
 
             def as_meant() -> bool:
-                expected_examples = dict(examples, **{topic: new})
-                d_before, d_after = before[domain], self._load(domain)
-                t_before, t_after = before[topics], self._load(topics)
-                variations = (d_after.get("responses") or {}).get(f"utter_{topic}") or []
+                after = {"nlu": self._load(nlu_path), "domain": self._load(self.domain), "topics": self._load(topics_path)}
+                variations = (after["nlu"].get("responses") or {}).get(f"utter_{topic}") or []
                 by_language = {v["condition"][0]["value"]: v["text"] for v in variations}
-                return (self.examples_by_intent() == expected_examples
-                        and d_after.get("intents") == (d_before.get("intents") or []) + [topic]
-                        and by_language == answers
-                        and {k: v for k, v in (d_after.get("responses") or {}).items() if k != f"utter_{topic}"}
-                        == (d_before.get("responses") or {})
-                        and (t_after.get("topics") or {}).get(topic) == {"title": titles, "offer_human": bool(offer_human)}
-                        and len(t_after.get("topics") or {}) == len(t_before.get("topics") or {}) + 1)
+                others = {k: v for k, v in (after["nlu"].get("responses") or {}).items() if k != f"utter_{topic}"}
+                intents_after = list(after["domain"].get("intents") or [])
+                return (self.examples_by_intent() == dict(examples, **{topic: new})
+                        and by_language == answers and others == (before["nlu"].get("responses") or {})
+                        and sorted(intents_after, key=str) == sorted((before["domain"].get("intents") or []) + [topic], key=str)
+                        and {k: v for k, v in after["domain"].items() if k != "intents"}
+                        == {k: v for k, v in before["domain"].items() if k != "intents"}
+                        and (after["topics"].get("topics") or {}).get(topic) == {"title": titles, "offer_human": bool(offer_human)}
+                        and len(after["topics"].get("topics") or {}) == len(before["topics"].get("topics") or {}) + 1)
 
-            self._replace(updated, as_meant, change)
+            self._replace([nlu, domain, topics], as_meant, change)
             change.added = new
             return change
 
-    # Where lines go.
+    # What a new topic adds, in each file's own layout.
 
     @staticmethod
-    def _lines(path: Path) -> list[str]:
-        text = path.read_text(encoding="utf-8")
-        if text and not text.endswith("\n"):
-            text += "\n"
-        return text.splitlines(keepends=True)
-
-    def _nlu_file_of(self, intent: str) -> tuple[Path, list[str]]:
-        pattern = self._intent_line(intent)
-        for path in self._yml("data/nlu"):
-            lines = self._lines(path)
-            if any(pattern.match(line) for line in lines):
-                return path, lines
-        raise ContentError("unknown_topic", f"There is no intent '{intent}' in data/nlu/.")
+    def _add_examples_block(nlu: Document, topic: str, examples: list[str]) -> None:
+        items = nlu.data.setdefault("nlu", CommentedSeq())
+        entry = CommentedMap([("intent", topic), ("examples", LiteralScalarString("".join(f"- {t}\n" for t in examples)))])
+        _add(items, len(items), entry)
 
     @staticmethod
-    def _intent_line(intent: str) -> re.Pattern:
-        return re.compile(rf"^\s*-\s+intent:\s*[\"']?{re.escape(intent)}[\"']?\s*(#.*)?$")
-
-    def _examples_end(self, lines: list[str], intent: str, path: Path) -> tuple[int, int]:
-        """(index after the last example of the intent, indentation of its examples)."""
-        pattern = self._intent_line(intent)
-        start = next(i for i, line in enumerate(lines) if pattern.match(line))
-        item_indent = _indent(lines[start])
-        key = next((i for i in range(start + 1, len(lines))
-                    if re.match(r"^\s*examples:\s*\|[-+]?\s*(#.*)?$", lines[i])), None)
-        if key is None or any(re.match(r"^\s*-\s+intent:", lines[i]) for i in range(start + 1, key)):
-            raise ContentError("content_unreadable", f"The examples of '{intent}' in {self._rel(path)} are not "
-                                                     "an 'examples: |' block; run `make validate`.")
-        key_indent = _indent(lines[key])
-        last, indent = key, key_indent + 2
-        for i in range(key + 1, len(lines)):
-            if not lines[i].strip():
-                continue
-            if _indent(lines[i]) <= max(key_indent, item_indent):
-                break
-            if last == key:
-                indent = _indent(lines[i])
-            last = i
-        return last + 1, indent
+    def _add_answer(nlu: Document, topic: str, answers: dict) -> None:
+        if "responses" not in nlu.data:  # before the examples, as in the other categories
+            nlu.data.insert(1 if "version" in nlu.data else 0, "responses", CommentedMap())
+        responses = nlu.data["responses"]
+        variations = CommentedSeq(
+            CommentedMap([("condition", CommentedSeq([CommentedMap([("type", "slot"), ("name", "language"),
+                                                                    ("value", lang)])])),
+                          ("text", DoubleQuotedScalarString(answers[lang]))])
+            for lang in LANGUAGES)
+        _add(responses, len(responses), variations, key=f"utter_{topic}")
 
     @staticmethod
-    def _append_intent(lines: list[str], topic: str, examples: list[str]) -> list[str]:
-        """A new '- intent:' entry at the end, in the file's own indentation and spacing."""
-        item = next((l for l in lines if re.match(r"^\s*-\s+intent:", l)), "- intent: x\n")
-        item_indent = _indent(item)
-        starts = [i for i, l in enumerate(lines) if re.match(r"^\s*-\s+intent:", l)]
-        key_line = next((l for l in lines if re.match(r"^\s*examples:", l)), " " * (item_indent + 2) + "examples: |\n")
-        key_indent = _indent(key_line)
-        first_example = None
-        if starts:
-            after_key = [l for l in lines[starts[0]:] if l.strip()]
-            first_example = next((l for l in after_key[2:] if l.strip().startswith("- ")), None)
-        example_indent = _indent(first_example) if first_example else key_indent + 2
-        spaced = len(starts) > 1 and not lines[starts[1] - 1].strip()
-        block = (["\n"] if spaced and lines and lines[-1].strip() else []) + [
-            f"{' ' * item_indent}- intent: {topic}\n", f"{' ' * key_indent}examples: |\n",
-            *[f"{' ' * example_indent}- {text}\n" for text in examples]]
-        return lines + block
+    def _add_intent(domain: Document, topic: str, in_category: set[str]) -> None:
+        """The id under `intents:`, after the last intent of its category (else at the end)."""
+        intents = domain.data.setdefault("intents", CommentedSeq())
+        names = [str(next(iter(i))) if isinstance(i, dict) else str(i) for i in intents]
+        position = max((n + 1 for n, name in enumerate(names) if name in in_category), default=len(intents))
+        _add_to_list(intents, position, topic)
 
     @staticmethod
-    def _section(lines: list[str], name: str) -> Optional[tuple[int, int]]:
-        """(index of the top-level 'name:' line, index after its last non-blank line)."""
-        start = next((i for i, l in enumerate(lines) if re.match(rf"^{name}:\s*(#.*)?$", l)), None)
-        if start is None:
-            return None
-        end = start + 1
-        for i in range(start + 1, len(lines)):
-            if lines[i].strip() and _indent(lines[i]) == 0 and not lines[i].startswith("-") \
-                    and not lines[i].startswith("#"):
-                break
-            if lines[i].strip() and not lines[i].lstrip().startswith("#"):
-                end = i + 1
-        return start, end
+    def _add_title(topics: Document, topic: str, titles: dict, offer_human: bool) -> None:
+        entries = topics.data.setdefault("topics", CommentedMap())
+        title = CommentedMap((lang, DoubleQuotedScalarString(titles[lang])) for lang in LANGUAGES)
+        title.fa.set_flow_style()
+        _add(entries, len(entries), CommentedMap([("title", title), ("offer_human", bool(offer_human))]), key=topic)
 
-    def _add_answer(self, lines: list[str], topic: str, answers: dict, path: Path) -> list[str]:
-        intents = self._section(lines, "intents")
-        if intents is None:
-            lines = lines + ["\n", "intents:\n", f"  - {topic}\n"]
-        else:
-            start, end = intents
-            item = next((l for l in lines[start + 1:end] if l.lstrip().startswith("- ")), "  - x\n")
-            lines = lines[:end] + [f"{' ' * _indent(item)}- {topic}\n"] + lines[end:]
-        responses = self._section(lines, "responses")
-        if responses is None:
-            lines = lines + ["\n", "responses:\n"]
-            responses = (len(lines) - 1, len(lines))
-        start, end = responses
-        body = [l for l in lines[start + 1:end] if l.strip() and not l.lstrip().startswith("#")]
-        key_indent = _indent(body[0]) if body else 2
-        dash = next((l for l in body[1:] if l.lstrip().startswith("- ")), None)
-        seq_indent = _indent(dash) if dash else key_indent
-        inner = " " * (seq_indent + 2)
-        block = [f"{' ' * key_indent}utter_{topic}:\n"]
-        for lang in LANGUAGES:
-            block += [f"{' ' * seq_indent}- condition:\n", f"{inner}- type: slot\n", f"{inner}  name: language\n",
-                      f"{inner}  value: {lang}\n", f"{inner}text: {_quoted(answers[lang])}\n"]
-        return lines[:end] + block + lines[end:]
-
-    def _add_title(self, lines: list[str], topic: str, titles: dict, offer_human: bool, path: Path) -> list[str]:
-        section = self._section(lines, "topics")
-        if section is None:
-            lines = lines + ["topics:\n"]
-            section = (len(lines) - 1, len(lines))
-        start, end = section
-        body = [l for l in lines[start + 1:end] if l.strip() and not l.lstrip().startswith("#")]
-        key_indent = _indent(body[0]) if body else 2
-        field_indent = _indent(body[1]) if len(body) > 1 else key_indent + 2
-        pad = " " * field_indent
-        block = [f"{' ' * key_indent}{topic}:\n",
-                 f"{pad}title: {{ja: {_quoted(titles['ja'])}, en: {_quoted(titles['en'])}}}\n",
-                 f"{pad}offer_human: {'true' if offer_human else 'false'}\n"]
-        return lines[:end] + block + lines[end:]
-
-    def _replace(self, updated: dict[Path, list[str]], as_meant, change: Change) -> None:
-        """Writes the new files, keeps them only if they read back as meant, and records the diff."""
-        originals = {path: path.read_text(encoding="utf-8") for path in updated}
+    def _replace(self, documents: list[Document], as_meant, change: Change) -> None:
+        """Writes the changed files, keeps them only if they read back as meant, and records the diff."""
+        texts = {doc.path: doc.text() for doc in documents}
         try:
-            for path, lines in updated.items():
-                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-                tmp.write_text("".join(lines), encoding="utf-8")
-                os.replace(tmp, path)
+            for doc in documents:
+                tmp = doc.path.with_name(f".{doc.path.name}.{os.getpid()}.tmp")
+                tmp.write_text(texts[doc.path], encoding="utf-8")
+                os.replace(tmp, doc.path)
             ok = as_meant()
         except Exception:
             ok = False
         if not ok:
-            for path, text in originals.items():
-                path.write_text(text, encoding="utf-8")
+            for doc in documents:
+                doc.path.write_text(doc.original, encoding="utf-8")
             raise ContentError("write_failed", "The change could not be written cleanly into the content files; "
                                                "nothing was changed. Run `make validate` to see what is wrong.")
-        for path, lines in updated.items():
-            rel = self._rel(path)
-            change.files.append(rel)
+        for doc in documents:
+            change.files.append(doc.rel)
             change.diff += "".join(difflib.unified_diff(
-                originals[path].splitlines(keepends=True), lines, f"a/{rel}", f"b/{rel}", n=2))
+                doc.original.splitlines(keepends=True), texts[doc.path].splitlines(keepends=True),
+                f"a/{doc.rel}", f"b/{doc.rel}", n=2))

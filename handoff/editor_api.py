@@ -5,7 +5,7 @@ changes an editor makes from them to the FAQ content files, ready for `make publ
 |---|---|
 | `GET /api/editor/unanswered?from=&to=&language=` | groups of unhandled unanswered questions, the topics and categories |
 | `POST /api/editor/unanswered/add-examples` `{"topic", "examples": [text], "message_ids": [id]}` | examples appended to a topic in data/nlu; the messages handled |
-| `POST /api/editor/unanswered/new-topic` `{"topic": {"id", "category", "title": {ja, en}, "answer": {ja, en}, "offer_human"?}, "examples", "message_ids"}` | a new topic in data/nlu, domain and data/topics; the messages handled |
+| `POST /api/editor/unanswered/new-topic` `{"topic": {"id", "category", "title": {ja, en}, "answer": {ja, en}, "offer_human"?}, "examples", "message_ids"}` | a new topic: examples and answer in data/nlu, its id in domain.yml, its titles in data/topics; the messages handled |
 | `POST /api/editor/unanswered/dismiss` `{"message_ids": [id]}` | the messages handled without a change |
 
 Changes answer `{"change": {"files", "diff", "added", "skipped"}, "handled": n}`: the diff is what

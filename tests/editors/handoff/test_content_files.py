@@ -2,6 +2,7 @@
 touched, and the result still a project `make validate` accepts."""
 from __future__ import annotations
 
+import difflib
 import subprocess
 
 import pytest
@@ -73,7 +74,7 @@ def test_brackets_that_rasa_would_read_as_an_entity_are_neutralised(full_project
 
 
 def test_a_new_topic_goes_into_the_three_files_of_its_category(full_project):
-    files = {name: full_project / name for name in ("data/nlu/store.yml", "domain/store.yml", "data/topics/store.yml")}
+    files = {name: full_project / name for name in ("data/nlu/store.yml", "domain.yml", "data/topics/store.yml")}
     before = {name: lines(path) for name, path in files.items()}
 
     change = ContentFiles(full_project).add_topic(
@@ -81,21 +82,78 @@ def test_a_new_topic_goes_into_the_three_files_of_its_category(full_project):
         {"ja": "ギフトカードは販売しておりません。", "en": "We do not sell \"gift cards\"."},
         ["ギフトカードは買えますか", "Do you sell gift cards?"])
 
-    assert lines(files["data/nlu/store.yml"]) == before["data/nlu/store.yml"] + [
-        "- intent: gift_card\n", "  examples: |\n", "    - ギフトカードは買えますか\n", "    - Do you sell gift cards?\n"]
-    domain = before["domain/store.yml"]
-    intents_end = domain.index("  - privacy_policy\n") + 1
-    assert lines(files["domain/store.yml"]) == domain[:intents_end] + ["  - gift_card\n"] + domain[intents_end:] + [
+    # The answer after the category's last answer, the examples after its last examples.
+    nlu = before["data/nlu/store.yml"]
+    answers_end = nlu.index("nlu:\n") - 1  # the blank line before "nlu:" stays before it
+    assert lines(files["data/nlu/store.yml"]) == nlu[:answers_end] + [
         "  utter_gift_card:\n",
         "  - condition:\n", "    - type: slot\n", "      name: language\n", "      value: ja\n",
         '    text: "ギフトカードは販売しておりません。"\n',
         "  - condition:\n", "    - type: slot\n", "      name: language\n", "      value: en\n",
-        '    text: "We do not sell \\"gift cards\\"."\n']
+        '    text: "We do not sell \\"gift cards\\"."\n',
+    ] + nlu[answers_end:] + [
+        "- intent: gift_card\n", "  examples: |\n", "    - ギフトカードは買えますか\n", "    - Do you sell gift cards?\n"]
+    # The id after the last intent of its category, before the blank line that ends the list.
+    domain = before["domain.yml"]
+    intents_end = domain.index("  - privacy_policy\n") + 1
+    assert lines(files["domain.yml"]) == domain[:intents_end] + ["  - gift_card\n"] + domain[intents_end:]
     assert lines(files["data/topics/store.yml"]) == before["data/topics/store.yml"] + [
         "  gift_card:\n", '    title: {ja: "ギフトカード", en: "Gift cards"}\n', "    offer_human: false\n"]
     assert sorted(change.files) == sorted(files)
     topic = yaml.safe_load(files["data/topics/store.yml"].read_text(encoding="utf-8"))["topics"]["gift_card"]
     assert topic == {"title": {"ja": "ギフトカード", "en": "Gift cards"}, "offer_human": False}
+
+
+def test_a_new_topic_keeps_each_files_own_spacing_and_comments(full_project):
+    """account.yml separates its answers by blank lines, domain.yml groups intents under comments:
+    the new lines follow suit and every comment and blank line stays where it was."""
+    nlu, domain = full_project / "data" / "nlu" / "account.yml", full_project / "domain.yml"
+    before = {path: lines(path) for path in (nlu, domain)}
+    ContentFiles(full_project).add_topic(
+        "gift_card", "account", {"ja": "ギフトカード", "en": "Gift cards"}, {"ja": "いいえ", "en": "No"},
+        ["ギフトカードは買えますか"])
+    after = lines(nlu)
+    assert [l for l in difflib.ndiff(before[nlu], after) if l.startswith("- ")] == []   # nothing removed or changed
+    assert len(after) == len(before[nlu]) + 12 + 3  # the answer and a blank line; the examples
+    answer = after.index("  utter_gift_card:\n")
+    assert after[answer - 1] == "\n" and after[answer + 11:answer + 13] == ["\n", "nlu:\n"]  # blank lines around it
+    assert [l for l in after if l.startswith("#")] == [l for l in before[nlu] if l.startswith("#")]
+    domain_after = lines(domain)
+    heading = domain_after.index("  # FAQ topics: payment (data/nlu/payment.yml)\n")
+    assert domain_after[heading - 2:heading] == ["  - points_program\n", "  - gift_card\n"]  # in its group
+    assert [l for l in difflib.ndiff(before[domain], domain_after) if l[0] in "+-"] == ["+   - gift_card\n"]
+
+
+def test_comments_quotes_and_layout_survive_an_edit(full_project):
+    nlu = full_project / "data" / "nlu" / "shipping.yml"
+    text = nlu.read_text(encoding="utf-8")
+    text = text.replace("- intent: shipping_time\n", "# Delivery times: keep in step with the carrier's page\n"
+                                                      "- intent: shipping_time  # asked most in December\n", 1)
+    text = text.replace('    text: "', "    text: '", 1)  # single quotes somewhere, kept as they are
+    first = text.index("    text: '")
+    line_end = text.index("\n", first)
+    text = text[:line_end - 1] + "'" + text[line_end:]
+    nlu.write_text(text, encoding="utf-8")
+    before = lines(nlu)
+    change = ContentFiles(full_project).add_examples("shipping_time", ["沖縄の離島まで何日で届きますか"])
+    after = lines(nlu)
+    assert [l for l in difflib.ndiff(before, after) if l[0] in "+-"] == ["+     - 沖縄の離島まで何日で届きますか\n"]
+    assert change.diff.count("\n+") == 2 and "\n-" not in change.diff.split("+++", 1)[1]
+
+
+def test_a_file_the_round_trip_cannot_reproduce_is_not_rewritten(full_project):
+    """A layout ruamel.yaml would write back differently (here a list indented two ways) is
+    refused with a reason; no line changes."""
+    topics = full_project / "data" / "topics" / "store.yml"
+    domain = full_project / "domain.yml"
+    text = domain.read_text(encoding="utf-8")
+    domain.write_text(text.replace("actions:\n  - action_answer_faq\n", "actions:\n- action_answer_faq\n"), encoding="utf-8")
+    before = {p: p.read_bytes() for p in full_project.rglob("*.yml")}
+    with pytest.raises(ContentError) as error:
+        ContentFiles(full_project).add_topic("gift_card", "store", {"ja": "a", "en": "b"}, {"ja": "a", "en": "b"}, ["ギフト券"])
+    assert error.value.code == "content_unreadable" and "domain.yml" in error.value.message
+    assert {p: p.read_bytes() for p in full_project.rglob("*.yml")} == before
+    assert topics.read_bytes() == before[topics]
 
 
 def test_the_changed_project_passes_make_validate(full_project):

@@ -88,8 +88,9 @@ def test_drafting_a_new_topic_from_a_group(customer, sign_in, project):
         "examples": ["ギフトカードは販売していますか", "Do you sell gift cards?"], "message_ids": ids})
     assert response.status_code == 201, response.get_json()
     assert sorted(response.get_json()["change"]["files"]) == ["data/nlu/store.yml", "data/topics/store.yml",
-                                                               "domain/store.yml"]
-    assert "  utter_gift_card:\n" in (project / "domain" / "store.yml").read_text(encoding="utf-8")
+                                                               "domain.yml"]
+    assert "  utter_gift_card:\n" in (project / "data" / "nlu" / "store.yml").read_text(encoding="utf-8")
+    assert "  - gift_card\n" in (project / "domain.yml").read_text(encoding="utf-8")
     assert editor.get(GROUPS).get_json()["groups"] == []
     again = editor.post(GROUPS + "/new-topic", json={
         "topic": {"id": "gift_card", "category": "store", "title": {"ja": "x", "en": "y"},

@@ -29,6 +29,25 @@ def test_batched_prediction_matches_rasas_own_parsing(trained_model):
     assert max(abs(a["confidence"] - b["confidence"]) for a, b in zip(batched, one_by_one)) < 1e-3
 
 
+@pytest.mark.parametrize("old, new", [
+    ("  examples: |\n    - 支払い方法は何がありますか？\n", "  examples: |\n   - 支払い方法は何がありますか？\n"),  # hides the rest
+    ("    - 代引き手数料はいくらですか\n", "      - 代引き手数料はいくらですか\n"),  # hides this one
+], ids=["three spaces under examples", "six spaces"])
+def test_publish_refuses_an_editors_indentation_slip_before_training(tmp_path, old, new):
+    project = copy_project(tmp_path / "project")
+    nlu = project / "data" / "nlu" / "payment.yml"
+    nlu.write_text(nlu.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
+    line = next(n for n, text in enumerate(nlu.read_text(encoding="utf-8").splitlines(), 1) if text == new.splitlines()[-1])
+    models = tmp_path / "models"
+    done = run_publish("publish", "--project", str(project), "--models-dir", str(models), "--no-load", "--no-similarity",
+                       timeout=600)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"data/nlu/payment.yml:{line}: " in done.stdout and "skip" in done.stdout
+    assert "Not published: the content has errors" in done.stdout
+    assert "[2/4]" not in done.stdout and not (project / "logs" / "publish-train.log").exists()  # no training
+    assert not (models / "releases").exists()
+
+
 @pytest.fixture(scope="module")
 def worse_project(tmp_path_factory):
     """The shop's content cut to 3 Japanese and 3 English examples per intent: valid (with

@@ -61,7 +61,7 @@ SETTINGS: list[Setting] = [
     Setting("STREAM_MAX_SECONDS", 3600.0, float, "A stream is closed after this long; the browser reconnects with Last-Event-ID and misses nothing."),
     Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
     Setting("TSUNAGI_PROJECT_DIR", "", str,
-            "The Rasa project whose FAQ content editors change from `/console/unanswered` (`data/nlu`, `domain`, `data/topics`). Empty: this repository."),
+            "The Rasa project whose FAQ content editors change from `/console/unanswered` (`data/nlu`, `domain.yml`, `data/topics`). Empty: this repository."),
     Setting("UNANSWERED_SIMILARITY", 0.88, float,
             "Unanswered questions whose average similarity (multilingual-e5-small cosine; see handoff/unanswered.py) is at least this form one group in `/console/unanswered`. Higher: smaller, tighter groups."),
     Setting("EMBEDDING_CACHE_DIR", "", str,

@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.sync_api import expect
 
+from languages import LANGUAGES
 from net_proxy import CuttableProxy
 from page_objects import JAPANESE, Widget
 from service_harness import AgentClient, CustomerClient
@@ -16,7 +17,7 @@ from tests.support.waiting import wait_until
 QUESTIONS = {"ja": "送料はいくらですか？", "en": "How much is shipping?"}
 
 
-@pytest.mark.parametrize("lang", ["ja", "en"])
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_faq_question_is_answered_in_its_language(service, new_page, rasa, lang):
     page = new_page(locale="ja-JP" if lang == "ja" else "en-US")
     widget = Widget(page).goto(service.url, lang=lang).open()

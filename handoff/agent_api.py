@@ -1,13 +1,14 @@
 """Agent API (/api/agent): log in, work the queue, talk to customers. Session cookie + X-CSRF-Token."""
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Optional
 
 from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import select
 
-from . import agent_desk, validation
+from . import agent_desk, schemas
 from .agent_queue import first_questions, last_message_times, queue_items
 from .agents import agent_json, authenticate, list_agents, open_counts
 from .auth import agent_required, check_csrf, csrf_token, ensure_csrf_token, has_role, log_in, log_out
@@ -15,8 +16,8 @@ from .canned_replies import canned_reply_json, list_canned_replies
 from .errors import ApiError, Unauthorized
 from .lifecycle import Status, claim, get_conversation, hand_back, resolve, transfer
 from .models import Agent, Conversation
+from .openapi import AGENT, PUBLIC, endpoint
 from .streams import agent_stream
-from .system_messages import LANGUAGES
 from .transcript import iso, message_json, messages_after
 
 bp = Blueprint("agent_api", __name__, url_prefix="/api/agent")
@@ -65,23 +66,31 @@ def conversation_detail(session, conversation_id: str) -> dict:
 
 
 @bp.get("/login")
+@endpoint({200: schemas.SignInToken}, PUBLIC)
 def login_token():
-    """The sign-in token for clients without the /console page (scripts, tests): POST /login needs it."""
+    """The sign-in CSRF token for clients without the /console page (scripts, tests): POST /login needs it."""
     return {"csrf_token": ensure_csrf_token()}
 
 
+def _sign_in_form(view):
+    """Login CSRF: a cross-site form can send neither application/json nor X-CSRF-Token."""
+    @functools.wraps(view)
+    def checked(*args, **kwargs):
+        if not request.is_json:
+            raise ApiError("unsupported_media_type", "Send the body as application/json.", 415)
+        check_csrf()
+        return view(*args, **kwargs)
+    return checked
+
+
 @bp.post("/login")
-def login():
-    # Login CSRF: a cross-site form can send neither application/json nor X-CSRF-Token.
-    if not request.is_json:
-        raise ApiError("unsupported_media_type", "Send the body as application/json.", 415)
-    check_csrf()
-    body = validation.json_body()
-    email = validation.text(body, "email", max_chars=254)
-    password = validation.text(body, "password", max_chars=1000)
+@_sign_in_form
+@endpoint({200: schemas.Session}, [{"csrfToken": []}], body=schemas.Login)
+def login(body: schemas.Login):
+    """Log in (X-CSRF-Token from the sign-in page or GET /api/agent/login; application/json only, else 415)."""
     services().limiter.check("login", request.remote_addr or "unknown", current_app.config["RATE_LIMIT_LOGIN"])
     with services().db.reading() as session:
-        agent = authenticate(session, email, password)
+        agent = authenticate(session, body.email, body.password)
     if agent is None:
         raise Unauthorized("invalid_credentials", "Wrong e-mail or password.")
     token = log_in(agent)
@@ -90,14 +99,18 @@ def login():
 
 @bp.post("/logout")
 @agent_required()
+@endpoint({204: None}, AGENT)
 def logout():
+    """Log out."""
     log_out()
     return "", 204
 
 
 @bp.get("/me")
 @agent_required()
+@endpoint({200: schemas.Session}, AGENT)
 def me():
+    """The logged-in agent."""
     with services().db.reading() as session:
         count = open_counts(session).get(g.agent.id, 0)
     return {"agent": agent_json(g.agent, count, _limit_of_agents()), "csrf_token": csrf_token()}
@@ -105,22 +118,24 @@ def me():
 
 @bp.get("/queue")
 @agent_required()
-def queue():
-    language = validation.query_choice("language", LANGUAGES)
+@endpoint({200: schemas.Queue}, AGENT, query=schemas.LanguageQuery)
+def queue(query: schemas.LanguageQuery):
+    """Waiting conversations and offline tickets, by priority then wait."""
     with services().db.reading() as session:
-        return {"queue": queue_items(session, language)}
+        return {"queue": queue_items(session, query.language)}
 
 
 @bp.get("/conversations")
 @agent_required()
-def conversations():
-    mine = request.args.get("mine", "0") in ("1", "true")
+@endpoint({200: schemas.Conversations}, AGENT, query=schemas.ConversationsQuery)
+def conversations(query: schemas.ConversationsQuery):
+    """Open (assigned) conversations; mine=true for the agent's own."""
     with services().db.reading() as session:
-        query = select(Conversation).where(Conversation.status == Status.ASSIGNED.value)
-        if mine:
-            query = query.where(Conversation.agent_id == g.agent.id)
+        assigned = select(Conversation).where(Conversation.status == Status.ASSIGNED.value)
+        if query.mine:
+            assigned = assigned.where(Conversation.agent_id == g.agent.id)
         names = _names(session)
-        rows = list(session.scalars(query.order_by(Conversation.claimed_at).limit(500)))
+        rows = list(session.scalars(assigned.order_by(Conversation.claimed_at).limit(500)))
         ids = [c.id for c in rows]
         firsts, lasts = first_questions(session, ids), last_message_times(session, ids)
         return {"conversations": [conversation_summary(c, names, firsts.get(c.id), lasts.get(c.id)) for c in rows]}
@@ -128,7 +143,9 @@ def conversations():
 
 @bp.get("/conversations/<conversation_id>")
 @agent_required()
+@endpoint({200: schemas.ConversationDetail}, AGENT)
 def conversation(conversation_id):
+    """A conversation with its transcript (NLU included) and notes."""
     with services().db.reading() as session:
         return conversation_detail(session, conversation_id)
 
@@ -140,7 +157,9 @@ def _after_move(conversation_id):
 
 @bp.post("/conversations/<conversation_id>/claim")
 @agent_required()
+@endpoint({200: schemas.ConversationDetail}, AGENT)
 def claim_conversation(conversation_id):
+    """Claim (409 already_claimed when another agent won)."""
     with services().db.writing() as session:
         claim(session, conversation_id, g.agent, _limit_of_agents())
     return _after_move(conversation_id)
@@ -148,44 +167,51 @@ def claim_conversation(conversation_id):
 
 @bp.post("/conversations/<conversation_id>/messages")
 @agent_required()
-def reply(conversation_id):
-    text = validation.message_text(validation.json_body())
+@endpoint({201: schemas.AgentMessage}, AGENT, body=schemas.AgentText)
+def reply(conversation_id, body: schemas.AgentText):
+    """Reply to the customer."""
     with services().db.writing() as session:
-        message = agent_desk.reply(session, conversation_id, g.agent, text)
+        message = agent_desk.reply(session, conversation_id, g.agent, body.text)
     return {"message": message_json(message)}, 201
 
 
 @bp.post("/conversations/<conversation_id>/notes")
 @agent_required()
-def note(conversation_id):
-    text = validation.message_text(validation.json_body())
+@endpoint({201: schemas.NoteCreated}, AGENT, body=schemas.AgentText)
+def note(conversation_id, body: schemas.AgentText):
+    """Internal note, never shown to the customer."""
     with services().db.writing() as session:
-        created = agent_desk.add_note(session, conversation_id, g.agent, text)
+        created = agent_desk.add_note(session, conversation_id, g.agent, body.text)
     return {"note": {"id": created.id, "text": created.text, "agent_name": g.agent.name,
                      "created_at": iso(created.created_at)}}, 201
 
 
 @bp.post("/conversations/<conversation_id>/typing")
 @agent_required()
-def typing(conversation_id):
-    is_typing = validation.boolean(validation.json_body(), "typing")
+@endpoint({204: None}, AGENT, body=schemas.Typing)
+def typing(conversation_id, body: schemas.Typing):
+    """The agent is typing."""
     with services().db.writing() as session:
-        agent_desk.agent_typing(session, conversation_id, g.agent, is_typing)
+        agent_desk.agent_typing(session, conversation_id, g.agent, body.typing)
     return "", 204
 
 
 @bp.post("/conversations/<conversation_id>/transfer")
 @agent_required()
-def transfer_conversation(conversation_id):
-    target = validation.integer(validation.json_body(), "agent_id", 1, 2**31 - 1, required=True)
+@endpoint({200: schemas.ConversationDetail}, AGENT, body=schemas.Transfer)
+def transfer_conversation(conversation_id, body: schemas.Transfer):
+    """Transfer to another agent."""
     with services().db.writing() as session:
-        transfer(session, conversation_id, g.agent, target, _limit_of_agents(), may_override=has_role(g.agent, "admin"))
+        transfer(session, conversation_id, g.agent, body.agent_id, _limit_of_agents(),
+                 may_override=has_role(g.agent, "admin"))
     return _after_move(conversation_id)
 
 
 @bp.post("/conversations/<conversation_id>/handback")
 @agent_required()
+@endpoint({200: schemas.ConversationDetail}, AGENT)
 def handback(conversation_id):
+    """Hand back to the bot."""
     with services().db.writing() as session:
         hand_back(session, conversation_id, g.agent, may_override=has_role(g.agent, "admin"))
     return _after_move(conversation_id)
@@ -193,7 +219,9 @@ def handback(conversation_id):
 
 @bp.post("/conversations/<conversation_id>/resolve")
 @agent_required()
+@endpoint({200: schemas.ConversationDetail}, AGENT)
 def resolve_conversation(conversation_id):
+    """Resolve."""
     with services().db.writing() as session:
         resolve(session, conversation_id, g.agent, may_override=has_role(g.agent, "admin"))
     return _after_move(conversation_id)
@@ -201,7 +229,9 @@ def resolve_conversation(conversation_id):
 
 @bp.get("/agents")
 @agent_required()
+@endpoint({200: schemas.Agents}, AGENT)
 def agents():
+    """Agents, for transfer."""
     with services().db.reading() as session:
         counts = open_counts(session)
         return {"agents": [agent_json(a, counts.get(a.id, 0), _limit_of_agents()) for a in list_agents(session)]}
@@ -209,15 +239,18 @@ def agents():
 
 @bp.get("/canned-replies")
 @agent_required()
-def canned_replies():
-    language = validation.query_choice("language", LANGUAGES)
+@endpoint({200: schemas.CannedReplies}, AGENT, query=schemas.LanguageQuery)
+def canned_replies(query: schemas.LanguageQuery):
+    """Canned replies."""
     with services().db.reading() as session:
-        return {"canned_replies": [canned_reply_json(r) for r in list_canned_replies(session, language)]}
+        return {"canned_replies": [canned_reply_json(r) for r in list_canned_replies(session, query.language)]}
 
 
 @bp.get("/stream")
 @agent_required()
+@endpoint({200: "text/event-stream"}, AGENT)
 def stream():
+    """Live queue changes and the agent's conversation events."""
     s = services()
     return Response(agent_stream(s.broker, s.stream_settings, g.agent.id), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -7,13 +7,14 @@ from . import events
 from .agent_queue import position_of, snapshot
 from .auth import issue_customer_token, require_customer
 from .database import utcnow
-from .lifecycle import (HANDOFF_REASONS, Status, end_by_customer, get_conversation, leave_offline_message,
+from .lifecycle import (Status, end_by_customer, get_conversation, leave_offline_message,
                         request_handoff, start_conversation)
 from .models import Agent
 from .streams import customer_stream
 from .system_messages import LANGUAGES
 from .transcript import message_json, messages_after
-from . import validation
+from . import schemas
+from .openapi import CUSTOMER, PUBLIC, endpoint
 
 bp = Blueprint("customer_api", __name__, url_prefix="/api/v1")
 
@@ -45,56 +46,63 @@ def conversation_view(session, conversation) -> dict:
             "queue": queue, "agent": agent, "online": s.hours.is_open(utcnow())}
 
 
+def _view_of(conversation_id: str) -> dict:
+    with services().db.reading() as session:
+        return conversation_view(session, get_conversation(session, conversation_id))
+
+
 @bp.post("/conversations")
-def create_conversation():
-    body = validation.json_body(required=False)
+@endpoint({201: schemas.StartedConversation}, PUBLIC, body=schemas.NewConversation)
+def create_conversation(body: schemas.NewConversation):
+    """Start a conversation."""
     _limit("start", request.remote_addr or "unknown", "RATE_LIMIT_CONVERSATIONS_PER_IP")
-    language = validation.choice(body, "language", LANGUAGES, default=None)
+    language = body.language
     if language is None:
         best = request.accept_languages.best_match(LANGUAGES)
         language = best or current_app.config["DEFAULT_LANGUAGE"]
-    page_url = validation.text(body, "page_url", required=False, max_chars=2000)
     with services().db.writing() as session:
-        conversation = start_conversation(session, language, page_url)
+        conversation = start_conversation(session, language, body.page_url)
     return {"id": conversation.id, "token": issue_customer_token(conversation.id),
             "status": conversation.status, "language": conversation.language}, 201
 
 
 @bp.get("/conversations/<conversation_id>")
+@endpoint({200: schemas.Conversation}, CUSTOMER)
 def show_conversation(conversation_id):
+    """The conversation's status, queue place and agent."""
     require_customer(conversation_id)
-    with services().db.reading() as session:
-        return conversation_view(session, get_conversation(session, conversation_id))
+    return _view_of(conversation_id)
 
 
 @bp.get("/conversations/<conversation_id>/messages")
-def list_messages(conversation_id):
+@endpoint({200: schemas.Messages}, CUSTOMER, query=schemas.AfterQuery)
+def list_messages(conversation_id, query: schemas.AfterQuery):
+    """The transcript, for page reloads."""
     require_customer(conversation_id)
-    after = validation.query_int("after", 0)
     with services().db.reading() as session:
         get_conversation(session, conversation_id)
-        return {"messages": [message_json(m) for m in messages_after(session, conversation_id, after)]}
+        return {"messages": [message_json(m) for m in messages_after(session, conversation_id, query.after)]}
 
 
 @bp.post("/conversations/<conversation_id>/messages")
-def post_message(conversation_id):
+@endpoint({200: schemas.Exchange, 201: schemas.Exchange}, CUSTOMER, body=schemas.CustomerMessage)
+def post_message(conversation_id, body: schemas.CustomerMessage):
+    """Send a message; the bot's replies come back while the bot is in charge (200 for a repeated client_message_id)."""
     require_customer(conversation_id)
-    body = validation.json_body()
-    text = validation.message_text(body)
-    client_message_id = validation.text(body, "client_message_id", required=False, max_chars=100)
-    display_text = validation.text(body, "display_text", required=False, max_chars=200)
     _limit("conversation", conversation_id, "RATE_LIMIT_PER_CONVERSATION")
-    exchange = services().gateway.customer_message(conversation_id, text, client_message_id or None,
-                                                   display_text=display_text if display_text and display_text.strip() else None)
+    display_text = body.display_text if body.display_text and body.display_text.strip() else None
+    exchange = services().gateway.customer_message(conversation_id, body.text, body.client_message_id or None,
+                                                   display_text=display_text)
     return {"message": message_json(exchange.message), "replies": [message_json(m) for m in exchange.replies]}, \
         200 if exchange.repeated else 201
 
 
 @bp.get("/conversations/<conversation_id>/stream")
-def stream(conversation_id):
+@endpoint({200: "text/event-stream"}, CUSTOMER, query=schemas.StreamQuery, headers=schemas.StreamHeaders)
+def stream(conversation_id, query: schemas.StreamQuery, headers: schemas.StreamHeaders):
+    """Live events (message, status, queue, typing); resumes after Last-Event-ID."""
     require_customer(conversation_id)
-    raw = request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or "0"
-    last_event_id = int(raw) if raw.isdigit() and len(raw) < 10 else 0
+    last_event_id = next((i for i in (headers.last_event_id, query.last_event_id) if i is not None), 0)
     s = services()
     with s.db.reading() as session:
         get_conversation(session, conversation_id)
@@ -104,9 +112,11 @@ def stream(conversation_id):
 
 
 @bp.post("/conversations/<conversation_id>/typing")
-def typing(conversation_id):
+@endpoint({204: None}, CUSTOMER, body=schemas.Typing)
+def typing(conversation_id, body: schemas.Typing):
+    """The customer is typing."""
     require_customer(conversation_id)
-    is_typing = validation.boolean(validation.json_body(), "typing")
+    is_typing = body.typing
     with services().db.writing() as session:
         conversation = get_conversation(session, conversation_id)
         if conversation.status == Status.ASSIGNED:  # only a person on the other side cares
@@ -116,40 +126,34 @@ def typing(conversation_id):
 
 
 @bp.post("/conversations/<conversation_id>/handoff")
-def handoff(conversation_id):
+@endpoint({200: schemas.Conversation}, CUSTOMER, body=schemas.HandoffRequest)
+def handoff(conversation_id, body: schemas.HandoffRequest):
+    """Ask for a person."""
     require_customer(conversation_id)
-    body = validation.json_body(required=False)
-    reason = validation.choice(body, "reason", HANDOFF_REASONS, default="request_human")
     _limit("conversation", conversation_id, "RATE_LIMIT_PER_CONVERSATION")
     with services().db.writing() as session:
-        conversation, _ = request_handoff(session, conversation_id, services().hours, reason=reason)
-    with services().db.reading() as session:
-        return conversation_view(session, get_conversation(session, conversation_id))
+        conversation, _ = request_handoff(session, conversation_id, services().hours,
+                                          reason=body.reason or "request_human")
+    return _view_of(conversation_id)
 
 
 @bp.post("/conversations/<conversation_id>/offline-message")
-def offline_message(conversation_id):
+@endpoint({201: schemas.Conversation}, CUSTOMER, body=schemas.OfflineMessage)
+def offline_message(conversation_id, body: schemas.OfflineMessage):
+    """Leave an e-mail address and a message for the team."""
     require_customer(conversation_id)
-    body = validation.json_body()
-    email = validation.email(body)
-    text = validation.message_text(body)
     _limit("conversation", conversation_id, "RATE_LIMIT_PER_CONVERSATION")
     with services().db.writing() as session:
         conversation = get_conversation(session, conversation_id)
-        leave_offline_message(session, conversation_id, email, text, conversation.language)
-    with services().db.reading() as session:
-        return conversation_view(session, get_conversation(session, conversation_id)), 201
+        leave_offline_message(session, conversation_id, body.email.strip(), body.text, conversation.language)
+    return _view_of(conversation_id), 201
 
 
 @bp.post("/conversations/<conversation_id>/end")
-def end(conversation_id):
+@endpoint({200: schemas.Conversation}, CUSTOMER, body=schemas.Ending)
+def end(conversation_id, body: schemas.Ending):
+    """End the conversation, optionally with a rating."""
     require_customer(conversation_id)
-    body = validation.json_body(required=False)
-    csat = validation.integer(body, "csat", 1, 5)
-    ces = validation.integer(body, "ces", 1, 5)
-    comment = validation.text(body, "comment", required=False, max_chars=current_app.config["MAX_MESSAGE_CHARS"],
-                              code_too_long="message_too_long")
     with services().db.writing() as session:
-        end_by_customer(session, conversation_id, csat, ces, comment)
-    with services().db.reading() as session:
-        return conversation_view(session, get_conversation(session, conversation_id))
+        end_by_customer(session, conversation_id, body.csat, body.ces, body.comment)
+    return _view_of(conversation_id)

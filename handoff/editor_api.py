@@ -17,20 +17,18 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, g
 
-from . import validation
+from . import schemas
 from .admin_api import _date_range
 from .auth import agent_required
 from .content_files import ContentError, ContentFiles
-from .errors import ApiError, InvalidInput
+from .errors import ApiError
 from .kpis import day_range
-from .system_messages import LANGUAGES
+from .openapi import AGENT, endpoint
 from .transcript import iso
 from .unanswered import Embedder, collect, groups, mark_handled
 
 bp = Blueprint("editor_api", __name__, url_prefix="/api/editor")
 
-MAX_IDS = 500
-MAX_EXAMPLES = 200
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -50,21 +48,6 @@ def _content() -> ContentFiles:
 
 def _db():
     return current_app.extensions["tsunagi"].db
-
-
-def _message_ids(body: dict) -> list[int]:
-    ids = body.get("message_ids", [])
-    if not isinstance(ids, list) or len(ids) > MAX_IDS or not all(
-            isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in ids):
-        raise InvalidInput("invalid_field", f"'message_ids' must be a list of at most {MAX_IDS} message ids.")
-    return ids
-
-
-def _texts(body: dict, name: str = "examples") -> list[str]:
-    texts = body.get(name, [])
-    if not isinstance(texts, list) or len(texts) > MAX_EXAMPLES or not all(isinstance(t, str) for t in texts):
-        raise InvalidInput("invalid_field", f"'{name}' must be a list of at most {MAX_EXAMPLES} texts.")
-    return texts
 
 
 def _content_error(error: ContentError) -> ApiError:
@@ -87,13 +70,13 @@ def _dates(value):
 
 @bp.get("/unanswered")
 @agent_required("editor")
-def unanswered_groups():
-    """Unhandled unanswered questions of the date range, grouped by meaning."""
-    first, last = _date_range()
-    language = validation.query_choice("language", LANGUAGES)
+@endpoint({200: schemas.UnansweredGroups}, AGENT, query=schemas.UnansweredQuery)
+def unanswered_groups(query: schemas.UnansweredQuery):
+    """Unhandled unanswered questions grouped by meaning, with the topics and categories (editor)."""
+    first, last = _date_range(query)
     start, end = day_range(first, last, current_app.config["SUPPORT_TIMEZONE"])
     with _db().reading() as session:
-        questions = collect(session, start, end, language)
+        questions = collect(session, start, end, query.language)
     content = _content()
     try:
         topics = content.topics()
@@ -107,46 +90,39 @@ def unanswered_groups():
 
 @bp.post("/unanswered/add-examples")
 @agent_required("editor")
-def add_examples():
-    body = validation.json_body()
-    topic = validation.text(body, "topic", max_chars=200)
-    texts, ids = _texts(body), _message_ids(body)
-    if not texts:
-        raise InvalidInput("missing_field", "'examples' must list at least one text.")
+@endpoint({200: schemas.ContentChange}, AGENT, body=schemas.NewExamples)
+def add_examples(body: schemas.NewExamples):
+    """Append examples to a topic in data/nlu; the questions they came from are handled (editor)."""
     try:
-        change = _content().add_examples(topic, texts)
+        change = _content().add_examples(body.topic, body.examples)
     except ContentError as error:
         raise _content_error(error)
     with _db().writing() as session:
-        handled = mark_handled(session, ids, "example_added", topic, g.agent.id)
+        handled = mark_handled(session, body.message_ids, "example_added", body.topic, g.agent.id)
     return {"change": change.as_json(), "handled": handled}
 
 
 @bp.post("/unanswered/new-topic")
 @agent_required("editor")
-def new_topic():
-    body = validation.json_body()
-    topic = body.get("topic")
-    if not isinstance(topic, dict):
-        raise InvalidInput("missing_field", "'topic' must be an object with id, category, title and answer.")
-    title, answer = topic.get("title"), topic.get("answer")
-    if not isinstance(title, dict) or not isinstance(answer, dict):
-        raise InvalidInput("missing_field", "'topic.title' and 'topic.answer' must be objects with 'ja' and 'en'.")
-    texts, ids = _texts(body), _message_ids(body)
+@endpoint({201: schemas.ContentChange}, AGENT, body=schemas.NewTopic)
+def new_topic(body: schemas.NewTopic):
+    """Draft a new topic in data/nlu, domain.yml and data/topics (editor)."""
+    topic = body.topic
     try:
-        change = _content().add_topic(topic.get("id"), str(topic.get("category") or ""), title, answer, texts,
-                                      offer_human=bool(topic.get("offer_human")))
+        change = _content().add_topic(topic.id, topic.category, topic.title.model_dump(), topic.answer.model_dump(),
+                                      body.examples, offer_human=bool(topic.offer_human))
     except ContentError as error:
         raise _content_error(error)
     with _db().writing() as session:
-        handled = mark_handled(session, ids, "topic_drafted", topic["id"], g.agent.id)
+        handled = mark_handled(session, body.message_ids, "topic_drafted", topic.id, g.agent.id)
     return {"change": change.as_json(), "handled": handled}, 201
 
 
 @bp.post("/unanswered/dismiss")
 @agent_required("editor")
-def dismiss():
-    ids = _message_ids(validation.json_body())
+@endpoint({200: schemas.Handled}, AGENT, body=schemas.Dismissal)
+def dismiss(body: schemas.Dismissal):
+    """Mark questions handled without a change (editor)."""
     with _db().writing() as session:
-        handled = mark_handled(session, ids, "dismissed", None, g.agent.id)
+        handled = mark_handled(session, body.message_ids, "dismissed", None, g.agent.id)
     return {"handled": handled}

@@ -8,7 +8,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Summa
 from sqlalchemy import func, select, text
 
 from .models import Conversation, MetricEvent
-from .openapi import openapi_document
+from . import schemas
+from .openapi import PUBLIC, endpoint, openapi_document
 
 bp = Blueprint("operations", __name__)
 
@@ -18,7 +19,9 @@ def services():
 
 
 @bp.get("/healthz")
+@endpoint({200: schemas.Health, 503: schemas.Health}, PUBLIC, errors=False)
 def healthz():
+    """Liveness, with database, Redis and Rasa reachability (503: database or Redis unreachable)."""
     s = services()
     try:
         with s.db.reading() as session:
@@ -91,10 +94,12 @@ def _register_collector(state) -> None:
 
 
 @bp.get("/metrics")
+@endpoint({200: "text/plain"}, PUBLIC, errors=False)
 def metrics():
+    """Prometheus text format."""
     return Response(generate_latest(current_app.extensions["tsunagi_metrics"]), content_type=CONTENT_TYPE_LATEST)
 
 
 @bp.get("/api/openapi.json")
 def openapi():
-    return openapi_document()
+    return openapi_document(current_app)

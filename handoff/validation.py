@@ -1,109 +1,63 @@
-"""Reading JSON request bodies: each field checked, each failure a clear 4xx (errors as data)."""
+"""Reading a request with its model from handoff/schemas.py: each failure becomes a clear 4xx in our
+error codes (errors as data), worded for the client's developer."""
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any, Mapping, get_args
 
 from flask import current_app, request
+from pydantic import BaseModel, ValidationError
+from pydantic_core.core_schema import ErrorType
 
 from .errors import ApiError, InvalidInput
+from .schemas import EMAIL, WHITE_SPACE
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-# White space as JSON Schema / ECMAScript's \s means it, so "blank" here is what the OpenAPI
-# document's pattern "\S" rejects (Python's str.isspace() also counts \x1c-\x1f).
-_BLANK = re.compile("^[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*$")
-_MISSING = object()
+_BLANK = re.compile(f"[{WHITE_SPACE}]*")
+_PYDANTIC_ERRORS = frozenset(get_args(ErrorType))  # any other error type is one of our codes (schemas.py)
 
 
-def json_body(required: bool = True) -> dict[str, Any]:
-    """The body as a JSON object; an empty body counts as {} when nothing is required."""
+def read_body(model: type[BaseModel], required: bool) -> BaseModel:
+    """The JSON body, strictly typed ("1" is not a number); an empty body counts as {} when nothing is required."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         if required:
             raise ApiError("body_required", "Send a JSON object.", 400)
-        return {}
+        raw = b"{}"
     try:
-        body = request.get_json(force=True, silent=False)
-    except Exception:
-        raise ApiError("invalid_json", "The body is not valid JSON.", 400)
-    if not isinstance(body, dict):
-        raise ApiError("invalid_json", "The body must be a JSON object.", 400)
-    return body
+        return model.model_validate_json(raw, strict=True, context=current_app.config)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        if problem["type"] == "json_invalid":
+            raise ApiError("invalid_json", "The body is not valid JSON.", 400)
+        if not problem["loc"]:
+            raise ApiError("invalid_json", "The body must be a JSON object.", 400)
+        raise invalid(problem, "invalid_field")
 
 
-def text(body: dict, name: str, *, required: bool = True, max_chars: Optional[int] = None,
-         code_too_long: str = "invalid_field") -> Optional[str]:
-    value = body.get(name, _MISSING)
-    if value is _MISSING or value is None:
-        if required:
-            raise InvalidInput("missing_field", f"'{name}' is required.")
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput("invalid_field", f"'{name}' must be a string.")
-    if "\x00" in value:
-        raise InvalidInput("invalid_field", f"'{name}' contains a NUL character.")
-    if required and _BLANK.match(value):
-        raise InvalidInput("missing_field", f"'{name}' must not be empty.")
-    if max_chars is not None and len(value) > max_chars:
-        raise InvalidInput(code_too_long, f"'{name}' is longer than {max_chars} characters.")
-    return value
-
-
-def message_text(body: dict) -> str:
-    return text(body, "text", max_chars=current_app.config["MAX_MESSAGE_CHARS"], code_too_long="message_too_long")
-
-
-def choice(body: dict, name: str, options: tuple, *, default=None):
-    value = body.get(name)
-    if value is None:
-        return default
-    if value not in options:
-        raise InvalidInput("invalid_field", f"'{name}' must be one of: {', '.join(map(str, options))}.")
-    return value
-
-
-def integer(body: dict, name: str, low: int, high: int, *, required: bool = False) -> Optional[int]:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise InvalidInput("missing_field", f"'{name}' is required.")
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidInput("invalid_field", f"'{name}' must be an integer from {low} to {high}.")
-    return value
-
-
-def boolean(body: dict, name: str) -> bool:
-    value = body.get(name)
-    if not isinstance(value, bool):
-        raise InvalidInput("invalid_field" if name in body else "missing_field", f"'{name}' must be true or false.")
-    return value
-
-
-def email(body: dict, name: str = "email") -> str:
-    value = text(body, name, max_chars=254)
-    if not _EMAIL.match(value.strip()):
-        raise InvalidInput("invalid_email", f"'{name}' is not an e-mail address.")
-    return value.strip()
-
-
-def query_int(name: str, default: int, low: int = 0, high: int = 2**31 - 1) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
+def read_parameters(model: type[BaseModel], values: Mapping[str, str]) -> BaseModel:
+    """Query or header parameters, converted from their text; an empty one counts as absent."""
+    names = [field.alias or name for name, field in model.model_fields.items()]
+    found = {name: values.get(name) for name in names}  # headers' get ignores case
     try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput("invalid_parameter", f"'{name}' must be an integer.")
-    if not low <= value <= high:
-        raise InvalidInput("invalid_parameter", f"'{name}' must be from {low} to {high}.")
-    return value
+        return model.model_validate({k: v for k, v in found.items() if v}, context=current_app.config)
+    except ValidationError as error:
+        raise invalid(error.errors()[0], "invalid_parameter", required_code="invalid_parameter")
 
 
-def query_choice(name: str, options: tuple) -> Optional[str]:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    if raw not in options:
-        raise InvalidInput("invalid_parameter", f"'{name}' must be one of: {', '.join(options)}.")
-    return raw
+def invalid(problem: dict[str, Any], code: str, required_code: str = "missing_field") -> InvalidInput:
+    """Our code and message for pydantic's first complaint about a field."""
+    name = ".".join(map(str, problem["loc"]))  # e.g. topic.title.ja, examples.3
+    kind, value, context = problem["type"], problem.get("input"), problem.get("ctx") or {}
+    if kind == "missing":
+        return InvalidInput(required_code, f"'{name}' is required.")
+    if kind == "string_pattern_mismatch" and "\x00" in value:
+        return InvalidInput(code, f"'{name}' contains a NUL character.")
+    if kind in ("string_too_short", "too_short") or kind == "string_pattern_mismatch" and _BLANK.fullmatch(value):
+        return InvalidInput(required_code, f"'{name}' must not be empty.")
+    if kind == "string_pattern_mismatch" and context["pattern"] == EMAIL:
+        return InvalidInput("invalid_email", f"'{name}' is not an e-mail address.")
+    if kind == "string_too_long":
+        return InvalidInput(code, f"'{name}' is longer than {context['max_length']} characters.")
+    if kind not in _PYDANTIC_ERRORS:
+        return InvalidInput(kind, f"'{name}' {problem['msg']}.")
+    return InvalidInput(code, f"'{name}': {problem['msg']}.")

@@ -1,0 +1,487 @@
+"""Every JSON body and query of the HTTP API, declared once as pydantic models: the views are
+validated with them (handoff/validation.py) and /api/openapi.json is generated from them (handoff/openapi.py).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationInfo
+from pydantic_core import PydanticCustomError
+
+from .lifecycle import HANDOFF_REASONS, Status
+from .system_messages import LANGUAGES
+
+# Texts may not hold NUL (PostgreSQL cannot store it); required ones need something besides white
+# space. White space is spelled out as ECMAScript's \s, so that the server (Rust regex), the
+# document's readers (JavaScript) and schemathesis (Python re) all read the patterns alike.
+WHITE_SPACE = r"\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+NO_NUL = r"^[^\u0000]*$"
+SOMETHING = rf"^[^\u0000]*[^\u0000{WHITE_SPACE}][^\u0000]*$"
+EMAIL = rf"^[{WHITE_SPACE}]*[^@\u0000{WHITE_SPACE}]{{1,64}}@[^@\u0000{WHITE_SPACE}]+\.[^@\u0000{WHITE_SPACE}]+[{WHITE_SPACE}]*$"
+INT32 = 2**31 - 1
+
+Language = Literal[LANGUAGES]
+HandoffReason = Literal[HANDOFF_REASONS]
+
+
+def Text(max_length: int, *, required: bool = False) -> Any:
+    """A string of at most max_length characters; a required one must not be blank."""
+    if required:
+        return Annotated[str, StringConstraints(min_length=1, max_length=max_length, pattern=SOMETHING)]
+    return Annotated[str, StringConstraints(max_length=max_length, pattern=NO_NUL)]
+
+
+def _whole(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def Integer(low: int, high: int) -> Any:
+    """An integer from low to high. As in JSON Schema, 2.0 is one; "2" and true are not (bodies are
+    validated strictly)."""
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_whole)]
+
+
+def _within_message_limit(value: str, info: ValidationInfo) -> str:
+    limit = info.context["MAX_MESSAGE_CHARS"]  # the app's config is the validation context
+    if len(value) > limit:
+        raise PydanticCustomError("message_too_long", "is longer than {limit} characters", {"limit": limit})
+    return value
+
+
+# The message limit is a setting (MAX_MESSAGE_CHARS), so the document states its maxLength per app.
+_MESSAGE_LIMIT = (AfterValidator(_within_message_limit), Field(json_schema_extra={"x-max-length": "MAX_MESSAGE_CHARS"}))
+MessageText = Annotated[str, StringConstraints(min_length=1, pattern=SOMETHING), *_MESSAGE_LIMIT]
+Comment = Annotated[str, StringConstraints(pattern=NO_NUL), *_MESSAGE_LIMIT]
+Email = Annotated[str, StringConstraints(max_length=254, pattern=EMAIL)]
+MessageIds = Annotated[list[Integer(1, 2**63 - 1)], Field(max_length=500)]
+Examples = Annotated[list[Text(2000)], Field(max_length=200)]
+
+
+class Body(BaseModel):
+    """A request body or query: unknown fields are ignored; an optional field sent as null is absent."""
+    model_config = ConfigDict(populate_by_name=True)
+
+
+# Requests: customer API (/api/v1)
+
+class NewConversation(Body):
+    language: Optional[Language] = None
+    page_url: Optional[Text(2000)] = None
+
+
+class CustomerMessage(Body):
+    text: MessageText
+    client_message_id: Optional[Text(100)] = None
+    display_text: Optional[Text(200)] = Field(None, description="the clicked button's title; text is its payload")
+
+
+class Typing(Body):
+    typing: bool
+
+
+class HandoffRequest(Body):
+    reason: Optional[HandoffReason] = None
+
+
+class OfflineMessage(Body):
+    email: Email
+    text: MessageText
+
+
+class Ending(Body):
+    csat: Optional[Integer(1, 5)] = None
+    ces: Optional[Integer(1, 5)] = None
+    comment: Optional[Comment] = None
+
+
+class AfterQuery(Body):
+    after: int = Field(0, ge=0, le=INT32, description="only messages with a greater seq")
+
+
+class StreamQuery(Body):
+    last_event_id: Optional[int] = Field(None, ge=0, le=INT32, description="resume after this event")
+    token: Optional[str] = Field(None, description="the customer token (EventSource cannot send headers)")
+
+
+class StreamHeaders(Body):
+    last_event_id: Optional[int] = Field(None, alias="Last-Event-ID", ge=0, le=INT32,
+                                         description="sent by the browser when it reconnects")
+
+
+# Requests: agent, admin and editor APIs
+
+class Login(Body):
+    email: Text(254, required=True)
+    password: Text(1000, required=True)
+
+
+class AgentText(Body):
+    text: MessageText
+
+
+class Transfer(Body):
+    agent_id: Integer(1, INT32)
+
+
+class LanguageQuery(Body):
+    language: Optional[Language] = None
+
+
+class ConversationsQuery(Body):
+    mine: bool = Field(False, description="only the agent's own")
+
+
+class DateRangeQuery(Body):
+    """Days in SUPPORT_TIMEZONE, both included; the last 7 days by default."""
+    first: Optional[date] = Field(None, alias="from")
+    last: Optional[date] = Field(None, alias="to")
+
+
+class UnansweredQuery(DateRangeQuery, LanguageQuery):
+    pass
+
+
+class CannedReplyFields(Body):
+    language: Language
+    title: Text(200, required=True)
+    text: MessageText
+
+
+class NewExamples(Body):
+    topic: Text(200, required=True)
+    examples: Annotated[Examples, Field(min_length=1)]
+    message_ids: MessageIds = []
+
+
+class Bilingual(Body):
+    ja: Text(2000)
+    en: Text(2000)
+
+
+class TopicDraft(Body):
+    id: Text(100)
+    category: Text(100)
+    title: Bilingual
+    answer: Bilingual
+    offer_human: Optional[bool] = None
+
+
+class NewTopic(Body):
+    topic: TopicDraft
+    examples: Examples
+    message_ids: MessageIds = []
+
+
+class Dismissal(Body):
+    message_ids: MessageIds
+
+
+# Responses: only documented (the schemathesis test checks the service keeps to them).
+
+class Error(BaseModel):
+    class Detail(BaseModel):
+        code: str
+        message: str
+    error: Detail
+
+
+class Button(BaseModel):
+    title: str
+    payload: str
+
+
+class Nlu(BaseModel):
+    class Ranked(BaseModel):
+        name: Optional[str] = None
+        confidence: Optional[float] = None
+    intent: Optional[str] = None
+    confidence: Optional[float] = None
+    intent_ranking: list[Ranked] = []
+
+
+class Message(BaseModel):
+    id: int
+    seq: int = Field(ge=1)
+    sender: Literal["customer", "bot", "agent", "system"]
+    text: str
+    language: str
+    created_at: datetime
+    buttons: Optional[list[Button]] = None
+    agent_name: Optional[str] = None
+    display_text: Optional[str] = Field(None, description="A quick-reply click's button title, shown instead of "
+                                                          "the payload in text")
+    nlu: Optional[Nlu] = Field(None, description="agents only: the bot's reading of a customer message")
+
+
+class Conversation(BaseModel):
+    class QueuePlace(BaseModel):
+        position: int = Field(ge=1)
+        eta_seconds: int = Field(ge=0)
+
+    class AssignedAgent(BaseModel):
+        name: str
+    id: str
+    status: Status
+    language: Language
+    queue: Optional[QueuePlace]
+    agent: Optional[AssignedAgent]
+    online: bool
+
+
+class StartedConversation(BaseModel):
+    id: str
+    token: str
+    status: Status
+    language: Language
+
+
+class Exchange(BaseModel):
+    message: Message
+    replies: list[Message]
+
+
+class Messages(BaseModel):
+    messages: list[Message]
+
+
+class Agent(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: Literal["agent", "editor", "admin"]
+    open_conversations: Optional[int] = None
+    max_concurrent: Optional[int] = None
+
+
+class Session(BaseModel):
+    agent: Agent
+    csrf_token: Optional[str]
+
+
+class SignInToken(BaseModel):
+    csrf_token: str
+
+
+class QueueItem(BaseModel):
+    id: str
+    status: Optional[Status] = None
+    language: Language
+    reason: Optional[HandoffReason]
+    priority: Optional[Literal["high", "normal"]]
+    wait_seconds: int
+    queued_at: Optional[datetime] = None
+    first_question: Optional[str]
+    offline: bool
+    email: Optional[str]
+
+
+class Queue(BaseModel):
+    queue: list[QueueItem]
+
+
+class ConversationSummary(BaseModel):
+    class Owner(BaseModel):
+        id: Optional[int] = None
+        name: Optional[str] = None
+    id: str
+    status: Status
+    language: Language
+    reason: Optional[HandoffReason] = None
+    priority: Optional[str] = None
+    offline: Optional[bool] = None
+    email: Optional[str] = None
+    agent: Optional[Owner]
+    created_at: Optional[datetime] = None
+    queued_at: Optional[datetime] = None
+    claimed_at: Optional[datetime] = None
+    updated_at: Optional[datetime] = None
+    first_question: Optional[str]
+    last_message_at: Optional[datetime]
+
+
+class Conversations(BaseModel):
+    conversations: list[ConversationSummary]
+
+
+class Note(BaseModel):
+    id: int
+    text: str
+    agent_name: str
+    created_at: datetime
+
+
+class ConversationDetail(ConversationSummary):
+    class GivenRating(BaseModel):
+        csat: Optional[int] = None
+        ces: Optional[int] = None
+        comment: Optional[str] = None
+    handoff_turns: list[dict[str, Any]]
+    page_url: Optional[str] = None
+    rating: Optional[GivenRating] = None
+    messages: list[Message]
+    notes: list[Note]
+
+
+class NoteCreated(BaseModel):
+    note: Note
+
+
+class AgentMessage(BaseModel):
+    message: Message
+
+
+class Agents(BaseModel):
+    agents: list[Agent]
+
+
+class CannedReply(BaseModel):
+    id: int
+    language: Language
+    title: str
+    text: str
+
+
+class CannedReplies(BaseModel):
+    canned_replies: list[CannedReply]
+
+
+class OneCannedReply(BaseModel):
+    canned_reply: CannedReply
+
+
+class Figures(BaseModel):
+    p50: Optional[float] = None
+    p90: Optional[float] = None
+    mean: Optional[float] = None
+    count: int
+
+
+class Kpis(BaseModel):
+    class TopTopic(BaseModel):
+        topic: Optional[str] = None
+        count: Optional[int] = None
+
+    class Csat(BaseModel):
+        average: Optional[float] = None
+        count: Optional[int] = None
+        distribution: Optional[dict[str, int]] = None
+        satisfied_rate: Optional[float] = None
+
+    class Effort(BaseModel):
+        average: Optional[float] = None
+        count: Optional[int] = None
+        distribution: Optional[dict[str, int]] = None
+
+    class Day(BaseModel):
+        date: date
+        conversations: int
+        handoffs: int
+
+    class RecentRating(BaseModel):
+        conversation_id: str
+        csat: Optional[int]
+        ces: Optional[int]
+        comment: Optional[str]
+        rated_at: datetime
+        agent_name: Optional[str]
+
+    class AgentLoad(BaseModel):
+        agent_id: Optional[int] = None
+        name: Optional[str] = None
+        claimed: Optional[int] = None
+        resolved: Optional[int] = None
+        open: Optional[int] = None
+        handle_seconds_mean: Optional[float] = None
+    model_config = ConfigDict(populate_by_name=True)
+    first: Optional[date] = Field(None, alias="from")
+    last: Optional[date] = Field(None, alias="to")
+    timezone: Optional[str] = None
+    conversations: int
+    containment_rate: Optional[float]
+    handoff_rate: Optional[float]
+    handoffs: Optional[int] = None
+    handoff_reasons: dict[str, int]
+    fallback_rate: Optional[float]
+    top_topics: list[TopTopic]
+    queue_wait_seconds: Figures
+    first_response_seconds: Figures
+    handle_seconds: Figures
+    csat: Csat
+    effort: Effort
+    per_day: list[Day]
+    recent_ratings: Annotated[list[RecentRating], Field(max_length=20)]
+    agents: list[AgentLoad]
+
+
+class UnansweredQuestions(BaseModel):
+    class Question(BaseModel):
+        conversation_id: Optional[str] = None
+        text: Optional[str] = None
+        language: Optional[str] = None
+        intent: Optional[str] = None
+        confidence: Optional[float] = None
+        intent_ranking: Optional[list[dict[str, Any]]] = None
+        created_at: Optional[datetime] = None
+    model_config = ConfigDict(populate_by_name=True)
+    first: date = Field(alias="from")
+    last: date = Field(alias="to")
+    questions: list[Question]
+
+
+class UnansweredGroups(BaseModel):
+    class Group(BaseModel):
+        class Example(BaseModel):
+            message_id: int
+            conversation_id: str
+            text: str
+            language: str
+            created_at: datetime
+            reasons: list[str]
+            topic: Optional[str] = None
+
+        class NearestTopic(BaseModel):
+            id: str
+            title: dict[str, Any]
+            similarity: float
+        id: str
+        count: int = Field(ge=1)
+        languages: dict[str, int]
+        reasons: dict[str, int]
+        first_asked_at: Optional[datetime] = None
+        last_asked_at: Optional[datetime] = None
+        examples: list[Example]
+        message_ids: list[int]
+        texts: list[str]
+        nearest_topic: Optional[NearestTopic]
+
+    class Topic(BaseModel):
+        id: str
+        category: str
+        title: dict[str, Any]
+        examples: int
+    model_config = ConfigDict(populate_by_name=True)
+    first: date = Field(alias="from")
+    last: date = Field(alias="to")
+    questions: int
+    groups: list[Group]
+    topics: list[Topic]
+    categories: list[str]
+
+
+class Handled(BaseModel):
+    handled: int = Field(ge=0)
+
+
+class ContentChange(Handled):
+    class Change(BaseModel):
+        files: list[str]
+        diff: str
+        added: list[str]
+        skipped: list[dict[str, Any]]
+    change: Change
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, Any]

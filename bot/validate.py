@@ -1023,7 +1023,7 @@ def print_report(report: Report, lang: str, out=None) -> None:
         print("\n" + t["errors"].format(n=len(errors)), file=out)
         for p in errors:
             print(f"  {p.where() or '-'}: {p.message(lang)}", file=out)
-    pairs = [p for p in warnings_ if p.kind == "confusable_examples"]
+    pairs = sorted((p for p in warnings_ if p.kind == "confusable_examples"), key=lambda p: -p.params["similarity"])
     if warnings_:
         print("\n" + t["warnings"].format(n=len(warnings_)), file=out)
     groups: Dict[str, List[Problem]] = defaultdict(list)

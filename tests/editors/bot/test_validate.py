@@ -276,6 +276,9 @@ def test_confusable_examples_are_listed_side_by_side(project):
     print_report(report, "en", out)
     row = next(l for l in out.getvalue().splitlines() if "「送料はいくらですか？？」" in l)
     assert "「送料はいくらですか？」" in row  # the two examples on one line
+    printed = [float(l.split()[0]) for l in out.getvalue().split("nearly the same")[1].splitlines()
+               if re.match(r"^    \d\.\d\d ", l)]
+    assert len(printed) > 1 and printed == sorted(printed, reverse=True)  # the most alike first
 
 
 def test_rules_that_use_answers_actions_or_intents_that_do_not_exist(project):

@@ -90,8 +90,8 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "ja": "例文は「examples: |」（{key} 行目）より深く、すべて同じ数のスペース（ほかのトピックでは {usual} 文字）で字下げしてください。この行は {indent} 文字です。",
     },
     "continued_line": {
-        "en": "This line is indented further than the line above and has no '- ' or ':', so YAML reads it as the rest of line {start} (\"{value}\"). If it is an item of its own, indent it like the items around it.",
-        "ja": "この行は前の行より深く字下げされていて「- 」も「:」もないため、YAML では {start} 行目の続き（「{value}」）として読まれます。独立した項目なら、前後の項目と同じ字下げにしてください。",
+        "en": "This line is indented further than the line above, so YAML reads it as the rest of line {start} (\"{value}\"), not as an entry of its own. If it is one, indent it like the entries around it.",
+        "ja": "この行は前の行より深く字下げされているため、YAML では独立した項目ではなく {start} 行目の続き（「{value}」）として読まれます。独立した項目なら、前後の項目と同じ字下げにしてください。",
     },
     "examples_not_block": {
         "en": "The examples of '{intent}' must be written as a block: 'examples: |' and then one '- example' per line.",

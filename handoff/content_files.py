@@ -238,8 +238,8 @@ class ContentFiles:
         domain = self._load(self.domain) if self.domain.is_file() else {}
         for item in domain.get("intents") or []:
             names.add(str(next(iter(item))) if isinstance(item, dict) else str(item))
-        for path in [self.domain] * bool(domain) + self._yml("data/nlu"):
-            responses = (domain if path == self.domain else self._load(path)).get("responses") or {}
+        for data in [domain, *(self._load(path) for path in self._yml("data/nlu"))]:
+            responses = data.get("responses") or {}
             names |= {str(k)[len("utter_"):] for k in responses if str(k).startswith("utter_")}
         return names
 
@@ -299,7 +299,12 @@ class ContentFiles:
             if not isinstance(block, LiteralScalarString):
                 raise ContentError("content_unreadable", f"The examples of '{topic}' in {nlu.rel} are not an "
                                                          "'examples: |' block; run `make validate`.")
-            item["examples"] = LiteralScalarString(block.rstrip("\n") + "\n" + "".join(f"- {t}\n" for t in new))
+            # The block keeps its chomping ("|" or "|-") and any comment after its "|".
+            added = LiteralScalarString(block.rstrip("\n") + "".join(f"\n- {t}" for t in new)
+                                        + ("\n" if block.endswith("\n") else ""))
+            if getattr(block, "comment", None):
+                added.comment = block.comment
+            item["examples"] = added
             expected = dict(examples, **{topic: examples[topic] + new})
             self._replace([nlu], lambda: self.examples_by_intent() == expected, change)
             change.added = new

@@ -127,8 +127,9 @@ def test_a_new_topic_keeps_each_files_own_spacing_and_comments(full_project):
 def test_comments_quotes_and_layout_survive_an_edit(full_project):
     nlu = full_project / "data" / "nlu" / "shipping.yml"
     text = nlu.read_text(encoding="utf-8")
-    text = text.replace("- intent: shipping_time\n", "# Delivery times: keep in step with the carrier's page\n"
-                                                      "- intent: shipping_time  # asked most in December\n", 1)
+    text = text.replace("- intent: shipping_time\n  examples: |\n",
+                        "# Delivery times: keep in step with the carrier's page\n"
+                        "- intent: shipping_time  # asked most in December\n  examples: |-  # no final newline\n", 1)
     text = text.replace('    text: "', "    text: '", 1)  # single quotes somewhere, kept as they are
     first = text.index("    text: '")
     line_end = text.index("\n", first)

@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from conftest import ROOT, copy_project, keep_examples, run_publish
+from tests.support.bot_project import ROOT, copy_project, keep_examples, run_publish
 from bot import evaluate
 from bot.publish import RasaServer
 

@@ -11,7 +11,7 @@ from typing import List, Tuple
 import pytest
 import yaml
 
-from conftest import edit, line_of
+from tests.support.bot_project import edit, line_of
 from bot.validate import Settings, main, print_report, read_content, validate
 
 QUICK = Settings(check_similarity=False, run_rasa=False)

@@ -163,7 +163,7 @@ def _add(collection: Any, position: int, value: Any, key: Any = None) -> None:
     else:
         collection.insert(position, value)
     if not isinstance(previous, (CommentedMap, CommentedSeq)) or not previous:
-        return  # a scalar entry: its comment slot moves with the index (CommentedSeq.insert)
+        return  # nothing to take over (lists of names: _add_to_list)
     tail = _tail(previous)
     before = entries[position - 2] if position > 1 else None
     separator = _tail(before) if isinstance(before, (CommentedMap, CommentedSeq)) and before else None

@@ -1,6 +1,6 @@
 """The intent classifier: logistic regression over sentence features, blended with a
-nearest-neighbour vote on the sentence embeddings, and an out-of-scope decision whose
-thresholds are chosen by cross-validation.
+nearest-neighbour vote on the sentence embeddings, and an out-of-scope decision calibrated on
+messages it was not fitted on.
 
 Features: sparse sentence features (character n-grams) are weighted as TF-IDF (sublinear tf,
 idf from the training data) and L2-normalised; dense ones (embeddings) are standardised,
@@ -8,18 +8,23 @@ which conditions the regression far better than raw e5 vectors (bench/nlu_design
 
 A message falls back (top intent `nlu_fallback`) when any of these holds:
 - the top intent is the trained `out_of_scope` intent;
-- the top confidence is below `fallback_threshold`;
-- its cosine similarity to the nearest in-scope training example is below
-  `similarity_threshold` (the embedding's own out-of-scope signal).
-With "auto", both thresholds are chosen at training time by k-fold cross-validation on
-the training data: the pair that catches the most out-of-scope examples while at most
-`max_false_fallback_rate` of in-scope examples fall back.
+- its out-of-scope score is at or above `out_of_scope_threshold`: the probability, from a
+  logistic regression over the top in-scope confidence and the cosine to the nearest in-scope
+  training example (bot/out_of_scope.py), that the message is out of scope;
+- its top intent is a narrow one (greet, thanks, affirm...: intents.NARROW_INTENTS) and it is
+  less like that intent's examples than `narrow_quantile` of them are like each other: a
+  conversation intent answers only what it is, not small talk or a question around it.
+With "auto", the score and its threshold are fitted on the calibration examples when the
+training data has some (metadata `calibration: true`: messages written by other hands, never
+trained on), each half scored by a combiner fitted on the other; otherwise on out-of-fold
+training examples, with out-of-scope kinds held out whole. The threshold maximises in-scope
+accuracy + out-of-scope recall with at most `max_false_fallback_rate` of in-scope messages
+falling back. bench/nlu_design.py measured the signals and the methods.
 """
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
@@ -35,6 +40,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.fingerprint import source_fingerprint
+from bot.out_of_scope import Combiner, describe, fit_with_threshold, folds, signal_arrays
+from intents import NARROW_INTENTS
 
 logger = logging.getLogger(__name__)
 
@@ -42,55 +49,20 @@ FALLBACK_INTENT = "nlu_fallback"
 AUTO = "auto"
 
 
-@dataclass
-class Thresholds:
-    confidence: float
-    similarity: float
+CALIBRATION_KEY = "calibration"
+
+
+def is_calibration(message: Message) -> bool:
+    """An example kept out of training, to calibrate the out-of-scope score on (its intent
+    block or the example itself has `metadata: {calibration: true}`)."""
+    metadata = message.get("metadata") or {}
+    return any(bool((metadata.get(level) or {}).get(CALIBRATION_KEY)) for level in ("intent", "example"))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     logits = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(logits)
     return exp / exp.sum(axis=1, keepdims=True)
-
-
-def choose_thresholds(
-    confidence: np.ndarray,
-    similarity: np.ndarray,
-    correct: np.ndarray,
-    is_out_of_scope: np.ndarray,
-    predicted_out_of_scope: np.ndarray,
-    max_false_fallback_rate: float,
-) -> Tuple[Thresholds, Dict[Text, float]]:
-    """Picks (confidence, similarity) thresholds from held-out predictions.
-
-    Among the pairs that make at most `max_false_fallback_rate` of in-scope examples fall
-    back on top of those the `out_of_scope` intent already takes, take the one with the
-    best out-of-scope recall, then the best in-scope accuracy, then the higher thresholds
-    (safer against unseen out-of-scope topics).
-    """
-    in_scope = ~is_out_of_scope
-    allowed = (predicted_out_of_scope & in_scope).sum() / max(in_scope.sum(), 1) + max_false_fallback_rate
-    conf_grid = np.unique(np.round(np.quantile(confidence[in_scope], np.linspace(0, 0.2, 41)), 4))
-    sim_grid = np.unique(np.round(np.quantile(similarity[in_scope], np.linspace(0, 0.2, 41)), 4))
-    best, best_key, best_stats = None, None, {}
-    n_in, n_oos = max(in_scope.sum(), 1), is_out_of_scope.sum()
-    for c in np.concatenate([[0.0], conf_grid]):
-        for s in np.concatenate([[-1.0], sim_grid]):
-            fallback = predicted_out_of_scope | (confidence < c) | (similarity < s)
-            false_fallback = (fallback & in_scope).sum() / n_in
-            if false_fallback > allowed + 1e-9:
-                continue
-            recall = (fallback & is_out_of_scope).sum() / n_oos if n_oos else 0.0
-            accuracy = (~fallback & in_scope & correct).sum() / n_in
-            key = (round(recall, 6), round(accuracy, 6), c + s)
-            if best_key is None or key > best_key:
-                best_key, best = key, Thresholds(float(c), float(s))
-                best_stats = {"out_of_scope_recall": float(recall), "accuracy": float(accuracy),
-                              "false_fallback_rate": float(false_fallback)}
-    if best is None:
-        best = Thresholds(0.0, -1.0)
-    return best, best_stats
 
 
 @DefaultV1Recipe.register(
@@ -102,7 +74,7 @@ class FAQClassifier(GraphComponent, IntentClassifier):
     @classmethod
     def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[Text]:
         # Rasa's training cache ignores code changes (bot/fingerprint.py).
-        return source_fingerprint(__name__)
+        return source_fingerprint(__name__, "bot.out_of_scope", "intents")
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -119,14 +91,20 @@ class FAQClassifier(GraphComponent, IntentClassifier):
             "knn_temperature": 20.0,
             # Examples of this intent are trained on, and predicting it means fallback.
             "out_of_scope_intent": "out_of_scope",
-            # Minimum top confidence / nearest-neighbour cosine to answer: a number, or
-            # "auto" to choose it by cross-validation on the training data.
-            "fallback_threshold": AUTO,
-            "similarity_threshold": AUTO,
-            # The largest share of in-scope examples the thresholds may make fall back in
-            # cross-validation (on top of those predicted as `out_of_scope`).
-            "max_false_fallback_rate": 0.02,
+            # Fall back when the out-of-scope score (a probability) is at or above this: a
+            # number, or "auto" to fit it on messages the classifier was not trained on.
+            "out_of_scope_threshold": AUTO,
+            # The signals the out-of-scope score combines (bot/out_of_scope.py).
+            "out_of_scope_signals": ["confidence", "similarity"],
+            # The largest share of in-scope messages the "auto" threshold may make fall back.
+            "max_false_fallback_rate": 0.03,
             "cv_folds": 5,
+            # Intents answered only when the message is that and nothing more; [] = none.
+            "narrow_intents": list(NARROW_INTENTS),
+            # A message whose top intent is narrow falls back when its cosine to that intent's
+            # nearest example is below this quantile of the intent's examples' own (each to its
+            # nearest other example).
+            "narrow_quantile": 0.02,
             # How many intents the ranking lists.
             "ranking_length": 10,
             "max_iter": 2000,
@@ -141,9 +119,11 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         bias: Optional[np.ndarray] = None,
         classes: Optional[List[Text]] = None,
         neighbours: Optional[np.ndarray] = None,
-        thresholds: Optional[Thresholds] = None,
         scaling: Optional[Dict[Text, np.ndarray]] = None,
         neighbour_labels: Optional[np.ndarray] = None,
+        combiner: Optional[Combiner] = None,
+        threshold: Optional[float] = None,
+        narrow_threshold: Optional[float] = None,
     ) -> None:
         self.component_config = config
         self._model_storage = model_storage
@@ -153,7 +133,10 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         self.classes = classes or []
         self.neighbours = neighbours
         self.neighbour_labels = neighbour_labels
-        self.thresholds = thresholds or Thresholds(0.0, -1.0)
+        # The out-of-scope score and its threshold; None: never fall back on the score.
+        self.combiner = combiner
+        self.threshold = threshold
+        self.narrow_threshold = narrow_threshold
         # idf of the sparse block, mean and std of the dense block (set by training).
         self.scaling = scaling or {}
         self.cv_report: Dict[Text, Any] = {}
@@ -270,7 +253,9 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         return weights, bias
 
     def train(self, training_data: TrainingData) -> Resource:
-        examples = [m for m in training_data.intent_examples if m.get(INTENT)]
+        labelled = [m for m in training_data.intent_examples if m.get(INTENT)]
+        examples = [m for m in labelled if not is_calibration(m)]
+        calibration = [m for m in labelled if is_calibration(m)]
         labels = [m.get(INTENT) for m in examples]
         self.classes = sorted(set(labels))
         if len(self.classes) < 2:
@@ -281,60 +266,96 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         X = self._features(examples)
         sims = self._similarity_vectors(examples)
         oos_name = self.component_config["out_of_scope_intent"]
-        oos_index = self.classes.index(oos_name) if oos_name in self.classes else -1
-        is_oos = y == oos_index
+        is_oos = y == (self.classes.index(oos_name) if oos_name in self.classes else -1)
 
-        self.thresholds = self._cross_validate(X, y, sims, is_oos, oos_index)
         self.weights, self.bias = self._fit(X, y, len(self.classes))
         self.neighbours, self.neighbour_labels = (sims, y) if sims is not None else (None, None)
         self._prepare_prediction()
+        self._fit_out_of_scope(examples, X, y, sims, is_oos, calibration)
+        self._fit_narrow(sims, y)
         self.persist()
         return self._resource
 
-    def _cross_validate(self, X, y, sims, is_oos, oos_index) -> Thresholds:
-        fixed_conf = self.component_config["fallback_threshold"]
-        fixed_sim = self.component_config["similarity_threshold"]
-        if fixed_conf != AUTO and fixed_sim != AUTO:
-            return Thresholds(float(fixed_conf), float(fixed_sim))
-        from sklearn.model_selection import StratifiedKFold
+    # The out-of-scope score: its combiner and threshold.
+    def _fit_out_of_scope(self, examples, X, y, sims, is_oos, calibration: List[Message]) -> None:
+        fixed = self.component_config["out_of_scope_threshold"]
+        names = tuple(self.component_config["out_of_scope_signals"])
+        if sims is None:
+            names = tuple(n for n in names if n != "similarity")
+        if not names:
+            return
+        if calibration and fixed == AUTO:
+            scored = self._predict(calibration)
+            truth = np.array([m.get(INTENT) not in self.classes or m.get(INTENT) == self.component_config["out_of_scope_intent"]
+                              for m in calibration])
+            correct = np.array([self.classes[i] == m.get(INTENT) for i, m in zip(scored["top_in_scope"], calibration)])
+            source = f"{len(calibration)} calibration examples"
+        else:
+            scored, truth, correct = self._out_of_fold(X, y, sims, is_oos)
+            source = "out-of-fold training examples"
+        if scored is None or truth.all() or not truth.any():
+            logger.warning("FAQClassifier: no out-of-scope and in-scope examples to fit the score on; it is off.")
+            return
+        signals = signal_arrays(scored["confidence"], scored["similarity"])
+        fallen = scored["predicted_out_of_scope"]
+        self.combiner, threshold, _ = fit_with_threshold(
+            signals, names, truth, fallen, correct, self.component_config["max_false_fallback_rate"],
+            folds=min(self.component_config["cv_folds"], int(truth.sum()), int((~truth).sum())))
+        self.threshold = threshold if fixed == AUTO else float(fixed)
+        fallback = fallen | (self.combiner.probability(signals) >= self.threshold)
+        self.cv_report = {
+            "fitted_on": source,
+            "out_of_scope_recall": float(fallback[truth].mean()),
+            "false_fallback_rate": float(fallback[~truth].mean()),
+            "accuracy": float((~fallback & correct)[~truth].mean()),
+        }
+        logger.info("FAQClassifier: out-of-scope score over %s fitted on %s; threshold %.3f (there: out-of-scope "
+                    "recall %.3f, false fallback %.3f, accuracy %.3f)", " + ".join(names), source, self.threshold,
+                    self.cv_report["out_of_scope_recall"], self.cv_report["false_fallback_rate"],
+                    self.cv_report["accuracy"])
 
-        folds = min(self.component_config["cv_folds"], int(np.bincount(y).min()))
-        if folds < 2:
-            logger.warning("Too few examples per intent to cross-validate; thresholds off.")
-            return Thresholds(float(fixed_conf) if fixed_conf != AUTO else 0.0,
-                              float(fixed_sim) if fixed_sim != AUTO else -1.0)
+    def _out_of_fold(self, X, y, sims, is_oos):
+        """Every training example's signals from a model fitted without its fold; out-of-scope
+        examples held out by kind (bot.out_of_scope.folds)."""
+        k = min(self.component_config["cv_folds"], int(np.bincount(y).min()))
+        if k < 2 or sims is None:
+            logger.warning("Too few examples per intent to cross-validate the out-of-scope score.")
+            return None, is_oos, np.ones(len(y), bool)
         n = len(y)
-        confidence, similarity = np.zeros(n), np.ones(n)
-        correct, predicted_oos = np.zeros(n, bool), np.zeros(n, bool)
-        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=42)
-        for train_idx, test_idx in splitter.split(np.zeros(n), y):
+        out = {"confidence": np.zeros(n), "similarity": np.zeros(n), "predicted_out_of_scope": np.zeros(n, bool)}
+        correct = np.zeros(n, bool)
+        in_scope_class = np.ones(len(self.classes), bool)
+        in_scope_class[np.unique(y[is_oos])] = False
+        for train_idx, test_idx in folds(y, is_oos, sims, k):
             weights, bias = self._fit(X[train_idx], y[train_idx], len(self.classes))
             probs = softmax(np.asarray(X[test_idx] @ weights.T) + bias)
-            if sims is not None:
-                cosines = sims[test_idx] @ sims[train_idx].T
-                probs = self._blend(probs, cosines, y[train_idx])
-                in_scope_train = ~is_oos[train_idx]
-                similarity[test_idx] = cosines[:, in_scope_train].max(axis=1)
+            cosines = sims[test_idx] @ sims[train_idx].T
+            probs = self._blend(probs, cosines, y[train_idx])
             top = probs.argmax(axis=1)
-            confidence[test_idx] = probs.max(axis=1)
-            correct[test_idx] = top == y[test_idx]
-            predicted_oos[test_idx] = top == oos_index
-        chosen, stats = choose_thresholds(
-            confidence, similarity if sims is not None else np.ones(n), correct, is_oos,
-            predicted_oos, self.component_config["max_false_fallback_rate"],
-        )
-        if fixed_conf != AUTO:
-            chosen.confidence = float(fixed_conf)
-        if fixed_sim != AUTO:
-            chosen.similarity = float(fixed_sim)
-        self.cv_report = {"folds": folds, **stats}
-        logger.info(
-            "FAQClassifier: %d-fold cross-validation chose confidence >= %.3f and similarity >= %.3f "
-            "(out-of-scope recall %.3f, accuracy %.3f, false fallback %.3f)",
-            folds, chosen.confidence, chosen.similarity, stats.get("out_of_scope_recall", 0),
-            stats.get("accuracy", 0), stats.get("false_fallback_rate", 0),
-        )
-        return chosen
+            out["predicted_out_of_scope"][test_idx] = ~in_scope_class[top]
+            out["confidence"][test_idx] = np.where(in_scope_class, probs, -1).max(axis=1)
+            out["similarity"][test_idx] = cosines[:, ~is_oos[train_idx]].max(axis=1)
+            correct[test_idx] = np.where(in_scope_class, probs, -1).argmax(axis=1) == y[test_idx]
+        return out, is_oos, correct
+
+    def _fit_narrow(self, sims, y) -> None:
+        """The narrow intents' cosine floor: `narrow_quantile` of their examples' cosines to
+        their nearest other example of the same intent."""
+        narrow = [self.classes.index(i) for i in self.component_config["narrow_intents"] if i in self.classes]
+        if sims is None or not narrow:
+            return
+        own = []
+        for index in narrow:
+            members = sims[y == index]
+            if len(members) < 2:
+                continue
+            cosines = members @ members.T
+            np.fill_diagonal(cosines, -1.0)
+            own.append(cosines.max(axis=1))
+        if own:
+            self.narrow_threshold = float(np.quantile(np.concatenate(own), self.component_config["narrow_quantile"]))
+            logger.info("FAQClassifier: a narrow intent answers at cosine >= %.3f to its nearest example",
+                        self.narrow_threshold)
 
     def _blend(self, probs: np.ndarray, cosines: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """Mixes the regression's probabilities with a nearest-neighbour vote per intent."""
@@ -351,40 +372,70 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         return (1 - weight) * probs + weight * vote
 
     # ---- prediction -----------------------------------------------------------------
-    def process(self, messages: List[Message]) -> List[Message]:
-        if self.weights is None:
-            return messages
+    def _predict(self, messages: List[Message]) -> Dict[Text, np.ndarray]:
+        """Blended probabilities, the top intents and the out-of-scope signals of messages."""
         probs = softmax(self._logits(messages))
-        nearest = None
+        out: Dict[Text, Any] = {"similarity": None, "own_similarity": None}
         if self.neighbours is not None:
             cosines = self._similarity_vectors(messages) @ self.neighbours.T
             probs = self._blend(probs, cosines, self.neighbour_labels)
-            nearest = cosines[:, self._in_scope].max(axis=1)
+            out["similarity"] = cosines[:, self._in_scope].max(axis=1)
+        in_scope_class = np.ones(len(self.classes), bool)
+        oos_name = self.component_config["out_of_scope_intent"]
+        if oos_name in self.classes:
+            in_scope_class[self.classes.index(oos_name)] = False
+        in_scope_probs = np.where(in_scope_class, probs, -1)
+        out.update(probs=probs, top=probs.argmax(axis=1), top_in_scope=in_scope_probs.argmax(axis=1),
+                   confidence=in_scope_probs.max(axis=1))
+        out["predicted_out_of_scope"] = ~in_scope_class[out["top"]]
+        if self.neighbours is not None:
+            # The cosine to the nearest example of the top in-scope intent (the narrow check).
+            same = self.neighbour_labels[None, :] == out["top_in_scope"][:, None]
+            out["own_similarity"] = np.where(same, cosines, -1.0).max(axis=1)
+        return out
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self.weights is None or not messages:
+            return messages
+        scored = self._predict(messages)
+        probs = scored["probs"]
+        score = None
+        if self.combiner is not None and self.threshold is not None:
+            score = self.combiner.probability(signal_arrays(scored["confidence"], scored["similarity"]))
         for i, message in enumerate(messages):
             order = np.argsort(-probs[i])[: self.component_config["ranking_length"]]
             ranking = [{INTENT_NAME_KEY: self.classes[j], PREDICTED_CONFIDENCE_KEY: float(probs[i, j])}
                        for j in order]
             top = ranking[0]
-            similarity = float(nearest[i]) if nearest is not None else None
-            reason = self._fallback_reason(top, similarity)
+            similarity = None if scored["similarity"] is None else float(scored["similarity"][i])
+            reason = self._fallback_reason(scored, i, score)
             if reason:
                 logger.debug("Fallback for %r: %s", message.get(TEXT), reason)
                 top = {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: top[PREDICTED_CONFIDENCE_KEY]}
                 ranking = [top, *ranking]
             message.set(INTENT, top, add_to_output=True)
             message.set("intent_ranking", ranking, add_to_output=True)
-            message.set("out_of_scope", {"fallback": bool(reason), "reason": reason,
-                                         "similarity": similarity}, add_to_output=True)
+            message.set("out_of_scope", {
+                "fallback": bool(reason), "reason": reason, "similarity": similarity,
+                "score": None if score is None else float(score[i]),
+            }, add_to_output=True)
         return messages
 
-    def _fallback_reason(self, top: Dict[Text, Any], similarity: Optional[float]) -> Optional[Text]:
-        name, confidence = top[INTENT_NAME_KEY], top[PREDICTED_CONFIDENCE_KEY]
-        if name == self.component_config["out_of_scope_intent"]:
+    def _fallback_reason(self, scored: Dict[Text, Any], i: int, score: Optional[np.ndarray]) -> Optional[Text]:
+        """Why message i falls back, in words for the log and the console; None: it does not."""
+        if scored["predicted_out_of_scope"][i]:
             return "out_of_scope intent"
-        if confidence < self.thresholds.confidence:
-            return f"confidence {confidence:.3f} < threshold {self.thresholds.confidence:.3f}"
-        if similarity is not None and similarity < self.thresholds.similarity:
-            return f"similarity {similarity:.3f} < threshold {self.thresholds.similarity:.3f}"
+        if score is not None and score[i] >= self.threshold:
+            signals = {"confidence": float(scored["confidence"][i])}
+            if scored["similarity"] is not None:
+                signals["similarity"] = float(scored["similarity"][i])
+            return describe(signals, float(score[i]), self.threshold)
+        intent = self.classes[scored["top_in_scope"][i]]
+        own = scored["own_similarity"]
+        if (self.narrow_threshold is not None and own is not None and intent in self.component_config["narrow_intents"]
+                and own[i] < self.narrow_threshold):
+            return (f"{intent} answers only a bare {intent}: cosine {own[i]:.3f} to its nearest example "
+                    f"< {self.narrow_threshold:.3f}")
         return None
 
     # ---- persistence ----------------------------------------------------------------
@@ -397,9 +448,12 @@ class FAQClassifier(GraphComponent, IntentClassifier):
             np.savez_compressed(model_dir / "classifier.npz", **arrays)
             (model_dir / "classifier.json").write_text(json.dumps({
                 "classes": self.classes,
-                "thresholds": {"confidence": self.thresholds.confidence,
-                               "similarity": self.thresholds.similarity},
-                "cross_validation": self.cv_report,
+                "out_of_scope": {
+                    "combiner": self.combiner.to_json() if self.combiner else None,
+                    "threshold": self.threshold,
+                    "narrow_threshold": self.narrow_threshold,
+                },
+                "fitted": self.cv_report,
             }, ensure_ascii=False, indent=2))
 
     @classmethod
@@ -415,14 +469,16 @@ class FAQClassifier(GraphComponent, IntentClassifier):
             with model_storage.read_from(resource) as model_dir:
                 meta = json.loads((model_dir / "classifier.json").read_text())
                 arrays = np.load(model_dir / "classifier.npz", allow_pickle=False)
+                oos = meta["out_of_scope"]
                 return cls(
                     config, model_storage, resource, weights=arrays["weights"], bias=arrays["bias"],
                     classes=meta["classes"],
                     neighbours=arrays["neighbours"] if "neighbours" in arrays.files else None,
                     neighbour_labels=arrays["neighbour_labels"] if "neighbour_labels" in arrays.files else None,
-                    thresholds=Thresholds(**meta["thresholds"]),
                     scaling={k[len("scaling_"):]: arrays[k] for k in arrays.files if k.startswith("scaling_")},
+                    combiner=Combiner.from_json(oos["combiner"]) if oos["combiner"] else None,
+                    threshold=oos["threshold"], narrow_threshold=oos["narrow_threshold"],
                 )
-        except (ValueError, FileNotFoundError):
+        except (ValueError, FileNotFoundError, KeyError):
             logger.debug("FAQClassifier: no trained model in %s.", resource.name)
             return cls(config, model_storage, resource)

@@ -7,8 +7,12 @@ out=${1:-models/current.tar.gz}
 cache=${TSUNAGI_CACHE:-$HOME/.cache/tsunagi}
 # The model's inputs: content, config, the components in the pipeline, the environment, the
 # embedding model (not bot/validate.py and the like, which do not change the model).
-inputs=$(find config.yml domain.yml data/nlu data/rules.yml -type f -name '*.yml'; \
-  ls bot/tokenizer.py bot/language.py bot/embedding.py bot/classifier.py bot/policy.py languages.py intents.py requirements/bot.lock)
+# data/calibration: messages written by other hands that the classifier calibrates its
+# out-of-scope score on (metadata calibration: true), never trains on.
+calibration=$( [ -d data/calibration ] && echo data/calibration || true)
+inputs=$(find config.yml domain.yml data/nlu data/rules.yml $calibration -type f -name '*.yml'; \
+  ls bot/tokenizer.py bot/language.py bot/embedding.py bot/classifier.py bot/out_of_scope.py bot/policy.py \
+    languages.py intents.py requirements/bot.lock)
 hash=$( (echo "$inputs" | LC_ALL=C sort | xargs sha256sum; readlink -f models/multilingual-e5-small) | sha256sum | cut -c1-16)
 cached="$cache/trained/tsunagi-$hash.tar.gz"
 if [ ! -f "$cached" ]; then
@@ -17,7 +21,7 @@ if [ ! -f "$cached" ]; then
   tmp=$(mktemp -d)
   # One PyTorch thread: the int8 encoder embeds one text at a time, where a second thread
   # measured slower, and two threads spin on a busy 2-core machine.
-  OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} RASA_TELEMETRY_ENABLED=false HF_HUB_OFFLINE=1 .venv/bot/bin/rasa train --config config.yml --domain domain.yml --data data/nlu data/rules.yml \
+  OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} RASA_TELEMETRY_ENABLED=false HF_HUB_OFFLINE=1 .venv/bot/bin/rasa train --config config.yml --domain domain.yml --data data/nlu data/rules.yml $calibration \
     --out "$tmp" --fixed-model-name model
   mv "$tmp/model.tar.gz" "$cached"
   rm -rf "$tmp"

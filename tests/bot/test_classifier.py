@@ -1,4 +1,5 @@
-"""FAQClassifier on hand-made features: the nearest-neighbour vote, thresholds, fallback."""
+"""FAQClassifier on hand-made features: the nearest-neighbour vote, the out-of-scope score and its
+threshold, the calibration examples, the narrow intents, fallback."""
 import numpy as np
 import pytest
 from rasa.engine.graph import ExecutionContext
@@ -9,7 +10,7 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.classifier import FAQClassifier, choose_thresholds
+from bot.classifier import FAQClassifier
 
 
 def classifier(tmp_path, **config):
@@ -31,21 +32,11 @@ def test_blend_takes_each_intents_best_neighbour(tmp_path):
     assert np.allclose(vote, exp / exp.sum(axis=1, keepdims=True))
 
 
-def test_thresholds_catch_out_of_scope_within_the_false_fallback_budget():
-    # 100 in-scope examples with high confidence and similarity, 10 out-of-scope with low.
-    confidence = np.r_[np.linspace(0.6, 1.0, 100), np.linspace(0.1, 0.4, 10)]
-    similarity = np.r_[np.linspace(0.85, 0.99, 100), np.linspace(0.7, 0.8, 10)]
-    is_oos = np.r_[np.zeros(100, bool), np.ones(10, bool)]
-    chosen, stats = choose_thresholds(confidence, similarity, ~is_oos, is_oos, np.zeros(110, bool), 0.02)
-    assert stats["out_of_scope_recall"] == 1.0
-    assert stats["false_fallback_rate"] <= 0.02
-    assert 0.4 < chosen.confidence <= 0.6 or 0.8 < chosen.similarity <= 0.85
-
-
-def _message(text, intent, sparse, dense):
+def _message(text, intent, sparse, dense, metadata=None):
     import scipy.sparse
 
-    message = Message(data={TEXT: text, **({INTENT: intent} if intent else {})})
+    message = Message(data={TEXT: text, **({INTENT: intent} if intent else {}),
+                            **({"metadata": metadata} if metadata else {})})
     message.add_features(Features(scipy.sparse.coo_matrix(np.array([sparse], np.float32)), "sentence", TEXT, "chars"))
     message.add_features(Features(np.array([dense], np.float32), "sentence", TEXT, "embedding"))
     return message
@@ -93,21 +84,77 @@ def test_trains_predicts_and_falls_back(tmp_path):
     assert again.get("intent_ranking") == near_fee.get("intent_ranking")
 
 
-def test_fixed_similarity_threshold_sends_an_unlike_message_to_fallback(tmp_path):
+def _clusters(rng, intents, per_intent=12, spread=0.05, metadata=None):
+    return [_message(f"{intent} {i}", intent, np.eye(3)[k % 3] + rng.uniform(0, 0.1, 3),
+                     np.eye(8)[k] + rng.normal(0, spread, 8), metadata)
+            for k, intent in enumerate(intents) for i in range(per_intent)]
+
+
+def test_a_fixed_threshold_on_the_out_of_scope_score(tmp_path):
     rng = np.random.default_rng(2)
-    examples = [_message(f"{intent} {i}", intent, np.eye(3)[k] + rng.uniform(0, 0.1, 3),
-                         np.eye(8)[k] + rng.normal(0, 0.05, 8))
-                for k, intent in enumerate(["fee", "cancel"]) for i in range(12)]
-    faq = classifier(tmp_path, fallback_threshold=0.0, similarity_threshold=0.5)
+    examples = _clusters(rng, ["fee", "cancel", "out_of_scope"])
+    unlike = lambda: _message("b", None, np.eye(3)[0], np.eye(8)[6])
+    for threshold, falls_back in ((0.0, True), (1.0 + 1e-9, False)):
+        (tmp_path / str(threshold)).mkdir()
+        faq = classifier(tmp_path / str(threshold), out_of_scope_threshold=threshold, narrow_intents=[])
+        faq.train(TrainingData(examples))
+        message = unlike()
+        faq.process([message])
+        assert (message.get(INTENT)["name"] == "nlu_fallback") is falls_back
+        if falls_back:
+            reason = message.get("out_of_scope")["reason"]
+            assert reason.startswith("out-of-scope score") and "similarity" in reason and "confidence" in reason
+            # The ranking still lists the intents behind the fallback (for suggestion buttons).
+            assert message.get("intent_ranking")[1]["name"] in ("fee", "cancel")
+        assert 0.0 <= message.get("out_of_scope")["score"] <= 1.0
+
+
+def test_calibration_examples_fit_the_threshold_and_are_never_trained_on(tmp_path):
+    rng = np.random.default_rng(3)
+    training = _clusters(rng, ["fee", "cancel", "out_of_scope"])
+    # Written by other hands: the in-scope ones a little off their intent's centre, the
+    # out-of-scope ones somewhere no training example is.
+    calibration = [_message(f"cal {intent} {i}", intent, np.eye(3)[k] + rng.uniform(0, 0.1, 3),
+                            np.eye(8)[k] * 0.9 + np.eye(8)[5] * 0.3 + rng.normal(0, 0.05, 8),
+                            {"intent": {"calibration": True}})
+                   for k, intent in enumerate(["fee", "cancel"]) for i in range(10)]
+    calibration += [_message(f"cal oos {i}", "nlu_fallback", rng.uniform(0, 0.1, 3),
+                             np.eye(8)[6 + i % 2] + rng.normal(0, 0.05, 8), {"example": {"calibration": True}})
+                    for i in range(10)]
+    faq = classifier(tmp_path)
+    faq.train(TrainingData(training + calibration))
+    assert faq.classes == ["cancel", "fee", "out_of_scope"]
+    assert len(faq.neighbour_labels) == len(training)
+    assert faq.cv_report["fitted_on"] == "30 calibration examples"
+    assert faq.cv_report["out_of_scope_recall"] == 1.0 and faq.cv_report["false_fallback_rate"] <= 0.03
+    near, far = (_message("a", None, np.eye(3)[0], np.eye(8)[0] * 0.9 + np.eye(8)[5] * 0.3),
+                 _message("b", None, np.zeros(3), np.eye(8)[7]))
+    faq.process([near, far])
+    assert near.get(INTENT)["name"] == "fee"
+    assert far.get(INTENT)["name"] == "nlu_fallback"
+
+
+def test_a_narrow_intent_answers_only_what_it_is(tmp_path):
+    rng = np.random.default_rng(4)
+    examples = _clusters(rng, ["greet", "fee", "out_of_scope"], per_intent=20, spread=0.02)
+    faq = classifier(tmp_path, out_of_scope_threshold=1.0 + 1e-9)
     faq.train(TrainingData(examples))
-    like, unlike = (_message("a", None, np.eye(3)[0], np.eye(8)[0]),
-                    _message("b", None, np.eye(3)[0], np.eye(8)[6]))
-    faq.process([like, unlike])
-    assert like.get(INTENT)["name"] == "fee"
-    assert unlike.get(INTENT)["name"] == "nlu_fallback"
-    assert unlike.get("out_of_scope")["reason"].startswith("similarity")
-    # The ranking still lists the intents behind the fallback (for suggestion buttons).
-    assert unlike.get("intent_ranking")[1]["name"] == "fee"
+    assert faq.narrow_threshold is not None
+    bare = _message("hello", None, np.eye(3)[0], np.eye(8)[0])
+    # Mostly a greeting, but with more in it than any greeting example has.
+    more = _message("hello, nice weather", None, np.eye(3)[0], np.eye(8)[0] + 0.35 * np.eye(8)[6])
+    faq.process([bare, more])
+    assert bare.get(INTENT)["name"] == "greet"
+    assert more.get("intent_ranking")[1]["name"] == "greet"
+    assert more.get(INTENT)["name"] == "nlu_fallback"
+    assert more.get("out_of_scope")["reason"].startswith("greet answers only a bare greet")
+    # Not narrow: the same message is a greeting.
+    (tmp_path / "wide").mkdir()
+    wide = classifier(tmp_path / "wide", out_of_scope_threshold=1.0 + 1e-9, narrow_intents=[])
+    wide.train(TrainingData(examples))
+    again = _message("hello, nice weather", None, np.eye(3)[0], np.eye(8)[0] + 0.35 * np.eye(8)[6])
+    wide.process([again])
+    assert again.get(INTENT)["name"] == "greet"
 
 
 def test_refuses_a_message_without_features(tmp_path):

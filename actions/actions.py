@@ -28,6 +28,25 @@ def user_turns(tracker: Tracker) -> List[Dict[Text, Any]]:
     return [e.get("parse_data") or {} for e in tracker.events if e.get("event") == "user"]
 
 
+def not_understood_in_a_row(tracker: Tracker) -> int:
+    """How many of the customer's latest turns in a row the bot did not understand, this one
+    included: those it answered with this fallback action, whatever their intent (a "yes"
+    when nothing was asked is one), or whose intent is a fallback intent."""
+    turns: List[List[Text]] = []  # per user turn: its intent, then the actions that followed it
+    for event in tracker.events:
+        if event.get("event") == "user":
+            turns.append([((event.get("parse_data") or {}).get("intent") or {}).get("name")])
+        elif event.get("event") == "action" and turns:
+            turns[-1].append(event.get("name"))
+    in_a_row = 0
+    for index, (intent, *actions) in enumerate(reversed(turns)):
+        current = index == 0  # its fallback action is the one running now
+        if not (current or intent in FALLBACK_INTENTS or ActionHandleFallback.NAME in actions):
+            break
+        in_a_row += 1
+    return in_a_row
+
+
 def suggested_topics(parse_data: Dict[Text, Any], exclude: Optional[Text] = None) -> List[Text]:
     """The closest FAQ topics from a turn's intent ranking (known topics only)."""
     known = content.topics()
@@ -85,19 +104,18 @@ class ActionSuggestTopics(Action):
 
 
 class ActionHandleFallback(Action):
-    """First fallback: ask to rephrase with suggestions; second in a row: hand off."""
+    """First fallback: ask to rephrase with suggestions; second in a row: hand off. Also what the
+    bot does with a turn no rule covers (Rasa's core fallback), such as a yes or no when it asked
+    nothing: that counts as not understood."""
+
+    NAME = "action_handle_fallback"
 
     def name(self) -> Text:
-        return "action_handle_fallback"
+        return self.NAME
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]):
         turns = user_turns(tracker)
-        in_a_row = 0
-        for turn in reversed(turns):
-            if (turn.get("intent") or {}).get("name") not in FALLBACK_INTENTS:
-                break
-            in_a_row += 1
-        if in_a_row >= config.FALLBACKS_BEFORE_HANDOFF:
+        if not_understood_in_a_row(tracker) >= config.FALLBACKS_BEFORE_HANDOFF:
             return hand_off(dispatcher, tracker, "repeated_fallback")
         language = language_of(tracker)
         buttons = topic_buttons(suggested_topics(turns[-1] if turns else {}), language)

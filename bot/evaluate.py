@@ -4,9 +4,10 @@ Examples labelled `nlu_fallback` are out of scope. Prints, for Japanese and Engl
 separately, in-scope accuracy, out-of-scope recall (out-of-scope messages that ended as
 `nlu_fallback`) and the false-fallback rate (in-scope messages that ended as
 `nlu_fallback`); the JSON report lists every example as {text, expected, predicted,
-confidence}, plus the summary and a per-intent breakdown.
+confidence, reason}, the reason being why it fell back, plus the summary and a per-intent
+breakdown, for each test set given.
 
-usage: python -m bot.evaluate --model models/current.tar.gz --nlu FILE --report JSON
+usage: python -m bot.evaluate --model models/current.tar.gz --nlu FILE [FILE...] --report JSON
 """
 from __future__ import annotations
 
@@ -93,10 +94,13 @@ def predict(model: Path, examples: List[Dict[Text, Text]], batch_size: int = 64)
     rows = []
     for example, message in zip(examples, parse_in_batches(model, [e["text"] for e in examples], batch_size)):
         intent = message.get("intent") or {}
+        out_of_scope = message.get("out_of_scope") or {}
         rows.append({
             "text": example["text"], "expected": example["expected"], "predicted": intent.get("name"),
             "confidence": round(float(intent.get("confidence") or 0.0), 4),
             "language": detect_language(example["text"]) or "ja",
+            # Why it fell back (the classifier's words), or None.
+            "reason": out_of_scope.get("reason"),
         })
     return rows
 
@@ -112,30 +116,34 @@ def print_table(summary: Dict, out=sys.stdout) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=Path("models/current.tar.gz"))
-    parser.add_argument("--nlu", type=Path, required=True)
+    parser.add_argument("--nlu", type=Path, nargs="+", required=True, help="one or more test sets, scored each apart")
     parser.add_argument("--report", type=Path, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from rasa.utils.log_utils import configure_structlog
 
     configure_structlog(logging.WARNING)
-    if not args.nlu.is_file():
-        print(f"evaluate: no such file: {args.nlu}", file=sys.stderr)
+    missing = [path for path in args.nlu if not path.is_file()]
+    if missing:
+        print(f"evaluate: no such file: {missing[0]}", file=sys.stderr)
         return 2
     if not args.model.is_file():
         print(f"evaluate: no trained model at {args.model}; run `make train` first", file=sys.stderr)
         return 2
-    examples = read_examples(args.nlu)
-    if not examples:
-        print(f"evaluate: {args.nlu} has no intent examples", file=sys.stderr)
-        return 2
-    rows = predict(args.model, examples)
-    summary = summarise(rows)
-    report = {"model": str(args.model), "nlu": str(args.nlu), "summary": summary,
-              "per_intent": per_intent(rows), "examples": rows}
+    sets = {}
+    for path in args.nlu:
+        examples = read_examples(path)
+        if not examples:
+            print(f"evaluate: {path} has no intent examples", file=sys.stderr)
+            return 2
+        rows = predict(args.model, examples)
+        sets[str(path)] = {"summary": summarise(rows), "per_intent": per_intent(rows), "examples": rows}
+    report = {"model": str(args.model), "sets": sets}
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    print_table(summary)
+    for path, result in sets.items():
+        print(path)
+        print_table(result["summary"])
     print(f"Report: {args.report}")
     return 0
 

@@ -125,3 +125,15 @@ def test_outside_support_hours_offers_to_leave_a_message(monkeypatch):
     assert messages[0]["response"] == "utter_handoff_offline"
     payload = handoff_of(messages)
     assert payload["offline"] is True and payload["language"] == "en"
+
+
+def test_a_turn_the_bot_did_not_understand_counts_whatever_its_intent():
+    # "はい" when nothing was asked went to the fallback action (Rasa's core fallback): with the
+    # next not-understood turn, that is two in a row.
+    tr = tracker(user("はい", "affirm", .9), action("action_handle_fallback"), user("いいえ", "deny", .9))
+    [payload] = [m["custom"]["handoff"] for m in run(ActionHandleFallback, tr) if m.get("custom")]
+    assert payload["reason"] == "repeated_fallback"
+    # The same yes, answered as "did it help?", does not count.
+    tr = tracker(user("送料", "shipping_fee"), action("action_answer_faq"), user("はい", "affirm", .9),
+                 action("utter_glad_to_help"), user("ほげ", "nlu_fallback", .2))
+    assert not [m for m in run(ActionHandleFallback, tr) if m.get("custom")]

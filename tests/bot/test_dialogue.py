@@ -106,3 +106,12 @@ def test_did_not_help_then_person(agent):
     assert suggestions[0]["buttons"][-1]["payload"] == "/request_human"
     [payload] = handoffs(say(agent, "nohelp", "/request_human"))
     assert payload["reason"] == "not_helpful"
+
+
+def test_yes_or_no_when_nothing_was_asked_is_not_understood(agent):
+    first = say(agent, "stray", "/affirm")
+    assert not handoffs(first)
+    # The rephrase prompt with its "talk to a person" button, not "glad it helped".
+    assert first[-1]["buttons"][-1]["payload"] == "/request_human"
+    [payload] = handoffs(say(agent, "stray", "/deny"))
+    assert payload["reason"] == "repeated_fallback"

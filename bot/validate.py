@@ -8,7 +8,7 @@ in words an editor can act on:
     languages (data/topics/);
   - every example line is one Rasa reads: an example it would skip (no '- ', or indented unlike the
     others) is an error, and so is an indentation that changes what a block means (a line read as
-    the rest of the line above, a key that slid into a condition or out of its topic);
+    the rest of the line above, a key that slid into a condition or out of its answer or topic);
   - no example sits under two intents;
   - examples of different intents that mean nearly the same (embedding similarity at or above
     `--similarity`) are listed side by side: the bot may mix them up;
@@ -128,6 +128,10 @@ MESSAGES: Dict[str, Dict[str, str]] = {
     "missing_answer": {
         "en": "The topic '{topic}' has no answer: add 'utter_{topic}' with a Japanese and an English variation under 'responses:' in data/nlu/{category}.yml.",
         "ja": "トピック「{topic}」の回答がありません。data/nlu/{category}.yml の「responses:」に日本語と英語の「utter_{topic}」を追加してください。",
+    },
+    "response_entry_shape": {
+        "en": "'{key}:' is at the indentation of an answer's name (utter_...), so it reads as an answer of its own. If it belongs to the answer above, indent it like the other '{key}:' lines there.",
+        "ja": "「{key}:」が回答名（utter_...）と同じ字下げのため、独立した回答として読まれます。上の回答の項目なら、そこにあるほかの「{key}:」と同じ字下げにしてください。",
     },
     "condition_key": {
         "en": "'{key}:' is indented as part of the condition of '{response}', so the variation has no {key} of its own. Indent '{key}:' like '- condition:' plus two spaces (as 'text:' is in the other variations).",
@@ -558,6 +562,10 @@ def _read_responses(root: yaml.Node, path: Path, content: Content) -> None:
             other = content.responses[name]
             content.problems.append(Problem("error", "defined_twice", rel, _line(key),
                                             {"key": name, "other": f"{other.file}:{other.line}"}))
+            continue
+        if isinstance(value, yaml.ScalarNode) and not name.startswith("utter_"):
+            # "text: ..." slid to the indentation of an answer's name reads as an answer "text"
+            content.problems.append(Problem("error", "response_entry_shape", rel, _line(key), {"key": name}))
             continue
         content.responses[name] = Located(rel, _line(key))
         content.response_category[name] = path.stem

@@ -193,6 +193,21 @@ def test_an_answer_text_indented_into_its_condition(project):
     assert [p.params["language"] for p in report.problems if p.kind == "answer_missing_language"] == ["ja"]
 
 
+def test_an_answer_text_slid_out_of_its_variation(project):
+    store = project / "data" / "nlu" / "store.yml"
+    text = store.read_text(encoding="utf-8")
+    last_text = text.rindex("    text: ", 0, text.index("\nnlu:\n"))  # the last answer's English
+    store.write_text(text[:last_text] + text[last_text + 2:], encoding="utf-8")  # two spaces less: an answer "text"
+    report = validate(project, QUICK)
+    lines = store.read_text(encoding="utf-8").splitlines()
+    line = next(n for n, l in enumerate(lines, 1) if l.startswith("  text: "))
+    assert found(report, "response_entry_shape") == [("data/nlu/store.yml", line, "error")]
+    assert "'text:' is at the indentation of an answer's name" in \
+        next(p for p in report.problems if p.kind == "response_entry_shape").message("en")
+    assert [(p.params["response"], p.params["language"]) for p in report.problems
+            if p.kind == "answer_missing_language"] == [("utter_privacy_policy", "en")]
+
+
 def test_a_topic_field_out_of_its_topic(project):
     topics = project / "data" / "topics" / "store.yml"
     edit(topics, "    offer_human: false\n", "  offer_human: false\n")    # reads as a topic "offer_human"

@@ -179,14 +179,20 @@ def test_a_line_indented_into_the_one_above_reads_as_its_rest(project):
     assert {p.params["topic"] for p in report.problems if p.kind == "topic_not_declared"} == {"payment_cod", "payment_konbini"}
 
 
-def test_an_answer_text_indented_into_its_condition(project):
+def shift_answer_text(project: Path, last: bool, spaces: int) -> int:
+    """Moves the first (or the last) answer's 'text:' line of data/nlu/store.yml by `spaces`
+    (negative: left); returns its line number."""
     store = project / "data" / "nlu" / "store.yml"
     text = store.read_text(encoding="utf-8")
-    first_text = text.index("    text: ")
-    store.write_text(text[:first_text] + "  " + text[first_text:], encoding="utf-8")
+    at = text.rindex("    text: ", 0, text.index("\nnlu:\n")) if last else text.index("    text: ")
+    text = text[:at] + " " * spaces + text[at:] if spaces > 0 else text[:at] + text[at - spaces:]
+    store.write_text(text, encoding="utf-8")
+    return text.count("\n", 0, at) + 1
+
+
+def test_an_answer_text_indented_into_its_condition(project):
+    line = shift_answer_text(project, last=False, spaces=2)
     report = validate(project, QUICK)
-    lines = store.read_text(encoding="utf-8").splitlines()
-    line = next(n for n, l in enumerate(lines, 1) if l.startswith("      text: "))
     assert found(report, "condition_key") == [("data/nlu/store.yml", line, "error")]
     assert "'text:' is indented as part of the condition of 'utter_coupon_use'" in \
         next(p for p in report.problems if p.kind == "condition_key").message("en")
@@ -194,13 +200,8 @@ def test_an_answer_text_indented_into_its_condition(project):
 
 
 def test_an_answer_text_slid_out_of_its_variation(project):
-    store = project / "data" / "nlu" / "store.yml"
-    text = store.read_text(encoding="utf-8")
-    last_text = text.rindex("    text: ", 0, text.index("\nnlu:\n"))  # the last answer's English
-    store.write_text(text[:last_text] + text[last_text + 2:], encoding="utf-8")  # two spaces less: an answer "text"
+    line = shift_answer_text(project, last=True, spaces=-2)  # the last answer's English: an answer "text"
     report = validate(project, QUICK)
-    lines = store.read_text(encoding="utf-8").splitlines()
-    line = next(n for n, l in enumerate(lines, 1) if l.startswith("  text: "))
     assert found(report, "response_entry_shape") == [("data/nlu/store.yml", line, "error")]
     assert "'text:' is at the indentation of an answer's name" in \
         next(p for p in report.problems if p.kind == "response_entry_shape").message("en")

@@ -132,18 +132,27 @@ class UnigramTokenizer:
             tokens.append("".join(reversed(unknown)))
         return [ids.get(token, self.unk_id) for token in reversed(tokens)]
 
+    def arrays(self, texts: Sequence[Text]):
+        """(input_ids, attention_mask), int64 numpy arrays padded on the right: what ONNX
+        Runtime takes, without PyTorch."""
+        import numpy as np
+
+        encoded = [self.encode(text) for text in texts]
+        width = max(len(ids) for ids in encoded)
+        input_ids = np.full((len(encoded), width), self.pad_id, dtype=np.int64)
+        attention = np.zeros((len(encoded), width), dtype=np.int64)
+        for row, ids in enumerate(encoded):
+            input_ids[row, : len(ids)] = ids
+            attention[row, : len(ids)] = 1
+        return input_ids, attention
+
     def features(self, texts: Sequence[Text]) -> Dict[Text, Any]:
         """What sentence-transformers' preprocess() gives the model: ids padded on the right."""
         import torch
 
-        encoded = [self.encode(text) for text in texts]
-        width = max(len(ids) for ids in encoded)
-        input_ids = torch.full((len(encoded), width), self.pad_id, dtype=torch.long)
-        attention = torch.zeros((len(encoded), width), dtype=torch.long)
-        for row, ids in enumerate(encoded):
-            input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-            attention[row, : len(ids)] = 1
-        return {"input_ids": input_ids, "attention_mask": attention, "modality": "text"}
+        input_ids, attention = self.arrays(texts)
+        return {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(attention),
+                "modality": "text"}
 
 
 def unsupported(spec: Dict[Text, Any]) -> Optional[Text]:

@@ -103,7 +103,8 @@ def test_tokenizers_it_cannot_reproduce_are_left_alone(tokenizers, change, reaso
 def test_the_embedding_model_uses_it_and_lets_the_original_go(e5_model_dir):
     from sentence_transformers import SentenceTransformer
 
-    from bot.embedding import embed_texts, use_compact_tokenizer
+    from bot.embedding import embed_texts
+    from bot.torch_encoder import use_compact_tokenizer
 
     model = SentenceTransformer(str(e5_model_dir), device="cpu")
     original = weakref.ref(model[0].tokenizer)
@@ -113,6 +114,9 @@ def test_the_embedding_model_uses_it_and_lets_the_original_go(e5_model_dir):
     gc.collect()
     assert original() is None  # the 279 MB vocabulary trie is freed
     assert model.compact_tokenizer is not None
-    # The featurizer's own path (bot.embedding) gives the vectors encode() gave before.
-    ours = embed_texts(str(e5_model_dir), [t[len("query: "):] for t in texts], "query: ", quantize="none")
-    assert np.abs(ours - expected).max() < 1e-5
+    # The featurizer's own paths (bot.embedding; PyTorch and ONNX Runtime) give the vectors
+    # encode() gave before.
+    for backend in ("torch", "onnx"):
+        ours = embed_texts(str(e5_model_dir), [t[len("query: "):] for t in texts], "query: ", quantize="none",
+                           backend=backend)
+        assert np.abs(ours - expected).max() < 1e-5, backend

@@ -1,4 +1,4 @@
-"""Settings of the action server, from environment variables (all listed in the README)."""
+"""Settings of the action server, from environment variables (all listed in docs/configuration.md)."""
 import os
 from pathlib import Path
 

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 mkdir -p instance logs
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false RASA_TELEMETRY_ENABLED=false
 # One PyTorch thread per Rasa process: its OpenMP threads spin while waiting, and on a shared
-# 2-core machine two of them cost 10x the CPU per sentence embedding (README, "Speed").
+# 2-core machine two of them cost 10x the CPU per sentence embedding (docs/benchmarks.md, "Speed").
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://127.0.0.1:5055/webhook}
 export RASA_URL=${RASA_URL:-http://127.0.0.1:5005}

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false RASA_TELEMETRY_ENABLED=false
 # One PyTorch thread per Rasa process: its OpenMP threads spin while waiting, and on a shared
-# 2-core machine two of them cost 10x the CPU per sentence embedding (README, "Speed").
+# 2-core machine two of them cost 10x the CPU per sentence embedding (docs/benchmarks.md, "Speed").
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 port() { .venv/bot/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 actions_port=$(port); rasa_port=$(port)

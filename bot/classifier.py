@@ -11,9 +11,10 @@ A message falls back (top intent `nlu_fallback`) when any of these holds:
 - its out-of-scope score is at or above `out_of_scope_threshold`: the probability, from a
   logistic regression over the top in-scope confidence and the cosine to the nearest in-scope
   training example (bot/out_of_scope.py), that the message is out of scope;
-- its top intent is a narrow one (greet, thanks, affirm...: intents.NARROW_INTENTS) and it is
-  less like that intent's examples than `narrow_quantile` of them are like each other: a
-  conversation intent answers only what it is, not small talk or a question around it.
+- its top intent is a narrow one (greet, thanks, affirm...: intents.NARROW_INTENTS) and its
+  cosine to that intent's nearest example is under a floor (chosen on the calibration set, or
+  else `narrow_quantile` of the intent's examples' own): a conversation intent answers only what
+  it is, not small talk or a question around it.
 With "auto", the score and its threshold are fitted on the calibration examples when the
 training data has some (metadata `calibration: true`: messages written by other hands, never
 trained on), each half scored by a combiner fitted on the other; otherwise on out-of-fold
@@ -40,7 +41,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.fingerprint import source_fingerprint
-from bot.out_of_scope import Combiner, describe, fit_with_threshold, folds, signal_arrays
+from bot.out_of_scope import Combiner, describe, fit_with_threshold, folds, signal_arrays, threshold_for_best_sum
 from intents import NARROW_INTENTS
 
 logger = logging.getLogger(__name__)
@@ -101,9 +102,9 @@ class FAQClassifier(GraphComponent, IntentClassifier):
             "cv_folds": 5,
             # Intents answered only when the message is that and nothing more; [] = none.
             "narrow_intents": list(NARROW_INTENTS),
-            # A message whose top intent is narrow falls back when its cosine to that intent's
-            # nearest example is below this quantile of the intent's examples' own (each to its
-            # nearest other example).
+            # Without calibration examples, a message whose top intent is narrow falls back when
+            # its cosine to that intent's nearest example is below this quantile of the intent's
+            # examples' own (each to its nearest other example).
             "narrow_quantile": 0.02,
             # How many intents the ranking lists.
             "ranking_length": 10,
@@ -271,19 +272,21 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         self.weights, self.bias = self._fit(X, y, len(self.classes))
         self.neighbours, self.neighbour_labels = (sims, y) if sims is not None else (None, None)
         self._prepare_prediction()
-        self._fit_out_of_scope(examples, X, y, sims, is_oos, calibration)
-        self._fit_narrow(sims, y)
+        calibrated = self._fit_out_of_scope(examples, X, y, sims, is_oos, calibration)
+        self._fit_narrow(sims, y, calibrated)
         self.persist()
         return self._resource
 
     # The out-of-scope score: its combiner and threshold.
-    def _fit_out_of_scope(self, examples, X, y, sims, is_oos, calibration: List[Message]) -> None:
+    def _fit_out_of_scope(self, examples, X, y, sims, is_oos, calibration: List[Message]) -> Optional[Dict]:
+        """Fits the combiner and its threshold; returns the calibration set's scores, when it
+        was fitted on one (the narrow check's threshold is chosen on them too)."""
         fixed = self.component_config["out_of_scope_threshold"]
         names = tuple(self.component_config["out_of_scope_signals"])
         if sims is None:
             names = tuple(n for n in names if n != "similarity")
         if not names:
-            return
+            return None
         if calibration and fixed == AUTO:
             scored = self._predict(calibration)
             truth = np.array([m.get(INTENT) not in self.classes or m.get(INTENT) == self.component_config["out_of_scope_intent"]
@@ -295,7 +298,7 @@ class FAQClassifier(GraphComponent, IntentClassifier):
             source = "out-of-fold training examples"
         if scored is None or truth.all() or not truth.any():
             logger.warning("FAQClassifier: no out-of-scope and in-scope examples to fit the score on; it is off.")
-            return
+            return None
         signals = signal_arrays(scored["confidence"], scored["similarity"])
         fallen = scored["predicted_out_of_scope"]
         self.combiner, threshold, _ = fit_with_threshold(
@@ -313,6 +316,9 @@ class FAQClassifier(GraphComponent, IntentClassifier):
                     "recall %.3f, false fallback %.3f, accuracy %.3f)", " + ".join(names), source, self.threshold,
                     self.cv_report["out_of_scope_recall"], self.cv_report["false_fallback_rate"],
                     self.cv_report["accuracy"])
+        if not calibration or fixed != AUTO:
+            return None
+        return {"scored": scored, "truth": truth, "correct": correct, "fallback": fallback}
 
     def _out_of_fold(self, X, y, sims, is_oos):
         """Every training example's signals from a model fitted without its fold; out-of-scope
@@ -338,12 +344,27 @@ class FAQClassifier(GraphComponent, IntentClassifier):
             correct[test_idx] = np.where(in_scope_class, probs, -1).argmax(axis=1) == y[test_idx]
         return out, is_oos, correct
 
-    def _fit_narrow(self, sims, y) -> None:
-        """The narrow intents' cosine floor: `narrow_quantile` of their examples' cosines to
+    def _fit_narrow(self, sims, y, calibrated: Optional[Dict]) -> None:
+        """The narrow intents' cosine floor. On the calibration set when there is one: among its
+        messages whose top intent is narrow (and that do not fall back already), the floor that
+        maximises accuracy + out-of-scope recall, at most `max_false_fallback_rate` of the in-scope
+        ones falling back. Otherwise `narrow_quantile` of the narrow intents' examples' cosines to
         their nearest other example of the same intent."""
         narrow = [self.classes.index(i) for i in self.component_config["narrow_intents"] if i in self.classes]
         if sims is None or not narrow:
             return
+        if calibrated is not None:
+            scored = calibrated["scored"]
+            rows = np.isin(scored["top_in_scope"], narrow) & ~calibrated["fallback"]
+            truth = calibrated["truth"][rows]
+            if truth.any() and not truth.all():
+                threshold = threshold_for_best_sum(-scored["own_similarity"][rows], truth, np.zeros(len(truth), bool),
+                                                   calibrated["correct"][rows],
+                                                   self.component_config["max_false_fallback_rate"])
+                self.narrow_threshold = float(np.nextafter(-threshold, np.inf))
+                logger.info("FAQClassifier: a narrow intent answers at cosine > %.3f to its nearest example (chosen "
+                            "on %d calibration messages)", self.narrow_threshold, int(rows.sum()))
+                return
         own = []
         for index in narrow:
             members = sims[y == index]

@@ -34,7 +34,9 @@ def topic_intents(domain: Domain, exclude: List[Text]) -> List[Text]:
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
 )
 class FAQPolicy(Policy):
-    """Predicts `action_answer_faq` after a topic's question, then listens."""
+    """Predicts `action_answer_faq` after a topic's question, then listens; listens after the
+    fallback action too. Without that, a turn no rule covers (a "yes" when nothing was asked)
+    got Rasa's core fallback action again and again, ten times, until the prediction limit."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -43,6 +45,8 @@ class FAQPolicy(Policy):
             "priority": 5,
             # Intents that have an utter_<intent> response but are not FAQ topics.
             "exclude_intents": list(NOT_TOPICS),
+            # Actions after which the bot waits for the customer.
+            "listen_after": [ANSWER_ACTION, "action_handle_fallback"],
         }
 
     def __init__(
@@ -67,7 +71,7 @@ class FAQPolicy(Policy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         latest_action = tracker.latest_action_name
-        if latest_action == ANSWER_ACTION:
+        if latest_action in self.config["listen_after"]:
             return self._prediction(confidence_scores_for(ACTION_LISTEN_NAME, 1.0, domain))
         if latest_action == ACTION_LISTEN_NAME and tracker.latest_message:
             intent = tracker.latest_message.intent.get("name")

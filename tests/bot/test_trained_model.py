@@ -52,3 +52,19 @@ def test_unrelated_questions_fall_back(agent, text):
     assert result["intent"]["name"] == "nlu_fallback"
     # The ranking behind the fallback is kept, for suggestions and for agents.
     assert len(result["intent_ranking"]) > 1
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("こんにちは", "greet"), ("ありがとうございます", "thanks"), ("hello", "greet"), ("thank you!", "thanks"),
+])
+def test_a_bare_greeting_or_thanks_is_one(agent, text, intent):
+    assert parse(agent, text)["intent"]["name"] == intent
+
+
+@pytest.mark.parametrize("text", [
+    "こんにちは、最近寒くなってきましたね。風邪ひいてませんか",
+    "hi there, what's your favourite movie?",
+])
+def test_small_talk_around_a_greeting_is_not_a_greeting(agent, text):
+    result = parse(agent, text)
+    assert result["intent"]["name"] not in ("greet", "thanks", "goodbye", "affirm", "deny", "bot_challenge")

@@ -7,10 +7,13 @@ regression, on the same data in one run.
 - BANKING77: accuracy on `test`.
 - The shop data (data/nlu, held-out data/tests): training time, and `/model/parse` latency
   p50/p99 over HTTP for 1,000 requests with 1 and 8 concurrent clients, and the Rasa
-  server's memory.
+  server's memory; ours also with the encoder in float32 and on PyTorch (config.yml: int8 on
+  ONNX Runtime).
 Rasa's default pipeline takes about an hour to train on CLINC150 here, so every pipeline's
 result on a data set is cached in bench/results/cache/, keyed by a hash of the data, the
-config, our components and the package versions; `--fresh` ignores the cache.
+config, our components and the package versions; `--fresh` ignores the cache. Latency is
+comparable between pipelines measured in one run (the table says when they were not):
+`--datasets shop --fresh` measures all of them again in a few minutes.
 Writes bench/results/nlu.json and prints a table.
 """
 from __future__ import annotations
@@ -42,7 +45,10 @@ RESULTS = ROOT / "bench" / "results" / "nlu.json"
 RASA = str(Path(sys.executable).with_name("rasa"))
 OOS = "oos"
 PIPELINE_CODE = ("bot/tokenizer.py", "bot/language.py", "languages.py", "bot/embedding.py", "bot/unigram.py",
-                 "bot/classifier.py")
+                 "bot/torch_encoder.py", "bot/classifier.py", "bot/out_of_scope.py", "intents.py")
+# When this run started: the latency of pipelines measured in one run is comparable, across
+# runs (a cached result) only as far as the machine's load was alike.
+RUN = time.strftime("%Y-%m-%dT%H:%M:%S")
 
 # Rasa's default pipeline: the config.yml `rasa init` writes (Rasa 3.6), without the
 # FallbackClassifier, since every pipeline's out-of-scope threshold is tuned on val here.
@@ -60,9 +66,9 @@ RASA_DEFAULT = {
 }
 
 
-def our_pipeline(tuned_on_val: bool, quantize=None):
+def our_pipeline(tuned_on_val: bool, quantize=None, backend=None):
     """config.yml's pipeline; on the benchmarks the thresholds are tuned on val instead.
-    quantize: the encoder's precision, when not config.yml's."""
+    quantize, backend: the encoder's precision and runtime, when not config.yml's."""
     config = yaml.safe_load((ROOT / "config.yml").read_text())
     config.pop("policies", None)
     for component in config["pipeline"]:
@@ -71,8 +77,11 @@ def our_pipeline(tuned_on_val: bool, quantize=None):
             component["model"] = str(ROOT / component["model"])
             if quantize:
                 component["quantize"] = quantize
+            if backend:
+                component["backend"] = backend
         if tuned_on_val and component["name"].endswith("FAQClassifier"):
-            component.update({"fallback_threshold": 0.0, "similarity_threshold": -1.0})
+            # No fallback of its own: every pipeline's thresholds are tuned on val here.
+            component.update({"out_of_scope_threshold": 1.1, "narrow_intents": []})
     return config
 
 
@@ -312,6 +321,7 @@ def latency(model: Path, texts, requests_total=1000):
                                         "p99_ms": round(float(np.percentile(times, 99)), 1),
                                         "requests_per_second": round(requests_total / wall, 1)}
         out["server_rss_mb"] = rss_mb(server.pid)
+        out["run"], out["load_average_1min"] = RUN, round(os.getloadavg()[0], 1)
         return out
     finally:
         server.terminate()
@@ -398,7 +408,7 @@ def record(pipeline: str, dataset: str, result: dict) -> dict:
 def main(argv=None):
     parser = argparse.ArgumentParser(description="NLU benchmark")
     parser.add_argument("--fresh", action="store_true", help="ignore cached results")
-    parser.add_argument("--only", choices=["ours", "ours-float32", "rasa", "sklearn"], action="append")
+    parser.add_argument("--only", choices=["ours", "ours-float32", "ours-torch", "rasa", "sklearn"], action="append")
     parser.add_argument("--datasets", choices=["clinc150", "banking77", "shop"], action="append",
                         help="run only these data sets (default: all)")
     args = parser.parse_args(argv)
@@ -417,10 +427,13 @@ def main(argv=None):
         # The same, with the encoder in full precision (config.yml ships int8): on the shop
         # data only, to show what int8 costs and saves there.
         "ours-float32": (None, RasaPipeline("Tsunagi (ours, float32 encoder)", our_pipeline(False, "none"))),
+        # The same, with the int8 encoder on PyTorch (config.yml ships ONNX Runtime): on the shop
+        # data only, to show what ONNX Runtime saves there.
+        "ours-torch": (None, RasaPipeline("Tsunagi (ours, PyTorch int8 encoder)", our_pipeline(False, backend="torch"))),
     }
     data = {"clinc150": clinc(), "banking77": banking(), "shop": shop()}
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"pipelines": {}}
-    for key in args.only or ["ours", "ours-float32", "sklearn", "rasa"]:
+    for key in args.only or ["ours", "ours-float32", "ours-torch", "sklearn", "rasa"]:
         tuned, shipped = pipelines[key]
         print(f"== {shipped.name}", flush=True)
         runs = {"clinc150": lambda: run_clinc(tuned, data["clinc150"], args.fresh),
@@ -436,7 +449,7 @@ def main(argv=None):
 
 
 def print_table(results):
-    """A Markdown table (the README carries the latest one)."""
+    """A Markdown table (docs/benchmarks.md carries the latest one)."""
     rows = [("pipeline", "CLINC in-scope acc", "CLINC oos recall", "BANKING77 acc", "shop acc", "shop oos recall",
              "shop train s", "parse p50/p99 ms, 1 client", "parse p50/p99 ms, 8 clients", "server RSS MB")]
     for name, r in results["pipelines"].items():
@@ -452,6 +465,15 @@ def print_table(results):
         print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |")
         if number == 0:
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    runs = {}
+    for name, r in results["pipelines"].items():
+        lat = (r.get("shop") or {}).get("parse_latency") or {}
+        if lat:
+            runs.setdefault((lat.get("run", "an earlier run"), lat.get("load_average_1min")), []).append(name)
+    if len(runs) > 1:
+        print("Latency and memory were measured in different runs (compare within one; --fresh measures all again):")
+    for (run, load), names in runs.items():
+        print(f"- {run} (load average {load}): {', '.join(names)}")
 
 
 if __name__ == "__main__":

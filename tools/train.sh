@@ -11,7 +11,8 @@ cache=${TSUNAGI_CACHE:-$HOME/.cache/tsunagi}
 # out-of-scope score on (metadata calibration: true), never trains on.
 calibration=$( [ -d data/calibration ] && echo data/calibration || true)
 inputs=$(find config.yml domain.yml data/nlu data/rules.yml $calibration -type f -name '*.yml'; \
-  ls bot/tokenizer.py bot/language.py bot/embedding.py bot/classifier.py bot/out_of_scope.py bot/policy.py \
+  ls bot/tokenizer.py bot/language.py bot/embedding.py bot/torch_encoder.py bot/unigram.py bot/classifier.py \
+    bot/out_of_scope.py bot/policy.py \
     languages.py intents.py requirements/bot.lock)
 hash=$( (echo "$inputs" | LC_ALL=C sort | xargs sha256sum; readlink -f models/multilingual-e5-small) | sha256sum | cut -c1-16)
 cached="$cache/trained/tsunagi-$hash.tar.gz"

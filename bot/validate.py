@@ -35,15 +35,15 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import yaml
 
+from intents import FALLBACK_INTENTS  # neither topics nor conversation intents
+from languages import LANGUAGES
+
 ROOT = Path(__file__).resolve().parent.parent
-LANGUAGES = ("ja", "en")
 DEFAULT_MIN_EXAMPLES = 10
 # multilingual-e5 scores most sentences on one subject above 0.9; on the shop's data, 0.97 lists
 # about a dozen pairs, each nearly the same wording ("うん" / "ううん", "update on my order" /
 # "update my order"), while 0.95 lists 160 and 0.93 over a thousand.
 DEFAULT_SIMILARITY = 0.97
-# Intents that are neither topics nor conversation intents.
-FALLBACK_INTENTS = ("nlu_fallback", "out_of_scope")
 
 
 # Messages, in the language the editor reads (--lang, TSUNAGI_EDITOR_LANG, or the locale).

@@ -28,8 +28,9 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
+from languages import LANGUAGES
+
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-LANGUAGES = ("ja", "en")
 TOPIC_ID = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
 MAX_EXAMPLE_CHARS = 300
 MAX_TITLE_CHARS = 60

@@ -293,9 +293,11 @@ class FAQClassifier(GraphComponent, IntentClassifier):
                               for m in calibration])
             correct = np.array([self.classes[i] == m.get(INTENT) for i, m in zip(scored["top_in_scope"], calibration)])
             source = f"{len(calibration)} calibration examples"
-        else:
+        elif is_oos.any():
             scored, truth, correct = self._out_of_fold(X, y, sims, is_oos)
             source = "out-of-fold training examples"
+        else:
+            scored, truth, correct = None, is_oos, None
         if scored is None or truth.all() or not truth.any():
             logger.warning("FAQClassifier: no out-of-scope and in-scope examples to fit the score on; it is off.")
             return None

@@ -9,7 +9,8 @@ and `make bench-nlu` measure what each choice costs and saves (README.md); `quan
 full precision.
 
 The ONNX path is ours, not sentence-transformers' `backend="onnx"`: that one needs optimum-onnx,
-which requires transformers<4.58 where our lock pins 5.3.0.
+which requires transformers<4.58 where our lock pins 5.3.0. Measured against PyTorch int8 on the
+shop data in one bench-nlu run: /model/parse p50 19.0 ms against 37.4, server 1,171 MB against 1,865.
 """
 from __future__ import annotations
 

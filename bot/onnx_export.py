@@ -136,7 +136,9 @@ def main(argv=None) -> int:
     parser.add_argument("--min-cosine-float", type=float, default=0.9999)
     parser.add_argument("--min-cosine-int8", type=float, default=0.99)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # Ours at INFO; onnxruntime's quantiser logs a line per node at INFO.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("bot").setLevel(logging.INFO)
 
     export(args.model_dir, args.out_dir, args.quantize)
     if args.check:

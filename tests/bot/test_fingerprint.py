@@ -17,7 +17,7 @@ def test_the_fingerprint_is_the_hash_of_the_source():
 
 
 def test_every_component_adds_its_code_to_the_cache_key():
-    for component, modules in ((SudachiTokenizer, ["bot.tokenizer"]), (FAQClassifier, ["bot.classifier"]),
+    for component, modules in ((SudachiTokenizer, ["bot.tokenizer"]), (FAQClassifier, ["bot.classifier", "bot.out_of_scope", "intents"]),
                                # The embedding's tokenizer is code of its own (bot/unigram.py).
                                (SentenceEmbeddingFeaturizer, ["bot.embedding", "bot.unigram"])):
         addon = component.fingerprint_addon(component.get_default_config())

@@ -99,8 +99,9 @@ def predict(model: Path, examples: List[Dict[Text, Text]], batch_size: int = 64)
             "text": example["text"], "expected": example["expected"], "predicted": intent.get("name"),
             "confidence": round(float(intent.get("confidence") or 0.0), 4),
             "language": detect_language(example["text"]) or "ja",
-            # Why it fell back (the classifier's words), or None.
+            # Why it fell back (the classifier's words), or None; the out-of-scope score.
             "reason": out_of_scope.get("reason"),
+            "score": out_of_scope.get("score"),
         })
     return rows
 

@@ -139,6 +139,7 @@ def main(argv=None) -> int:
     # Ours at INFO; onnxruntime's quantiser logs a line per node at INFO.
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("bot").setLevel(logging.INFO)
+    logger.setLevel(logging.INFO)  # "__main__" under python -m
 
     export(args.model_dir, args.out_dir, args.quantize)
     if args.check:

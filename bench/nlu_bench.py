@@ -469,11 +469,12 @@ def print_table(results):
     for name, r in results["pipelines"].items():
         lat = (r.get("shop") or {}).get("parse_latency") or {}
         if lat:
-            runs.setdefault((lat.get("run", "an earlier run"), lat.get("load_average_1min")), []).append(name)
+            load = lat.get("load_average_1min")
+            runs.setdefault(lat.get("run", "an earlier run"), []).append(name + (f" (load average {load})" if load else ""))
     if len(runs) > 1:
         print("Latency and memory were measured in different runs (compare within one; --fresh measures all again):")
-    for (run, load), names in runs.items():
-        print(f"- {run} (load average {load}): {', '.join(names)}")
+    for run, names in runs.items():
+        print(f"- {run}: {', '.join(names)}")
 
 
 if __name__ == "__main__":

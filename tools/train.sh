@@ -20,8 +20,9 @@ if [ ! -f "$cached" ]; then
   echo "train: data or config changed; training ($hash)"
   mkdir -p "$cache/trained"
   tmp=$(mktemp -d)
-  # One PyTorch thread: the int8 encoder embeds one text at a time, where a second thread
-  # measured slower, and two threads spin on a busy 2-core machine.
+  # One thread for the numeric libraries: the encoder (ONNX Runtime, its own `threads: 1`) embeds
+  # one text at a time, where a second thread measured slower (bench/results/encoder.json), and
+  # two threads spin on a busy 2-core machine.
   OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} RASA_TELEMETRY_ENABLED=false HF_HUB_OFFLINE=1 .venv/bot/bin/rasa train --config config.yml --domain domain.yml --data data/nlu data/rules.yml $calibration \
     --out "$tmp" --fixed-model-name model
   mv "$tmp/model.tar.gz" "$cached"

@@ -298,8 +298,9 @@ class FAQClassifier(GraphComponent, IntentClassifier):
             source = "out-of-fold training examples"
         else:
             scored, truth, correct = None, is_oos, None
-        if scored is None or truth.all() or not truth.any():
-            logger.warning("FAQClassifier: no out-of-scope and in-scope examples to fit the score on; it is off.")
+        if scored is None or min(int(truth.sum()), int((~truth).sum())) < 2:
+            logger.warning("FAQClassifier: fewer than two out-of-scope or in-scope examples to fit the score on; "
+                           "it is off.")
             return None
         signals = signal_arrays(scored["confidence"], scored["similarity"])
         fallen = scored["predicted_out_of_scope"]
@@ -326,23 +327,25 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         """Every training example's signals from a model fitted without its fold; out-of-scope
         examples held out by kind (bot.out_of_scope.folds)."""
         k = min(self.component_config["cv_folds"], int(np.bincount(y).min()))
-        if k < 2 or sims is None:
+        if k < 2:
             logger.warning("Too few examples per intent to cross-validate the out-of-scope score.")
             return None, is_oos, np.ones(len(y), bool)
         n = len(y)
-        out = {"confidence": np.zeros(n), "similarity": np.zeros(n), "predicted_out_of_scope": np.zeros(n, bool)}
+        out = {"confidence": np.zeros(n), "similarity": None if sims is None else np.zeros(n),
+               "predicted_out_of_scope": np.zeros(n, bool)}
         correct = np.zeros(n, bool)
         in_scope_class = np.ones(len(self.classes), bool)
         in_scope_class[np.unique(y[is_oos])] = False
         for train_idx, test_idx in folds(y, is_oos, sims, k):
             weights, bias = self._fit(X[train_idx], y[train_idx], len(self.classes))
             probs = softmax(np.asarray(X[test_idx] @ weights.T) + bias)
-            cosines = sims[test_idx] @ sims[train_idx].T
-            probs = self._blend(probs, cosines, y[train_idx])
+            if sims is not None:
+                cosines = sims[test_idx] @ sims[train_idx].T
+                probs = self._blend(probs, cosines, y[train_idx])
+                out["similarity"][test_idx] = cosines[:, ~is_oos[train_idx]].max(axis=1)
             top = probs.argmax(axis=1)
             out["predicted_out_of_scope"][test_idx] = ~in_scope_class[top]
             out["confidence"][test_idx] = np.where(in_scope_class, probs, -1).max(axis=1)
-            out["similarity"][test_idx] = cosines[:, ~is_oos[train_idx]].max(axis=1)
             correct[test_idx] = np.where(in_scope_class, probs, -1).argmax(axis=1) == y[test_idx]
         return out, is_oos, correct
 

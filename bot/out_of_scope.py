@@ -91,12 +91,13 @@ class Combiner:
                    np.array(data["coef"]), float(data["intercept"]))
 
 
-def folds(labels: np.ndarray, is_oos: np.ndarray, vectors: np.ndarray, k: int = 5,
+def folds(labels: np.ndarray, is_oos: np.ndarray, vectors: Optional[np.ndarray], k: int = 5,
           seed: int = 42) -> List[Tuple[np.ndarray, np.ndarray]]:
     """Cross-validation folds in which out-of-scope examples are held out by kind: they are
     grouped by meaning (average-linkage clusters of their embeddings, 3 per fold) and each group
     is held out whole, so an out-of-fold example is scored by a model that saw none of its kind,
-    as a customer's new kind of question will be. In-scope examples are stratified by intent."""
+    as a customer's new kind of question will be (without vectors, they are spread at random).
+    In-scope examples are stratified by intent."""
     from sklearn.cluster import AgglomerativeClustering
     from sklearn.model_selection import GroupKFold, StratifiedKFold
 
@@ -105,7 +106,7 @@ def folds(labels: np.ndarray, is_oos: np.ndarray, vectors: np.ndarray, k: int = 
     parts: List[List[np.ndarray]] = [[] for _ in range(k)]
     for fold, (_, test) in enumerate(StratifiedKFold(k, shuffle=True, random_state=seed).split(inside, labels[inside])):
         parts[fold].append(inside[test])
-    if len(outside) >= 3 * k:
+    if vectors is not None and len(outside) >= 3 * k:
         # scikit-learn 1.1 (Rasa 3.6's pin) names the metric `affinity`.
         groups = AgglomerativeClustering(n_clusters=3 * k, affinity="cosine", linkage="average").fit_predict(vectors[outside])
         for fold, (_, test) in enumerate(GroupKFold(k).split(outside, groups=groups)):
@@ -192,10 +193,13 @@ def describe(signals: Dict[Text, float], probability: float, threshold: float) -
     return f"out-of-scope score {probability:.3f} >= threshold {threshold:.3f} ({parts})"
 
 
-def signal_arrays(confidence: np.ndarray, similarity: np.ndarray,
+def signal_arrays(confidence: np.ndarray, similarity: Optional[np.ndarray] = None,
                   mahalanobis: Optional[np.ndarray] = None) -> Dict[Text, np.ndarray]:
-    """The signals keyed by name, oriented so that higher = more out of scope."""
-    signals = {"confidence": -np.asarray(confidence), "similarity": -np.asarray(similarity)}
+    """The signals keyed by name, oriented so that higher = more out of scope (None: absent, as
+    the similarity is without an embedding featurizer)."""
+    signals = {"confidence": -np.asarray(confidence)}
+    if similarity is not None:
+        signals["similarity"] = -np.asarray(similarity)
     if mahalanobis is not None:
         signals["mahalanobis"] = np.asarray(mahalanobis)
     return signals

@@ -161,3 +161,13 @@ def test_refuses_a_message_without_features(tmp_path):
     faq = classifier(tmp_path)
     with pytest.raises(ValueError, match="No sentence features"):
         faq._raw_features([Message(data={TEXT: "hi"})])
+
+
+def test_without_a_similarity_featurizer_the_score_uses_confidence_alone(tmp_path):
+    rng = np.random.default_rng(5)
+    faq = classifier(tmp_path, similarity_featurizer=None, narrow_intents=[])
+    faq.train(TrainingData(_clusters(rng, ["fee", "cancel", "out_of_scope"])))
+    assert faq.combiner.signals == ("confidence",)
+    message = _message("a", None, np.eye(3)[0], np.eye(8)[0])
+    faq.process([message])
+    assert message.get(INTENT)["name"] == "fee" and message.get("out_of_scope")["similarity"] is None

@@ -153,11 +153,12 @@ class FAQClassifier(GraphComponent, IntentClassifier):
             for width in (len(self.scaling[key]) for key in ("idf", "mean") if key in self.scaling):
                 self._block_weights.append(np.ascontiguousarray(self.weights[:, start:start + width].T))
                 start += width
+        # Which classes are in scope (all but the out_of_scope intent), and which neighbours.
+        oos_name = self.component_config["out_of_scope_intent"]
+        self._in_scope_class = np.array([name != oos_name for name in self.classes], dtype=bool)
         self._in_scope: Optional[np.ndarray] = None
         if self.neighbour_labels is not None:
-            oos_name = self.component_config["out_of_scope_intent"]
-            oos_index = self.classes.index(oos_name) if oos_name in self.classes else -1
-            self._in_scope = self.neighbour_labels != oos_index
+            self._in_scope = self._in_scope_class[self.neighbour_labels]
 
     @classmethod
     def create(
@@ -272,13 +273,13 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         self.weights, self.bias = self._fit(X, y, len(self.classes))
         self.neighbours, self.neighbour_labels = (sims, y) if sims is not None else (None, None)
         self._prepare_prediction()
-        calibrated = self._fit_out_of_scope(examples, X, y, sims, is_oos, calibration)
+        calibrated = self._fit_out_of_scope(X, y, sims, is_oos, calibration)
         self._fit_narrow(sims, y, calibrated)
         self.persist()
         return self._resource
 
     # The out-of-scope score: its combiner and threshold.
-    def _fit_out_of_scope(self, examples, X, y, sims, is_oos, calibration: List[Message]) -> Optional[Dict]:
+    def _fit_out_of_scope(self, X, y, sims, is_oos, calibration: List[Message]) -> Optional[Dict]:
         """Fits the combiner and its threshold; returns the calibration set's scores, when it
         was fitted on one (the narrow check's threshold is chosen on them too)."""
         fixed = self.component_config["out_of_scope_threshold"]
@@ -334,8 +335,7 @@ class FAQClassifier(GraphComponent, IntentClassifier):
         out = {"confidence": np.zeros(n), "similarity": None if sims is None else np.zeros(n),
                "predicted_out_of_scope": np.zeros(n, bool)}
         correct = np.zeros(n, bool)
-        in_scope_class = np.ones(len(self.classes), bool)
-        in_scope_class[np.unique(y[is_oos])] = False
+        in_scope_class = self._in_scope_class
         for train_idx, test_idx in folds(y, is_oos, sims, k):
             weights, bias = self._fit(X[train_idx], y[train_idx], len(self.classes))
             probs = softmax(np.asarray(X[test_idx] @ weights.T) + bias)
@@ -406,10 +406,7 @@ class FAQClassifier(GraphComponent, IntentClassifier):
             cosines = self._similarity_vectors(messages) @ self.neighbours.T
             probs = self._blend(probs, cosines, self.neighbour_labels)
             out["similarity"] = cosines[:, self._in_scope].max(axis=1)
-        in_scope_class = np.ones(len(self.classes), bool)
-        oos_name = self.component_config["out_of_scope_intent"]
-        if oos_name in self.classes:
-            in_scope_class[self.classes.index(oos_name)] = False
+        in_scope_class = self._in_scope_class
         in_scope_probs = np.where(in_scope_class, probs, -1)
         out.update(probs=probs, top=probs.argmax(axis=1), top_in_scope=in_scope_probs.argmax(axis=1),
                    confidence=in_scope_probs.max(axis=1))

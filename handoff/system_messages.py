@@ -1,4 +1,7 @@
-"""What the service itself says to customers, in each language it speaks."""
+"""What the service itself says to customers, in each language it speaks.
+
+Offline tickets promise a reply in this chat, never by e-mail: nothing sends e-mail yet (the
+address the customer leaves is shown to agents only)."""
 from __future__ import annotations
 
 from languages import LANGUAGES  # noqa: F401 (the APIs import it from here)
@@ -14,12 +17,12 @@ _TEXTS = {
         "en": "We're connecting you to a member of our team. Please wait a moment.",
     },
     "offline": {
-        "ja": "ただいま営業時間外のため、担当者がお返事できません。メールアドレスとご用件を残していただければ、営業時間内にご連絡いたします。",
-        "en": "Our team is away right now. Leave your e-mail address and your message, and we'll get back to you during support hours.",
+        "ja": "ただいま営業時間外のため、担当者がお返事できません。ご用件を残していただければ、営業時間になりしだい担当者がこのチャットでお返事します。",
+        "en": "Our team is away right now. Leave your message, and a member of our team will reply here in this chat when support opens.",
     },
     "offline_received": {
-        "ja": "メッセージを承りました。営業時間内にメールでご連絡いたします。",
-        "en": "Thank you, we have your message and will reply by e-mail during support hours.",
+        "ja": "メッセージを承りました。営業時間になりしだい、担当者がこのチャットでお返事します。このページに戻ると返信をご覧いただけます。",
+        "en": "Thank you, we have your message. A member of our team will reply here in this chat when support opens; come back to this page to read it.",
     },
     "agent_joined": {"ja": "{name}が対応いたします。", "en": "{name} has joined the conversation."},
     "transferred": {"ja": "{name}に引き継ぎました。", "en": "{name} has taken over the conversation."},

@@ -29,6 +29,11 @@ class Agent(Base):
     # None: the service-wide AGENT_MAX_CONCURRENT applies.
     max_concurrent: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A session is valid while it carries the agent's current epoch: deactivating the account or
+    # resetting its password bumps it, which ends every session at its next request (handoff/auth.py).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set by a password reset: every call but the password change answers 403 until it is done.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Conversation(Base):
@@ -168,3 +173,27 @@ class HandledQuestion(Base):
     topic: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
     agent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agents.id"), nullable=True)
     handled_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """One staff action (handoff/audit.py): who, what, on what, when and from where. Append-only:
+    the product has no route that changes or deletes an entry, the ORM refuses to (handoff/audit.py),
+    and the database refuses UPDATE and DELETE with a trigger (migration 0005)."""
+    __tablename__ = "audit_entries"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The signed-in agent; None for a failed login or the command line (then actor_label says who).
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agents.id"), nullable=True)
+    actor_label: Mapped[str] = mapped_column(String(254))  # the e-mail (as typed, for a failed login) or "cli:<user>"
+    action: Mapped[str] = mapped_column(String(40))
+    target_type: Mapped[Optional[str]] = mapped_column(String(20), nullable=True)  # agent | conversation | topic ...
+    target_id: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    detail: Mapped[Optional[dict[str, Any]]] = mapped_column(nullable=True)
+    ip: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[Optional[str]] = mapped_column(String(400), nullable=True)
+
+    __table_args__ = (
+        Index("ix_audit_entries_at", "at"),
+        Index("ix_audit_entries_actor_at", "actor_id", "at"),
+        Index("ix_audit_entries_action_at", "action", "at"),
+    )

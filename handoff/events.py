@@ -27,9 +27,22 @@ RESOLVED = "resolved"
 RATED = "rated"
 NOTE_ADDED = "note_added"
 TYPING = "typing"
+REQUEUED = "requeued"  # back in the queue: its agent's account was deactivated
+
+# Staff actions (handoff/agents.py, the editor API), for the audit log (listeners/audit_listener.py).
+LOGGED_IN = "logged_in"
+LOGIN_FAILED = "login_failed"
+LOGGED_OUT = "logged_out"
+AGENT_CREATED = "agent_created"
+AGENT_DEACTIVATED = "agent_deactivated"
+AGENT_REACTIVATED = "agent_reactivated"
+ROLE_CHANGED = "role_changed"
+PASSWORD_RESET = "password_reset"
+PASSWORD_CHANGED = "password_changed"
+CONTENT_CHANGED = "content_changed"
 
 # Events after which the waiting line looks different.
-QUEUE_CHANGES = frozenset({HANDOFF_REQUESTED, OFFLINE_TICKET_OPENED, CLAIMED, RESOLVED, HANDED_BACK})
+QUEUE_CHANGES = frozenset({HANDOFF_REQUESTED, OFFLINE_TICKET_OPENED, CLAIMED, RESOLVED, HANDED_BACK, REQUEUED})
 
 
 @dataclass

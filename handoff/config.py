@@ -33,12 +33,24 @@ SETTINGS: list[Setting] = [
     Setting("REDIS_URL", "", str,
             "When set, live events and rate-limit counters go through Redis, so several processes share them. Empty: in-process only (one process)."),
     Setting("REDIS_CHANNEL_PREFIX", "tsunagi:", str, "Prefix of the Redis pub/sub channels and keys (lets several installations share one Redis)."),
-    Setting("RASA_URL", "http://127.0.0.1:5005", str, "Base URL of the Rasa server."),
+    Setting("REDIS_TIMEOUT", 2.0, float,
+            "Seconds a Redis command may take before Redis counts as down: the process then uses its own rate-limit counters and delivers live events to its own streams."),
+    Setting("REDIS_RETRY_SECONDS", 5.0, float,
+            "How long a process keeps using its own counters and streams after Redis failed, before it tries Redis again."),
+    Setting("RASA_URL", "http://127.0.0.1:5005", str, "Base URL of the Rasa server (the one-server form of RASA_URLS)."),
+    Setting("RASA_URLS", [], _list,
+            "Comma-separated base URLs of several Rasa servers (e.g. `http://10.0.0.5:5005,http://10.0.0.6:5005`); overrides RASA_URL. Each conversation goes to one of them by rendezvous hashing of its id, and to the next in its order while that one is down."),
+    Setting("RASA_DOWN_SECONDS", 10.0, float,
+            "How long a process skips a Rasa server that refused, timed out or answered 5xx before trying it again."),
+    Setting("RASA_JWT_SECRET", "", str,
+            "The secret Rasa was started with (`--jwt-secret`); the gateway signs an HS256 token with it on every call. Empty: `instance/rasa_jwt_secret` when `make run` created it, else no token."),
     Setting("RASA_CHANNEL_PATH", "/webhooks/gateway/webhook", str,
             "Rasa channel the gateway posts to; `/webhooks/rest/webhook` also works (then no NLU result is stored)."),
     Setting("RASA_TIMEOUT", 8.0, float, "Seconds to wait for Rasa before telling the customer the assistant is unavailable."),
     Setting("SECRET_KEY", "", str,
-            "Signs customer tokens and agent sessions. Empty: a random key is created once in `instance/secret_key` and shared by the processes of this host."),
+            "Signs customer tokens and agent sessions. Empty: a random key is created once in `instance/secret_key` and shared by the processes of this host; with PostgreSQL (several hosts) it must be set, or the service refuses to start."),
+    Setting("WEB_CONCURRENCY", 0, int,
+            "gunicorn worker processes (handoff/gunicorn.conf.py); 0: 2 with REDIS_URL, else 1. More than 1 without REDIS_URL is refused: live events and rate limits would stay inside each process."),
     Setting("CUSTOMER_TOKEN_MAX_AGE", 30 * 24 * 3600, int, "Seconds a customer token stays valid."),
     Setting("SESSION_COOKIE_SECURE", False, _bool, "Send the agent session cookie over HTTPS only (set in production)."),
     Setting("CORS_ORIGINS", [], _list,
@@ -55,10 +67,15 @@ SETTINGS: list[Setting] = [
     Setting("RATE_LIMIT_PER_CONVERSATION", "30/minute", str, "Messages, handoff requests and offline messages per conversation."),
     Setting("RATE_LIMIT_LOGIN", "10/minute", str, "Agent login attempts per client IP."),
     Setting("AGENT_MAX_CONCURRENT", 5, int, "Conversations one agent may own at once (409 `agent_at_capacity`); an agent's own limit overrides it."),
-    Setting("QUEUE_DEFAULT_WAIT_SECONDS", 120, int, "Estimated wait per queue position until there are recent claims to learn from."),
-    Setting("QUEUE_ETA_SAMPLE", 20, int, "How many recent claims (last 24 h) the wait estimate uses."),
+    Setting("QUEUE_DEFAULT_WAIT_SECONDS", 120, int, "Estimated wait per queue position for one online agent when the queue was not served in the last `QUEUE_ETA_WINDOW_MINUTES` (divided by the agents online)."),
+    Setting("QUEUE_ETA_WINDOW_MINUTES", 60, int, "The wait estimate uses the live claims (never offline tickets) of the last this many minutes: claims per minute per claiming agent, times the agents online now."),
+    Setting("AGENT_ONLINE_MINUTES", 15, int, "An agent counts as online for the wait estimate while owning an open conversation or for this many minutes after a claim or resolve. No agent online: no estimate (`eta_seconds` null)."),
     Setting("STREAM_HEARTBEAT_SECONDS", 15.0, float, "Seconds between SSE heartbeat comments (keeps proxies from closing idle streams)."),
     Setting("STREAM_MAX_SECONDS", 3600.0, float, "A stream is closed after this long; the browser reconnects with Last-Event-ID and misses nothing."),
+    Setting("STREAM_TICKET_SECONDS", 60, int,
+            "How long a stream ticket (POST .../stream-ticket) may wait before it opens the conversation's stream; each ticket opens it once."),
+    Setting("METRICS_TOKEN", "", str,
+            "Bearer token a Prometheus scraper sends to `GET /metrics` (`Authorization: Bearer ...`). Empty: /metrics answers only requests from this machine's loopback that no proxy relayed (403 `metrics_token_not_configured` otherwise)."),
     Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
     Setting("TSUNAGI_PROJECT_DIR", "", str,
             "The Rasa project whose FAQ content editors change from `/console/unanswered` (`data/nlu`, `domain.yml`, `data/topics`). Empty: this repository."),
@@ -87,3 +104,21 @@ def parse_rate(text: str) -> tuple[int, int]:
     if period not in seconds:
         raise ValueError(f"unknown rate period in {text!r}")
     return int(count), seconds[period]
+
+
+class ConfigurationError(RuntimeError):
+    """Settings the service cannot run on safely; the message says what to set."""
+
+
+def deployment_refusal(config: dict[str, Any], workers: int | None = None) -> str | None:
+    """Why these settings must not serve (several hosts or processes would break), or None."""
+    database = str(config.get("DATABASE_URL", ""))
+    if database.startswith("postgresql") and not config.get("SECRET_KEY"):
+        return ("SECRET_KEY is not set: with PostgreSQL the service may run on several hosts, and a key made up "
+                "per host would make customer tokens and agent sessions fail on the others. Set the same "
+                "SECRET_KEY on every host (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))').")
+    workers = (config.get("WEB_CONCURRENCY") or 0) if workers is None else workers
+    if workers > 1 and not config.get("REDIS_URL"):
+        return (f"{workers} worker processes without REDIS_URL: live events and rate limits would stay inside "
+                "each process. Set REDIS_URL, or WEB_CONCURRENCY=1.")
+    return None

@@ -3,6 +3,11 @@
 The handoff service stores each customer message with the bot's NLU result so an agent
 sees why the bot gave up; Rasa's plain REST channel returns only the bot's messages.
 Endpoint: POST /webhooks/gateway/webhook (contract in docs/architecture.md).
+
+Rasa checks its JWT on its own API's routes only, never on a channel's webhook, so this channel
+checks it itself, with the very verifier `rasa run --jwt-secret` set up (sanic-jwt, on the app):
+`Authorization: Bearer <JWT>` with the `admin` role, else 401. A Rasa server started without a
+JWT secret refuses every message here rather than take them from anyone.
 """
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ from rasa.core.channels.rest import RestInput
 from rasa.shared.core.events import UserUttered
 
 logger = logging.getLogger(__name__)
+
+GATEWAY_ROLE = "admin"
 
 NLU_KEYS = ("text", "intent", "intent_ranking", "out_of_scope")
 
@@ -45,6 +52,9 @@ class GatewayInput(RestInput):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            refusal = await refuse_unauthenticated(request)
+            if refusal is not None:
+                return refusal
             body = request.json if isinstance(request.json, dict) else {}
             sender_id, text = body.get("sender"), body.get("message")
             if not isinstance(sender_id, str) or not sender_id or not isinstance(text, str):
@@ -75,3 +85,28 @@ class GatewayInput(RestInput):
             if isinstance(event, UserUttered):
                 return turn_nlu(event.parse_data)
         return None
+
+
+def _unauthorized(message: Text) -> HTTPResponse:
+    return response.json({"error": {"code": "unauthorized", "message": message}}, status=401,
+                         headers={"WWW-Authenticate": "Bearer"})
+
+
+async def refuse_unauthenticated(request: Request) -> Optional[HTTPResponse]:
+    """None when the request carries a valid JWT with the gateway's role; else the 401 to send."""
+    auth = getattr(request.app.ctx, "auth", None)
+    if not request.app.config.get("USE_JWT") or auth is None:
+        logger.error("The gateway channel refuses messages: the Rasa server runs without --jwt-secret.")
+        return _unauthorized("this Rasa server has no JWT secret (start it with tools/rasa-server.sh)")
+    try:
+        # Signature, algorithm and expiry, checked as on Rasa's API; None when invalid or missing.
+        payload = await auth.extract_payload(request)
+    except Exception as error:  # sanic-jwt raises on a malformed header or an unknown algorithm
+        logger.debug("Refused a gateway token: %s", error)
+        payload = None
+    if not isinstance(payload, dict):
+        return _unauthorized("a valid 'Authorization: Bearer <JWT>' header is required")
+    user = payload.get("user")
+    if not isinstance(user, dict) or user.get("role") != GATEWAY_ROLE:
+        return _unauthorized(f"the token's user must have the {GATEWAY_ROLE!r} role")
+    return None

@@ -1,35 +1,110 @@
-"""Conversation trackers kept in memory for the whole Rasa process, across model swaps.
+"""The bot's conversation state, shared and persistent: Rasa's own stores, configured from URLs.
 
-Rasa's `PUT /model` builds a new agent, and with it a new tracker store: with the default
-in-memory store every conversation would start over after `make publish` or `make rollback`
-(the language slot, the fallback count and "did this help?" forgotten). This store keeps one
-dictionary per process, so the new model carries on each conversation where the old one left it.
-Like Rasa's default, nothing survives a restart of the Rasa server.
+- `SharedSQLTrackerStore`: Rasa's SQLTrackerStore on `TRACKER_STORE_URL` (tools/rasa-server.sh
+  defaults it to the handoff service's `DATABASE_URL`). A restart of Rasa, a model swap
+  (`PUT /model` builds a new agent and a new store, which reads the same rows) and a second Rasa
+  server all see the same conversations. Rasa keeps them in one table, `events`, which the handoff
+  service's schema does not use.
+- `SharedLockStore`: Rasa's RedisLockStore when `REDIS_URL` is set (one message of a conversation
+  at a time across Rasa servers), else its in-memory lock (one server).
 """
 from __future__ import annotations
 
-import threading
-from typing import Any, Dict, Optional, Text
+import logging
+import os
+from typing import Any, Optional, Text
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
+from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 
-_conversations: Dict[Text, Text] = {}
-_conversations_lock = threading.Lock()
+logger = logging.getLogger(__name__)
+
+# Seconds a SQLite writer waits for the other process's write (the handoff service's or another
+# Rasa's) to finish, instead of failing at once with "database is locked".
+SQLITE_BUSY_TIMEOUT = 30
+# The handoff service's URLs name the psycopg 3 driver; the bot's environment has psycopg2.
+_POSTGRESQL_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 
 
-class SwapSafeTrackerStore(InMemoryTrackerStore):
-    """Rasa's InMemoryTrackerStore, with its serialised trackers shared by every instance."""
+class TrackerStoreURLError(ValueError):
+    pass
+
+
+def tracker_store_url(url: Optional[Text]) -> Text:
+    """The SQLAlchemy URL Rasa's SQLTrackerStore connects with, for the service's kind of URL:
+    `sqlite:////abs/path` (written in WAL mode, with a busy timeout) or a PostgreSQL URL."""
+    url = (url or "").strip()
+    scheme, _, rest = url.partition("://")
+    if scheme == "sqlite" and rest.startswith("/") and len(rest) > 1:
+        path = rest[1:].split("?", 1)[0]
+        if not path:
+            raise TrackerStoreURLError("TRACKER_STORE_URL: a SQLite URL needs a file path (sqlite:////abs/path)")
+        _use_wal(path)
+        return f"sqlite:///{path}?timeout={SQLITE_BUSY_TIMEOUT}"
+    if scheme in _POSTGRESQL_SCHEMES and rest:
+        return f"postgresql://{rest}"
+    shown = scheme + "://..." if rest else (url or "(empty)")
+    raise TrackerStoreURLError(
+        f"TRACKER_STORE_URL (or DATABASE_URL) {shown} is neither sqlite:///<path> nor postgresql://...")
+
+
+def _use_wal(path: Text) -> None:
+    """SQLite's write-ahead log: the handoff service and Rasa read while the other writes. The
+    mode is kept in the file, so setting it once, before Rasa's engine connects, is enough."""
+    import sqlite3
+
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT)
+    try:
+        mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            logger.warning("SQLite file %s stays in journal mode %s, not WAL.", path, mode)
+    finally:
+        connection.close()
+
+
+class SharedSQLTrackerStore(SQLTrackerStore):
+    """Rasa's SQLTrackerStore, given the whole database URL as `url:` in endpoints.yml."""
 
     def __init__(
         self,
-        domain: Domain,
-        event_broker: Optional[EventBroker] = None,
+        domain: Optional[Domain] = None,
         host: Optional[Text] = None,
+        event_broker: Optional[EventBroker] = None,
         **kwargs: Any,
     ) -> None:
-        # `host` is the endpoint's url, which an in-memory store has no use for.
-        super().__init__(domain, event_broker, **kwargs)
-        with _conversations_lock:
-            self.store = _conversations
+        # Rasa's get_db_url takes a host holding "://" as the complete URL.
+        super().__init__(domain, host=tracker_store_url(host), event_broker=event_broker, **kwargs)
+
+
+class SharedLockStore:
+    """Rasa builds a custom lock store as `Class(endpoint_config=...)`: this one answers with
+    Rasa's RedisLockStore on `REDIS_URL` when it is set, else with its InMemoryLockStore."""
+
+    def __new__(cls, endpoint_config: Any = None) -> LockStore:  # type: ignore[misc]
+        url = os.environ.get("REDIS_URL", "").strip()
+        if not url:
+            return InMemoryLockStore()
+        return RedisLockStore(**redis_lock_store_arguments(url))
+
+
+def redis_lock_store_arguments(url: Text) -> dict:
+    """RedisLockStore's arguments from a `redis://[user:password@]host[:port][/db]` URL
+    (`rediss://` for TLS). Rasa's lock keys start with its own prefix, apart from the service's."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise ValueError("REDIS_URL must be redis://host[:port][/db] or rediss://...")
+    query = dict(parse_qsl(parts.query))
+    db = parts.path.lstrip("/") or query.get("db") or "0"
+    return {
+        "host": parts.hostname,
+        "port": parts.port or 6379,
+        "db": int(db),
+        "username": unquote(parts.username) if parts.username else None,
+        "password": unquote(parts.password) if parts.password else None,
+        "use_ssl": parts.scheme == "rediss",
+    }

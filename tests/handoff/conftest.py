@@ -25,7 +25,8 @@ from tests.support.rasa_stand_in import RasaStandIn
 REQUIRE_SERVICES = os.environ.get("TSUNAGI_REQUIRE_SERVICES") == "1"
 # Hypothesis keeps a cache of its own; outside the work tree it leaves no untracked files behind.
 set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "tsunagi-hypothesis"))
-TABLES = ("stream_events", "notes", "messages", "metric_events", "canned_replies", "conversations", "agents")
+TABLES = ("stream_events", "notes", "messages", "metric_events", "metric_counters", "stream_tickets",
+          "canned_replies", "conversations", "agents")
 
 
 # A missing service, in words -> how many tests it skipped: said at the end, never silent.

@@ -45,6 +45,7 @@ test: setup train
 	$(HANDOFF_PY) -m pytest -q tests/handoff
 	$(HANDOFF_PY) -m pytest -q tests/editors/handoff
 	tools/with-bot.sh $(HANDOFF_PY) -m pytest -q tests/browser tests/e2e
+	$(HANDOFF_PY) -m pytest -q tests/runtime
 
 test-bot: setup train
 	$(BOT_PY) -m pytest -q tests/bot
@@ -72,18 +73,19 @@ bench-handoff: setup-handoff
 	$(HANDOFF_PY) bench/handoff_bench.py
 
 ## The editors' loop (docs/editors-guide.md). make validate [MIN_EXAMPLES=10] [SIMILARITY=0.97]
-## make publish [RASA_URL=http://127.0.0.1:5005] [MAX_DROP=0.02]; make rollback [RASA_URL=...]
-RASA_URL ?= http://127.0.0.1:5005
+## make publish [RASA_URLS=http://127.0.0.1:5005,...] [MAX_DROP=0.02]; make rollback [RASA_URLS=...]
+## (RASA_URL is the one-server form; both default to make run's http://127.0.0.1:5005)
+RASA_SERVERS = $(or $(RASA_URLS),$(RASA_URL))
 CONTENT_CHECKS = $(if $(MIN_EXAMPLES),--min-examples $(MIN_EXAMPLES)) $(if $(SIMILARITY),--similarity $(SIMILARITY))
 
 validate: setup-bot model
 	$(BOT_PY) -m bot.validate $(CONTENT_CHECKS)
 
 publish: setup-bot model
-	$(BOT_PY) -m bot.publish publish --rasa-url $(RASA_URL) $(CONTENT_CHECKS) $(if $(MAX_DROP),--max-drop $(MAX_DROP))
+	$(BOT_PY) -m bot.publish publish $(if $(RASA_SERVERS),--rasa-url $(RASA_SERVERS)) $(CONTENT_CHECKS) $(if $(MAX_DROP),--max-drop $(MAX_DROP))
 
 rollback: setup-bot
-	$(BOT_PY) -m bot.publish rollback --rasa-url $(RASA_URL)
+	$(BOT_PY) -m bot.publish rollback $(if $(RASA_SERVERS),--rasa-url $(RASA_SERVERS))
 
 test-editors: setup train
 	$(BOT_PY) -m pytest -q tests/editors/bot

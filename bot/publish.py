@@ -4,14 +4,20 @@
 publish: validate the content (bot/validate.py) -> train a release (tools/train.sh, into
 models/releases/<hash>.tar.gz) -> evaluate it and the live model on the held-out test set
 (data/tests/) -> refuse when, in either language, in-scope accuracy or out-of-scope recall
-drops by more than --max-drop (printing what changed per intent) -> otherwise load it into the
-running Rasa server with Rasa's model-replace endpoint (`PUT /model`), which keeps every
-conversation (bot/tracker_store.py) -> record it in models/live.json.
+drops by more than --max-drop (printing what changed per intent) -> otherwise load it into
+every running Rasa server (RASA_URLS, or RASA_URL) with Rasa's model-replace endpoint
+(`PUT /model`; conversations live in the SQL tracker store, bot/tracker_store.py, so they carry
+on) -> record it in models/live.json, which tools/rasa-server.sh serves after any restart.
+Every server must answer before anything changes; each call carries the JWT signed with
+RASA_JWT_SECRET (else instance/rasa_jwt_secret, which make run writes).
+first: on a machine where nothing was published yet (make run): validate, train and evaluate
+the same way (there is no live model to compare with), and record the model as live.
 rollback: load the model that was live before the current one, the same way.
 status: which model is live, since when, and the history.
 
-usage: python -m bot.publish publish [--rasa-url URL] [--max-drop 0.02] [--project DIR]
-       python -m bot.publish rollback [--rasa-url URL]
+usage: python -m bot.publish publish [--rasa-url URL[,URL...]] [--max-drop 0.02] [--project DIR]
+       python -m bot.publish first
+       python -m bot.publish rollback [--rasa-url URL[,URL...]]
        python -m bot.publish status
 """
 from __future__ import annotations
@@ -26,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -37,6 +44,9 @@ from languages import LANGUAGES
 
 ROOT = content_check.ROOT
 DEFAULT_RASA_URL = "http://127.0.0.1:5005"
+# The gateway's identity in Rasa's JWT (docs/architecture.md); a token lives this long.
+JWT_USER = {"username": "tsunagi-gateway", "role": "admin"}
+JWT_LIFETIME = 300
 DEFAULT_MAX_DROP = 0.02  # two percentage points
 TEST_SET = Path("data") / "tests" / "nlu_test.yml"
 # Loading a model blocks Rasa for a few seconds; a busy machine can take much longer.
@@ -63,7 +73,11 @@ TEXTS = {
         "refused": "Not published: {reasons} dropped by more than {margin:.1f} points (--max-drop {max_drop}).\n"
                    "The live model stays. Add or fix examples of the intents above, then run `make publish` again.",
         "load": "Loading the new model into the running bot at {url}",
-        "rasa_down": "The Rasa server at {url} cannot be reached ({error}). Start the bot (make run) or set RASA_URL.",
+        "rasa_down": "The Rasa server at {url} cannot be reached ({error}). Start the bot (make run) or set RASA_URLS. Nothing was changed.",
+        "rasa_auth": "The Rasa server at {url} refused the token (HTTP {status}): set RASA_JWT_SECRET to the secret it runs with "
+                     "(make run keeps it in instance/rasa_jwt_secret). Nothing was changed.",
+        "first_done": "Published: {model} is live since {since} (the first model: nothing to compare with).",
+        "first_exists": "Already published: {model} is live (make publish puts new content live).",
         "load_failed": "Rasa did not load the model: {error}",
         "published": "Published: {model} is live since {since}. `make rollback` goes back to {previous}.",
         "rollback_nothing": "There is no earlier model to go back to (see `.venv/bot/bin/python -m bot.publish status`).",
@@ -91,7 +105,11 @@ TEXTS = {
         "refused": "公開しませんでした: {reasons} が {margin:.1f} ポイントより大きく下がりました（--max-drop {max_drop}）。\n"
                    "公開中のモデルはそのままです。上のインテントの例文を追加・修正してから、もう一度 `make publish` を実行してください。",
         "load": "動いているボット（{url}）に新しいモデルを読み込んでいます",
-        "rasa_down": "Rasa サーバー（{url}）に接続できません（{error}）。ボットを起動する（make run）か、RASA_URL を設定してください。",
+        "rasa_down": "Rasa サーバー（{url}）に接続できません（{error}）。ボットを起動する（make run）か、RASA_URLS を設定してください。何も変更していません。",
+        "rasa_auth": "Rasa サーバー（{url}）がトークンを拒否しました（HTTP {status}）。サーバーと同じ RASA_JWT_SECRET を設定してください"
+                     "（make run は instance/rasa_jwt_secret に保存しています）。何も変更していません。",
+        "first_done": "公開しました: {model}（{since} から。最初のモデルなので比較はしていません）。",
+        "first_exists": "公開済みです: {model}（新しいコンテンツは make publish で公開します）。",
         "load_failed": "Rasa がモデルを読み込めませんでした: {error}",
         "published": "公開しました: {model}（{since} から）。`make rollback` で {previous} に戻せます。",
         "rollback_nothing": "戻せる以前のモデルがありません（`.venv/bot/bin/python -m bot.publish status` を参照）。",
@@ -181,16 +199,46 @@ class LiveRecord:
 
 # Rasa's HTTP API.
 
-class RasaServer:
-    def __init__(self, url: str, token: Optional[str] = None):
-        self.url = url.rstrip("/")
-        self.params = {"token": token} if token else {}
+def jwt_secret() -> Optional[str]:
+    """The Rasa servers' JWT secret: RASA_JWT_SECRET, else the one make run generated."""
+    secret = os.environ.get("RASA_JWT_SECRET", "").strip()
+    stored = ROOT / "instance" / "rasa_jwt_secret"
+    if not secret and stored.is_file():
+        secret = stored.read_text(encoding="utf-8").strip()
+    return secret or None
 
-    def status(self) -> Dict:
+
+def rasa_jwt(secret: str, lifetime: int = JWT_LIFETIME) -> str:
+    """The token Rasa's API and the gateway channel accept (HS256, the admin role)."""
+    import jwt
+
+    return jwt.encode({"user": JWT_USER, "exp": int(time.time()) + lifetime}, secret, algorithm="HS256")
+
+
+def rasa_urls(value: Optional[str]) -> List[str]:
+    """`http://a:5005,http://b:5006` (RASA_URLS), or one URL (RASA_URL)."""
+    return [url.strip() for url in (value or "").split(",") if url.strip()]
+
+
+class RasaServer:
+    def __init__(self, url: str, secret: Optional[str] = None):
+        self.url = url.rstrip("/")
+        self.secret = secret
+
+    def headers(self) -> Dict[str, str]:
+        return {"Authorization": f"Bearer {rasa_jwt(self.secret)}"} if self.secret else {}
+
+    def _call(self, method: str, path: str, timeout: float, **kwargs) -> requests.Response:
         try:
-            response = requests.get(self.url + "/status", params=self.params, timeout=10)
+            response = requests.request(method, self.url + path, headers=self.headers(), timeout=timeout, **kwargs)
         except requests.RequestException as error:
             raise PublishError("rasa_down", {"url": self.url, "error": type(error).__name__}, 2)
+        if response.status_code in (401, 403):
+            raise PublishError("rasa_auth", {"url": self.url, "status": response.status_code}, 2)
+        return response
+
+    def status(self) -> Dict:
+        response = self._call("GET", "/status", 10)
         if response.status_code != 200:
             raise PublishError("rasa_down", {"url": self.url, "error": f"HTTP {response.status_code}"}, 2)
         return response.json()
@@ -198,16 +246,42 @@ class RasaServer:
     def load(self, model: Path) -> None:
         """Rasa's model-replace endpoint: the new agent takes the next messages; the messages
         being answered finish on the old one; conversations carry on (bot/tracker_store.py)."""
-        try:
-            response = requests.put(self.url + "/model", params=self.params,
-                                    json={"model_file": str(model.resolve())}, timeout=LOAD_TIMEOUT)
-        except requests.RequestException as error:
-            raise PublishError("rasa_down", {"url": self.url, "error": type(error).__name__}, 2)
+        response = self._call("PUT", "/model", LOAD_TIMEOUT, json={"model_file": str(model.resolve())})
         if response.status_code != 204:
-            raise PublishError("load_failed", {"error": f"HTTP {response.status_code} {response.text[:300]}"}, 2)
+            raise PublishError("load_failed", {"error": f"{self.url}: HTTP {response.status_code} {response.text[:300]}"}, 2)
         loaded = self.status().get("model_file")
         if loaded != model.name:
-            raise PublishError("load_failed", {"error": f"Rasa reports {loaded!r} after loading {model.name!r}"}, 2)
+            raise PublishError("load_failed", {"error": f"{self.url} reports {loaded!r} after loading {model.name!r}"}, 2)
+
+
+class RasaServers:
+    """Every Rasa server of the deployment: each must answer before any is changed."""
+
+    def __init__(self, urls: List[str], secret: Optional[str] = None):
+        self.servers = [RasaServer(url, secret) for url in urls]
+
+    @property
+    def url(self) -> str:
+        return ", ".join(server.url for server in self.servers)
+
+    def status(self) -> List[Dict]:
+        return [server.status() for server in self.servers]
+
+    def load(self, model: Path, previous: Optional[Path] = None) -> None:
+        """Loads the model into each server in turn, after checking all are reachable; when one
+        fails, the servers already switched go back to `previous`, so they all serve one model."""
+        self.status()
+        switched = []
+        try:
+            for server in self.servers:
+                server.load(model)
+                switched.append(server)
+        except PublishError:
+            if previous is not None:
+                for server in switched:
+                    with contextlib.suppress(PublishError):
+                        server.load(previous)
+            raise
 
 
 # Training and evaluating.
@@ -288,7 +362,7 @@ class Publisher:
         self.lang = lang
         self.out = out or sys.stdout
         self.record = LiveRecord(args.models_dir)
-        self.rasa = RasaServer(args.rasa_url, os.environ.get("RASA_TOKEN"))
+        self.rasa = RasaServers(rasa_urls(getattr(args, "rasa_url", None)) or [DEFAULT_RASA_URL], jwt_secret())
 
     def say(self, key: str, **params) -> None:
         print(self.t[key].format(**params), file=self.out, flush=True)
@@ -301,10 +375,11 @@ class Publisher:
         restarted, e.g. by `make run`); then the one Rasa runs, else make run's
         models/current.tar.gz. A live model not yet among the releases is copied there, so a
         later `make train` overwriting models/current.tar.gz cannot change what rollback restores."""
-        running = self.rasa.status().get("model_file") if reachable else None
+        models = [status.get("model_file") for status in self.rasa.status()] if reachable else []
+        running = models[0] if models else None
         if self.record.live:
             recorded = self.record.path_of(self.record.live["model"])
-            if running is None or running == recorded.name:
+            if running is None or recorded.name in models:
                 return recorded
         candidates = [self.record.models_dir / (running or "current.tar.gz"),
                       self.record.releases / (running or "current.tar.gz")]
@@ -358,7 +433,7 @@ class Publisher:
                 return 0
 
             self.step(4, "load", url=self.rasa.url)
-            self.rasa.load(release)
+            self.rasa.load(release, previous=live)
             previous = self.record.live["model"]
             entry = self.record.set_live(release, "publish", evaluation=new["summary"])
             self.record.data["stack"].append(entry["model"])
@@ -367,13 +442,41 @@ class Publisher:
             self.say("published", model=entry["model"], since=entry["since"], previous=previous)
             return 0
 
+    def first(self) -> int:
+        """make run on a machine where nothing was published: the trained model goes live through
+        the same checks (validate, train, evaluate), with nothing to compare it with."""
+        args = self.args
+        with self.record.locked():
+            if self.record.live:
+                self.say("first_exists", model=self.record.live["model"])
+                return 0
+            self.step(1, "validate")
+            report = content_check.validate(args.project, content_check.settings_from(args))
+            content_check.print_report(report, self.lang, self.out)
+            if report.errors:
+                raise PublishError("invalid", {})
+            log = args.project / "logs" / "publish-train.log"
+            self.step(2, "train", log=log)
+            release = train(args.project, self.record.releases, log)
+            self.say("trained", model=self.record.name(release))
+            tests = args.project / TEST_SET
+            self.step(3, "evaluate", tests=tests)
+            new = evaluate(release, tests)
+            self.print_figures(new)
+            entry = self.record.set_live(release, "first", evaluation=new["summary"])
+            self.record.data["stack"].append(entry["model"])
+            self.record.save()
+            print("", file=self.out)
+            self.say("first_done", model=entry["model"], since=entry["since"])
+            return 0
+
     def rollback(self) -> int:
         with self.record.locked():
             stack = self.record.data.get("stack") or []
             if len(stack) < 2:
                 raise PublishError("rollback_nothing", {})
             target = self.record.path_of(stack[-2])
-            self.rasa.load(target)
+            self.rasa.load(target, previous=self.record.path_of(stack[-1]))
             previous = stack.pop()
             entry = self.record.set_live(target, "rollback")
             self.record.save()
@@ -389,6 +492,14 @@ class Publisher:
         for entry in self.record.data.get("history", []):
             print(f"  {entry['since']}  {entry['action']:9} {entry['model']}", file=self.out)
         return 0
+
+    def print_figures(self, result: Dict) -> None:
+        """One model's held-out figures (the first publish has no live model to compare with)."""
+        names = LANGUAGE_NAMES[self.lang]
+        for metric, language, _, after in compare(result, result, 0.0)[0]:
+            label = self.t["metric_in" if metric == "in_scope_accuracy" else "metric_oos"].format(lang=names[language])
+            shown = "-" if after is None else f"{after * 100:.1f}%"
+            print(f"{content_check.pad(label, 30)} {content_check.pad(shown, 11, True)}", file=self.out)
 
     def print_comparison(self, rows, old: Dict, new: Dict) -> None:
         names = LANGUAGE_NAMES[self.lang]
@@ -420,12 +531,13 @@ class Publisher:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("publish", "rollback", "status"):
+    for name in ("publish", "first", "rollback", "status"):
         command = sub.add_parser(name)
-        command.add_argument("--rasa-url", default=os.environ.get("RASA_URL") or DEFAULT_RASA_URL)
-        command.add_argument("--models-dir", type=Path, default=ROOT / "models",
-                             help="where releases and live.json are kept (default: models/)")
-        if name == "publish":
+        command.add_argument("--rasa-url", default=os.environ.get("RASA_URLS") or os.environ.get("RASA_URL")
+                             or DEFAULT_RASA_URL, help="the Rasa servers, comma-separated (default: RASA_URLS, RASA_URL)")
+        command.add_argument("--models-dir", type=Path, default=Path(os.environ.get("TSUNAGI_MODELS_DIR") or ROOT / "models"),
+                             help="where releases and live.json are kept (default: TSUNAGI_MODELS_DIR, models/)")
+        if name in ("publish", "first"):
             content_check.add_arguments(command)
             command.add_argument("--max-drop", type=float, default=DEFAULT_MAX_DROP,
                                  help="refuse when a metric drops by more than this (0.02 = 2 points)")

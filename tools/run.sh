@@ -1,56 +1,93 @@
 #!/usr/bin/env bash
-# Starts the Rasa server, the action server and the handoff service on SQLite, prints the
-# URLs, and stops all three on Ctrl-C. Expects `make setup train` to have run (make run does).
+# make run: the action server, the Rasa server and the handoff service under supervisord
+# (tools/supervisord.conf), which restarts whichever crashes while the others keep answering.
+# Prints the URLs; Ctrl-C stops everything. Expects `make setup train` to have run (make run does).
+# The Rasa server serves the published model (models/live.json); on a machine where nothing was
+# published yet, the trained model is published first, through make publish's checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p instance logs
+export TSUNAGI_ROOT=$PWD
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false RASA_TELEMETRY_ENABLED=false
-# One PyTorch thread per Rasa process: its OpenMP threads spin while waiting, and on a shared
-# 2-core machine two of them cost 10x the CPU per sentence embedding (docs/benchmarks.md, "Speed").
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://127.0.0.1:5055/webhook}
-export RASA_URL=${RASA_URL:-http://127.0.0.1:5005}
-export DATABASE_URL=${DATABASE_URL:-sqlite:///$PWD/instance/handoff.sqlite3}
-export SECRET_KEY=${SECRET_KEY:-$(cat instance/secret_key 2>/dev/null || (head -c 32 /dev/urandom | base64 | tee instance/secret_key))}
-handoff_port=${HANDOFF_PORT:-8000}
-export HANDOFF_BIND=${HANDOFF_BIND:-127.0.0.1:$handoff_port}
+# Where this run keeps its files; the tests point them at a temporary folder.
+instance=${TSUNAGI_INSTANCE_DIR:-$PWD/instance}
+export TSUNAGI_LOG_DIR=${TSUNAGI_LOG_DIR:-$PWD/logs}
+export TSUNAGI_RUN_DIR=${TSUNAGI_RUN_DIR:-$instance/run}
+export TSUNAGI_MODELS_DIR=${TSUNAGI_MODELS_DIR:-$PWD/models}
+mkdir -p "$instance" "$TSUNAGI_LOG_DIR" "$TSUNAGI_RUN_DIR"
 
-pids=()
-stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
-trap stop EXIT INT TERM
-
-wait_for() {  # name url seconds
-  for _ in $(seq "$3"); do curl -fs -o /dev/null "$2" && return 0; sleep 1; done
-  echo "run: $1 did not start; see logs/" >&2; exit 1
+secret() {  # FILE: its content, generated (32 random bytes) the first time
+  if [ ! -s "$1" ]; then (umask 077; head -c 32 /dev/urandom | base64 > "$1"); fi
+  cat "$1"
 }
+export SECRET_KEY=${SECRET_KEY:-$(secret "$instance/secret_key")}
+export RASA_JWT_SECRET=${RASA_JWT_SECRET:-$(secret "$instance/rasa_jwt_secret")}
+export ACTION_SERVER_TOKEN=${ACTION_SERVER_TOKEN:-$(secret "$instance/action_server_token")}
 
-.venv/bot/bin/rasa run actions --actions actions --port 5055 > logs/actions.log 2>&1 & pids+=($!)
-.venv/bot/bin/rasa run --enable-api --model models/current.tar.gz --port 5005 \
-  --credentials credentials.yml --endpoints endpoints.yml > logs/rasa.log 2>&1 & pids+=($!)
+handoff_port=${HANDOFF_PORT:-8000}
+export RASA_PORT=${RASA_PORT:-5005} ACTION_SERVER_PORT=${ACTION_SERVER_PORT:-5055}
+export HANDOFF_BIND=${HANDOFF_BIND:-127.0.0.1:$handoff_port}
+rasa_host=${RASA_BIND_HOST:-127.0.0.1}; actions_host=${ACTION_SERVER_BIND_HOST:-127.0.0.1}
+[ "$rasa_host" = 0.0.0.0 ] && rasa_host=127.0.0.1
+[ "$actions_host" = 0.0.0.0 ] && actions_host=127.0.0.1
+export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://$actions_host:$ACTION_SERVER_PORT/webhook}
+export RASA_URL=${RASA_URL:-http://$rasa_host:$RASA_PORT}
+export DATABASE_URL=${DATABASE_URL:-sqlite:///$instance/handoff.sqlite3}
+export TRACKER_STORE_URL=${TRACKER_STORE_URL:-$DATABASE_URL}
 
-.venv/handoff/bin/flask --app handoff db-upgrade > logs/migrate.log 2>&1
+# The published model, or on a fresh machine the trained one, published through the same checks.
+live=$TSUNAGI_MODELS_DIR/live.json
+if [ ! -f "$live" ]; then
+  echo "run: no model has been published yet: publishing the trained model (validate, evaluate)"
+  .venv/bot/bin/python -m bot.publish first --models-dir "$TSUNAGI_MODELS_DIR" \
+    || { echo "run: the trained model did not pass make publish's checks; see above" >&2; exit 1; }
+fi
+served=$(.venv/bot/bin/python -c 'import json, sys; from pathlib import Path
+m = Path(sys.argv[1]); p = Path(json.loads((m / "live.json").read_text())["live"]["model"])
+print(p if p.is_absolute() else m.resolve().parent / p)' "$TSUNAGI_MODELS_DIR")
+if [ -f "$TSUNAGI_MODELS_DIR/current.tar.gz" ] && ! cmp -s "$TSUNAGI_MODELS_DIR/current.tar.gz" "$served"; then
+  echo "run: the content changed since the last publish; serving the published model ($served)."
+  echo "run: \`make publish\` checks the new content and puts it live."
+fi
+
+.venv/handoff/bin/flask --app handoff db-upgrade > "$TSUNAGI_LOG_DIR/migrate.log" 2>&1 \
+  || { echo "run: the database migration failed; see $TSUNAGI_LOG_DIR/migrate.log" >&2; exit 1; }
 if ! .venv/handoff/bin/flask --app handoff agents list 2>/dev/null | grep -q "@"; then
   password=$(head -c 9 /dev/urandom | base64 | tr -d '/+=')
   .venv/handoff/bin/flask --app handoff agents create --email admin@example.com --name Admin \
     --role admin --password "$password" > /dev/null
-  echo "$password" > instance/admin_password
-  echo "run: created the first agent: admin@example.com / $password (also in instance/admin_password)"
+  (umask 077; echo "$password" > "$instance/admin_password")
+  echo "run: created the first agent: admin@example.com / $password (also in $instance/admin_password)"
 fi
-.venv/handoff/bin/gunicorn -c handoff/gunicorn.conf.py 'handoff:create_app()' > logs/handoff.log 2>&1 & pids+=($!)
 
-wait_for "the handoff service" "http://$HANDOFF_BIND/healthz" 60
-wait_for "the action server" "http://127.0.0.1:5055/health" 120
-wait_for "the Rasa server" "http://127.0.0.1:5005/status" 300
+.venv/handoff/bin/supervisord -c tools/supervisord.conf &
+supervisor=$!
+# Ctrl-C reaches supervisord too (same process group); another signal to this script is passed
+# on. supervisord stops every program (SIGINT to Rasa and the action server, SIGTERM to gunicorn).
+stop() { trap - INT TERM; kill -TERM "$supervisor" 2>/dev/null || true; wait "$supervisor" 2>/dev/null || true; exit 0; }
+trap stop INT TERM
+
+wait_for() {  # name url seconds
+  for _ in $(seq "$3"); do
+    curl -fs -o /dev/null "$2" && return 0
+    kill -0 "$supervisor" 2>/dev/null || { echo "run: supervisord stopped; see $TSUNAGI_LOG_DIR/" >&2; exit 1; }
+    sleep 1
+  done
+  echo "run: $1 did not start in $3 s (supervisord keeps trying); see $TSUNAGI_LOG_DIR/$4.log" >&2
+}
+wait_for "the handoff service" "http://$HANDOFF_BIND/healthz" 60 handoff
+wait_for "the action server" "http://$actions_host:$ACTION_SERVER_PORT/health" 120 actions
+wait_for "the Rasa server" "$RASA_URL/version" 300 rasa
 cat <<EOT
 
-Tsunagi is running (logs in logs/; Ctrl-C stops everything):
+Tsunagi is running (logs in $TSUNAGI_LOG_DIR; a crashed process is restarted; Ctrl-C stops everything):
   Demo shop with the chat widget   http://$HANDOFF_BIND/demo
   Agent console                    http://$HANDOFF_BIND/console
   KPI dashboard (admin)            http://$HANDOFF_BIND/console/dashboard
   Unanswered questions (editor)    http://$HANDOFF_BIND/console/unanswered
   Handoff service API              http://$HANDOFF_BIND/api/openapi.json
-  Rasa server                      http://127.0.0.1:5005
-  Action server                    http://127.0.0.1:5055
+  Rasa server (JWT required)       $RASA_URL
+  Action server (token required)   http://$actions_host:$ACTION_SERVER_PORT
+  Model served                     $served
 EOT
-wait -n "${pids[@]}"
-echo "run: a process exited; stopping the others (see logs/)" >&2
+wait "$supervisor" || true

@@ -6,6 +6,7 @@ Run: .venv/bot/bin/python -m pytest -q tests/editors/bot   (needs `make setup tr
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -56,8 +57,10 @@ def stop(process: subprocess.Popen) -> None:
 
 
 class BotServer:
-    """The action server and `rasa run --enable-api` on free ports, started from a copy of the
-    trained model in their own models folder (what make run starts: models/current.tar.gz)."""
+    """The action server and the Rasa server on free ports, started as make run starts them
+    (tools/action-server.sh, tools/rasa-server.sh: JWT, the action server's token, the SQL tracker
+    store, here on a SQLite file of their own), from a copy of the trained model in their own
+    models folder."""
 
     def __init__(self, workdir: Path, model: Path):
         self.workdir = workdir
@@ -66,26 +69,33 @@ class BotServer:
         shutil.copy(model, self.models / "current.tar.gz")
         self.port, self.actions_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.secret = secrets.token_urlsafe(32)
         self.processes = []
+
+    def headers(self) -> dict:
+        from bot.publish import rasa_jwt
+
+        return {"Authorization": f"Bearer {rasa_jwt(self.secret)}"}
 
     def start(self) -> "BotServer":
         env = dict(os.environ, ACTION_ENDPOINT_URL=f"http://127.0.0.1:{self.actions_port}/webhook",
-                   SUPPORT_HOURS="always", PYTHONPATH=str(ROOT))
+                   SUPPORT_HOURS="always", PYTHONPATH=str(ROOT), RASA_JWT_SECRET=self.secret,
+                   ACTION_SERVER_TOKEN=secrets.token_urlsafe(32), REDIS_URL="",
+                   TRACKER_STORE_URL=f"sqlite:///{self.workdir / 'bot.sqlite3'}", TSUNAGI_MODELS_DIR=str(self.models))
         logs = self.workdir / "logs"
         logs.mkdir()
         self.processes.append(subprocess.Popen(
-            [str(RASA), "run", "actions", "--actions", "actions", "--port", str(self.actions_port)],
+            [str(ROOT / "tools" / "action-server.sh"), str(self.actions_port)],
             cwd=ROOT, env=env, stdout=open(logs / "actions.log", "w"), stderr=subprocess.STDOUT))
         self.processes.append(subprocess.Popen(
-            [str(RASA), "run", "--enable-api", "--model", str(self.models / "current.tar.gz"), "--port", str(self.port),
-             "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"],
+            [str(ROOT / "tools" / "rasa-server.sh"), str(self.port), str(self.models / "current.tar.gz")],
             cwd=ROOT, env=env, stdout=open(logs / "rasa.log", "w"), stderr=subprocess.STDOUT))
         deadline = time.monotonic() + 400
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in self.processes):
                 break
             try:
-                if requests.get(self.url + "/status", timeout=2).ok and \
+                if requests.get(self.url + "/status", headers=self.headers(), timeout=2).ok and \
                         requests.get(f"http://127.0.0.1:{self.actions_port}/health", timeout=2).ok:
                     # The first message loads the embedding model: do it now, not in a test.
                     self.say("warm-up", "こんにちは")
@@ -99,12 +109,12 @@ class BotServer:
 
     def say(self, sender: str, text: str, timeout: float = 120) -> dict:
         response = requests.post(self.url + "/webhooks/gateway/webhook", json={"sender": sender, "message": text},
-                                 timeout=timeout)
+                                 headers=self.headers(), timeout=timeout)
         response.raise_for_status()
         return response.json()
 
     def model_file(self) -> str:
-        return requests.get(self.url + "/status", timeout=10).json()["model_file"]
+        return requests.get(self.url + "/status", headers=self.headers(), timeout=10).json()["model_file"]
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -114,7 +124,14 @@ class BotServer:
 @pytest.fixture(scope="session")
 def bot_server(tmp_path_factory, trained_model):
     server = BotServer(tmp_path_factory.mktemp("bot"), trained_model).start()
+    # `python -m bot.publish` (run_publish) signs its calls with the server's secret.
+    previous = os.environ.get("RASA_JWT_SECRET")
+    os.environ["RASA_JWT_SECRET"] = server.secret
     yield server
+    if previous is None:
+        os.environ.pop("RASA_JWT_SECRET", None)
+    else:
+        os.environ["RASA_JWT_SECRET"] = previous
     server.stop()
 
 

@@ -127,7 +127,7 @@ def test_a_model_swap_while_messages_are_sent_loses_no_request(bot_server):
     while min((len(results.get(f"swap-{i}", [])) for i in range(4)), default=0) < 1:
         time.sleep(0.2)
     swap_started = time.monotonic()
-    RasaServer(bot_server.url).load(swapped_in)              # what publish and rollback do
+    RasaServer(bot_server.url, bot_server.secret).load(swapped_in)   # what publish and rollback do
     swap_done = time.monotonic()
     counts = {sender: len(sent) for sender, sent in results.items()}
     while any(len(results[s]) < counts[s] + 2 for s in counts):
@@ -141,9 +141,10 @@ def test_a_model_swap_while_messages_are_sent_loses_no_request(bot_server):
     assert all(answered and error is None for _, _, answered, error in every), every
     assert any(started < swap_done and finished > swap_started for started, finished, _, _ in every), \
         "no message was in flight during the swap"
-    # Every conversation kept all its turns across the swap (bot/tracker_store.py).
+    # Every conversation kept all its turns across the swap (the SQL tracker store, bot/tracker_store.py).
     for sender, sent in results.items():
-        events = requests.get(f"{bot_server.url}/conversations/{sender}/tracker", timeout=30).json()["events"]
+        events = requests.get(f"{bot_server.url}/conversations/{sender}/tracker", headers=bot_server.headers(),
+                              timeout=30).json()["events"]
         assert sum(e["event"] == "user" for e in events) == len(sent), sender
 
 

@@ -18,7 +18,7 @@ from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .config import from_environment
+from .config import ConfigurationError, deployment_refusal, from_environment
 from .errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,12 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
     app.config.update(from_environment())
     if test_config:
         app.config.update(test_config)
+    refusal = deployment_refusal(app.config)
+    if refusal:
+        raise ConfigurationError(refusal)
     os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config["RASA_JWT_SECRET"]:
+        app.config["RASA_JWT_SECRET"] = _instance_file(app.instance_path, "rasa_jwt_secret")
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
     app.config.update(
@@ -66,6 +71,8 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
     _install_cors(app)
 
     from .cli import register_commands
+    from .security import install_security_headers
+    install_security_headers(app)
     register_commands(app)
     return app
 
@@ -89,6 +96,15 @@ def _instance_secret(instance_path: str) -> str:
         return handle.read().strip() or key
 
 
+def _instance_file(instance_path: str, name: str) -> str:
+    """A secret `make run` keeps in instance/ (empty when there is none)."""
+    try:
+        with open(os.path.join(instance_path, name)) as handle:
+            return handle.read().strip()
+    except FileNotFoundError:
+        return ""
+
+
 def _build_services(app: Flask) -> Services:
     from .database import Database, make_engine
     from .events import Dispatcher
@@ -99,7 +115,7 @@ def _build_services(app: Flask) -> Services:
     from .listeners.queue_listener import QueueListener
     from .listeners.unanswered_listener import UnansweredListener
     from .live import make_broker
-    from .rasa import RasaClient
+    from .rasa import RasaClient, server_urls
     from .rate_limits import MemoryCounter, RateLimiter, RedisCounter
     from .streams import StreamSettings
     from support_hours import SupportHours  # top-level: shared with the bot's actions
@@ -108,8 +124,9 @@ def _build_services(app: Flask) -> Services:
     url = c["DATABASE_URL"]
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and ":memory:" not in url:
         os.makedirs(os.path.dirname(os.path.abspath(url[len("sqlite:///"):])) or ".", exist_ok=True)
-    broker = make_broker(c["REDIS_URL"], c["REDIS_CHANNEL_PREFIX"])
-    rasa = RasaClient(c["RASA_URL"], c["RASA_CHANNEL_PATH"], c["RASA_TIMEOUT"])
+    broker = make_broker(c["REDIS_URL"], c["REDIS_CHANNEL_PREFIX"], c["REDIS_TIMEOUT"], c["REDIS_RETRY_SECONDS"])
+    rasa = RasaClient(server_urls(c["RASA_URLS"], c["RASA_URL"]), c["RASA_CHANNEL_PATH"], c["RASA_TIMEOUT"],
+                      c["RASA_JWT_SECRET"], c["RASA_DOWN_SECONDS"])
     hours = SupportHours.parse(c["SUPPORT_HOURS"], c["SUPPORT_TIMEZONE"], c["SUPPORT_CLOSED_DATES"])
     db = Database(make_engine(url, c["DB_POOL_SIZE"], c["DB_MAX_OVERFLOW"]))
     db.dispatcher = Dispatcher([
@@ -119,7 +136,7 @@ def _build_services(app: Flask) -> Services:
         BotRestartListener(rasa, db),
         UnansweredListener(),
     ])
-    counter = RedisCounter(broker) if c["REDIS_URL"] else MemoryCounter()
+    counter = RedisCounter(broker, fallback=MemoryCounter()) if c["REDIS_URL"] else MemoryCounter()
     return Services(
         db=db, broker=broker, rasa=rasa, hours=hours, gateway=Gateway(db, rasa, hours),
         limiter=RateLimiter(counter, c["REDIS_CHANNEL_PREFIX"]),

@@ -27,8 +27,9 @@ def customer_token_from_request() -> Optional[str]:
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
-    # EventSource cannot set headers, so the stream takes the token from the query string.
-    return request.args.get("token")
+    # Never from the URL (URLs are logged): the stream, which EventSource opens without headers,
+    # takes a single-use stream ticket instead (handoff/stream_tickets.py).
+    return None
 
 
 def require_customer(conversation_id: str) -> None:

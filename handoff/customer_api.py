@@ -7,14 +7,16 @@ from . import events
 from .agent_queue import position_of, snapshot
 from .auth import issue_customer_token, require_customer
 from .database import utcnow
+from .errors import ApiError
 from .lifecycle import (Status, end_by_customer, get_conversation, leave_offline_message,
                         request_handoff, start_conversation)
 from .models import Agent
+from .stream_tickets import issue_ticket, redeem_ticket
 from .streams import customer_stream
 from .system_messages import LANGUAGES
 from .transcript import message_json, messages_after
 from . import schemas
-from .openapi import CUSTOMER, PUBLIC, endpoint
+from .openapi import CUSTOMER, CUSTOMER_STREAM, PUBLIC, endpoint
 
 bp = Blueprint("customer_api", __name__, url_prefix="/api/v1")
 
@@ -25,6 +27,15 @@ def services():
 
 def _limit(scope: str, key: str, setting: str) -> None:
     services().limiter.check(scope, key, current_app.config[setting])
+
+
+@bp.before_request
+def _refuse_token_in_url():
+    # A long-lived token in a URL ends up in access logs, proxies and browser history.
+    if "token" in request.args:
+        raise ApiError("token_in_url", "Never put the conversation token in a URL: send it as 'Authorization: "
+                                       "Bearer <token>'; open the stream with a ticket from POST "
+                                       "/api/v1/conversations/<id>/stream-ticket.")
 
 
 @bp.before_request
@@ -97,13 +108,29 @@ def post_message(conversation_id, body: schemas.CustomerMessage):
         200 if exchange.repeated else 201
 
 
-@bp.get("/conversations/<conversation_id>/stream")
-@endpoint({200: "text/event-stream"}, CUSTOMER, query=schemas.StreamQuery, headers=schemas.StreamHeaders)
-def stream(conversation_id, query: schemas.StreamQuery, headers: schemas.StreamHeaders):
-    """Live events (message, status, queue, typing); resumes after Last-Event-ID."""
+@bp.post("/conversations/<conversation_id>/stream-ticket")
+@endpoint({201: schemas.StreamTicket}, CUSTOMER)
+def stream_ticket(conversation_id):
+    """A ticket that opens this conversation's stream once, within STREAM_TICKET_SECONDS (for EventSource, which cannot send the token in a header)."""
     require_customer(conversation_id)
-    last_event_id = next((i for i in (headers.last_event_id, query.last_event_id) if i is not None), 0)
+    lifetime = current_app.config["STREAM_TICKET_SECONDS"]
+    with services().db.writing() as session:
+        get_conversation(session, conversation_id)
+        ticket = issue_ticket(session, conversation_id, lifetime)
+    return {"ticket": ticket, "expires_in": lifetime}, 201
+
+
+@bp.get("/conversations/<conversation_id>/stream")
+@endpoint({200: "text/event-stream"}, CUSTOMER_STREAM, query=schemas.StreamQuery, headers=schemas.StreamHeaders)
+def stream(conversation_id, query: schemas.StreamQuery, headers: schemas.StreamHeaders):
+    """Live events (message, status, queue, typing); resumes after Last-Event-ID. Opened with the token in the Authorization header, or with a stream ticket (?ticket=)."""
     s = services()
+    if query.ticket is not None:
+        with s.db.writing() as session:
+            redeem_ticket(session, conversation_id, query.ticket)
+    else:
+        require_customer(conversation_id)
+    last_event_id = next((i for i in (headers.last_event_id, query.last_event_id) if i is not None), 0)
     with s.db.reading() as session:
         get_conversation(session, conversation_id)
     return Response(customer_stream(s.db, s.broker, s.stream_settings, conversation_id, last_event_id),

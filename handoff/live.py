@@ -3,6 +3,11 @@
 Streams subscribe to channels on the local Hub. Without Redis a publish goes straight to the
 Hub; with Redis it goes to Redis, and one listener per process feeds what Redis delivers into
 its Hub, so every process (including the publisher's) sees each event exactly once.
+
+While Redis is down a publish is delivered to this process's own streams (nothing is lost for
+them; the events are stored, so the others catch up), the process stops asking Redis for
+REDIS_RETRY_SECONDS after each failure, and the listener reconnects with backoff; once it is
+subscribed again every stream gets RESYNC and re-reads what it may have missed.
 """
 from __future__ import annotations
 
@@ -111,14 +116,27 @@ class InProcessBroker:
 class RedisBroker:
     """Several processes: everything goes through Redis pub/sub under one prefix."""
 
-    def __init__(self, url: str, prefix: str):
+    def __init__(self, url: str, prefix: str, timeout: float = 2.0, retry_seconds: float = 5.0):
         self.url = url
         self.prefix = prefix
+        self.timeout = timeout
+        self.retry_seconds = retry_seconds
         self.hub = Hub()
         self._pid = None
         self._client = None
         self._listening = threading.Event()
         self._start_lock = threading.Lock()
+        self._down_until = 0.0
+
+    @property
+    def usable(self) -> bool:
+        """False for REDIS_RETRY_SECONDS after a failure: callers use their in-process fallback."""
+        return time.monotonic() >= self._down_until
+
+    def failed(self, error: Exception) -> None:
+        if self.usable:
+            log.warning("redis unavailable (%s); in-process fallback for %g s", error, self.retry_seconds)
+        self._down_until = time.monotonic() + self.retry_seconds
 
     @property
     def client(self):
@@ -126,13 +144,21 @@ class RedisBroker:
         if self._pid != os.getpid():
             import redis
 
-            self._client = redis.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=5)
+            self._client = redis.Redis.from_url(self.url, socket_timeout=self.timeout,
+                                                socket_connect_timeout=self.timeout, retry=_no_retries())
             self._pid = os.getpid()
             self._listening = threading.Event()
         return self._client
 
     def publish(self, channel: str, payload: dict) -> None:
-        self.client.publish(self.prefix + channel, json.dumps(payload, ensure_ascii=False))
+        if self.usable:
+            try:
+                self.client.publish(self.prefix + channel, json.dumps(payload, ensure_ascii=False))
+                return
+            except Exception as error:  # redis.RedisError or a socket error: Redis is gone
+                self.failed(error)
+        # Redis down: this process's own streams still get the event (the others resync later).
+        self.hub.deliver(channel, payload)
 
     def subscribe(self, channels: Iterable[str]) -> Subscription:
         self._ensure_listener()
@@ -140,9 +166,13 @@ class RedisBroker:
 
     def ping(self) -> bool:
         try:
-            return bool(self.client.ping())
-        except Exception:
+            alive = bool(self.client.ping())
+        except Exception as error:
+            self.failed(error)
             return False
+        if alive:
+            self._down_until = 0.0
+        return alive
 
     def _ensure_listener(self) -> None:
         self.client  # noqa: B018 - resets the state after a fork
@@ -152,8 +182,10 @@ class RedisBroker:
             if not getattr(self, "_listener_pid", None) == os.getpid():
                 self._listener_pid = os.getpid()
                 threading.Thread(target=self._listen, name="tsunagi-redis-listener", daemon=True).start()
-        # Until Redis confirms the subscription, events could slip past a new stream unseen.
-        self._listening.wait(timeout=5)
+        # Until Redis confirms the subscription, events could slip past a new stream unseen
+        # (not worth waiting for while Redis is known to be down: the stream resyncs later).
+        if self.usable:
+            self._listening.wait(timeout=5)
 
     def _listen(self) -> None:
         import redis
@@ -163,13 +195,16 @@ class RedisBroker:
         while True:
             pubsub = None
             try:
-                connection = redis.Redis.from_url(self.url, socket_connect_timeout=5, health_check_interval=30)
+                connection = redis.Redis.from_url(self.url, socket_connect_timeout=self.timeout,
+                                                  health_check_interval=30, retry=_no_retries())
                 pubsub = connection.pubsub(ignore_subscribe_messages=False)
                 pubsub.psubscribe(self.prefix + "*")
                 for item in pubsub.listen():
                     if item["type"] == "psubscribe":
                         self._listening.set()
                         if not first:
+                            log.info("redis listener: subscribed again; streams resync")
+                            self._down_until = 0.0
                             self.hub.deliver_everywhere({"reason": "redis reconnected"})
                         first = False
                         delay = 0.1
@@ -179,6 +214,7 @@ class RedisBroker:
                     channel = item["channel"].decode()[len(self.prefix):]
                     self.hub.deliver(channel, json.loads(item["data"]))
             except Exception as error:
+                first = False  # whatever was published meanwhile never reached this process
                 log.warning("redis listener: %s; reconnecting in %.1f s", error, delay)
             finally:
                 if pubsub is not None:
@@ -190,5 +226,14 @@ class RedisBroker:
             delay = min(delay * 2, 5.0)
 
 
-def make_broker(redis_url: str, prefix: str):
-    return RedisBroker(redis_url, prefix) if redis_url else InProcessBroker()
+def _no_retries():
+    """redis-py retries a failed command ten times with backoff (seconds, on every request while
+    Redis is down); we fail at once and fall back instead, and the listener reconnects itself."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return Retry(NoBackoff(), 0)
+
+
+def make_broker(redis_url: str, prefix: str, timeout: float = 2.0, retry_seconds: float = 5.0):
+    return RedisBroker(redis_url, prefix, timeout, retry_seconds) if redis_url else InProcessBroker()

@@ -197,3 +197,26 @@ class AuditEntry(Base):
         Index("ix_audit_entries_actor_at", "actor_id", "at"),
         Index("ix_audit_entries_action_at", "action", "at"),
     )
+
+
+class MetricCounter(Base):
+    """Running totals of metric_events, kept by the metrics listener in the same transaction as
+    each event, so a /metrics scrape reads a few rows instead of aggregating every event (and every
+    process and host reads the same totals). `label` is '' when the metric has none."""
+    __tablename__ = "metric_counters"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[float] = mapped_column(Float, default=0.0)  # the sum of the events' values
+
+
+class StreamTicket(Base):
+    """A short-lived, single-use pass that opens one conversation's event stream (EventSource
+    cannot send the token in a header, and a long-lived token must never travel in a URL).
+    Only a hash of the ticket is stored."""
+    __tablename__ = "stream_tickets"
+    ticket_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(32))
+    expires_at: Mapped[datetime] = mapped_column()
+
+    __table_args__ = (Index("ix_stream_tickets_expires_at", "expires_at"),)

@@ -22,11 +22,21 @@ from . import schemas
 from .validation import read_body, read_parameters
 
 CUSTOMER = [{"customerToken": []}]
+# The stream: the customer token in the Authorization header, or (EventSource sends no headers)
+# a stream ticket in the query string.
+CUSTOMER_STREAM = [{"customerToken": []}, {"streamTicket": []}]
 AGENT = [{"agentSession": [], "csrfToken": []}]
+METRICS = [{"metricsToken": []}]
 PUBLIC: list = []
 SECURITY_SCHEMES = {
     "customerToken": {"type": "http", "scheme": "bearer",
-                      "description": "The token from POST /api/v1/conversations (or ?token= on the stream)."},
+                      "description": "The token from POST /api/v1/conversations, in the Authorization header only: "
+                                     "a request with ?token= in its URL is refused (400 token_in_url)."},
+    "streamTicket": {"type": "apiKey", "in": "query", "name": "ticket",
+                     "description": "From POST /api/v1/conversations/{id}/stream-ticket: opens that conversation's "
+                                    "stream once, within STREAM_TICKET_SECONDS."},
+    "metricsToken": {"type": "http", "scheme": "bearer",
+                     "description": "METRICS_TOKEN; when it is not set, /metrics answers the loopback only."},
     "agentSession": {"type": "apiKey", "in": "cookie", "name": "tsunagi_session"},
     "csrfToken": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token",
                   "description": "Required on every write; from the login answer."},

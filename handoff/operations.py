@@ -2,16 +2,22 @@
 /api/openapi.json."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app
+import hmac
+import ipaddress
+
+from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from sqlalchemy import func, select, text
 
-from .models import Conversation, MetricEvent
+from .errors import Forbidden, Unauthorized
+from .models import Conversation, MetricCounter
 from . import schemas
-from .openapi import PUBLIC, endpoint, openapi_document
+from .openapi import METRICS, PUBLIC, endpoint, openapi_document
 
 bp = Blueprint("operations", __name__)
+
+OPEN_STATUSES = ("waiting", "assigned", "offline")
 
 
 def services():
@@ -21,7 +27,10 @@ def services():
 @bp.get("/healthz")
 @endpoint({200: schemas.Health, 503: schemas.Health}, PUBLIC, errors=False)
 def healthz():
-    """Liveness, with database, Redis and Rasa reachability (503: database or Redis unreachable)."""
+    """Liveness, with database, Redis and each Rasa server's reachability. 503 `unavailable`: the
+    database is unreachable. 200 `degraded`: Redis (each process then works on its own) or a Rasa
+    server (its conversations move to another; none left: customers are offered a person) is down,
+    named in `degraded`."""
     s = services()
     try:
         with s.db.reading() as session:
@@ -29,16 +38,19 @@ def healthz():
         database = True
     except Exception:
         database = False
+    rasa_servers = s.rasa.servers()
     checks = {"database": database, "redis": s.broker.ping() if current_app.config["REDIS_URL"] else None,
-              "rasa": s.rasa.ping()}
-    # Rasa down is degraded service (customers still reach people), not a dead process.
-    healthy = database and checks["redis"] is not False
-    return {"status": "ok" if healthy else "unavailable", "checks": checks}, 200 if healthy else 503
+              "rasa": all(rasa_servers.values())}
+    degraded = [part for part in ("redis", "rasa") if checks[part] is False]
+    status = "unavailable" if not database else "degraded" if degraded else "ok"
+    return {"status": status, "checks": checks, "degraded": degraded,
+            "rasa_servers": [{"url": url, "up": up} for url, up in rasa_servers.items()]}, 200 if database else 503
 
 
-class MetricEventsCollector:
-    """The KPI counters as Prometheus families, aggregated from metric_events at each scrape, so
-    every worker process reports the same totals."""
+class MetricCountersCollector:
+    """The KPI counters as Prometheus families, read at each scrape from metric_counters (kept by
+    listeners/metrics_listener.py as events happen), so every worker process and host reports the
+    same totals and a scrape reads a few dozen rows, not every event."""
 
     def __init__(self, app):
         self.app = app
@@ -46,25 +58,27 @@ class MetricEventsCollector:
     def collect(self):
         s = self.app.extensions["tsunagi"]
         with s.db.reading() as session:
-            events = session.execute(select(MetricEvent.name, MetricEvent.label, func.count(),
-                                            func.sum(MetricEvent.value))
-                                     .group_by(MetricEvent.name, MetricEvent.label)).all()
-            statuses = session.execute(select(Conversation.status, func.count())
-                                       .group_by(Conversation.status)).all()
+            counters = session.execute(select(MetricCounter.name, MetricCounter.label, MetricCounter.count,
+                                              MetricCounter.total)).all()
+            # Only the open statuses: an index range of the conversations still in someone's hands.
+            # `bot` and `resolved` grow for ever; conversations_started and resolved count them.
+            statuses = dict(session.execute(select(Conversation.status, func.count())
+                                            .where(Conversation.status.in_(OPEN_STATUSES))
+                                            .group_by(Conversation.status)).all())
 
         def total(name):
-            return sum(n for ev, _, n, _ in events if ev == name)
+            return sum(n for ev, _, n, _ in counters if ev == name)
 
         def summed(name):
-            return sum(v or 0 for ev, _, _, v in events if ev == name)
+            return sum(v for ev, _, _, v in counters if ev == name)
 
         def counter(metric, help_text, name, by_label=None):
             if by_label is None:
                 return CounterMetricFamily(metric, help_text, value=total(name))
             family = CounterMetricFamily(metric, help_text, labels=[by_label])
-            for ev, label, n, _ in events:
+            for ev, label, n, _ in sorted(counters):
                 if ev == name:
-                    family.add_metric([label or ""], n)
+                    family.add_metric([label], n)
             return family
 
         yield counter("tsunagi_conversations_started_total", "Conversations started.", "conversation_started")
@@ -77,10 +91,10 @@ class MetricEventsCollector:
                                   count_value=total("first_agent_reply"), sum_value=summed("first_agent_reply"))
         yield counter("tsunagi_resolved_total", "Conversations resolved, by who closed them.", "resolved", "by")
         yield counter("tsunagi_ratings_total", "Ratings given, by scale (csat, ces).", "rated", "scale")
-        conversations = GaugeMetricFamily("tsunagi_conversations", "Conversations by current status.",
-                                          labels=["status"])
-        for status, n in statuses or [("bot", 0)]:
-            conversations.add_metric([status], n)
+        conversations = GaugeMetricFamily("tsunagi_conversations", "Open conversations by status (waiting, "
+                                          "assigned, offline).", labels=["status"])
+        for status in OPEN_STATUSES:
+            conversations.add_metric([status], statuses.get(status, 0))
         yield conversations
         yield GaugeMetricFamily("tsunagi_open_streams", "Live streams open in this process.",
                                 value=s.broker.hub.open_subscriptions)
@@ -89,14 +103,43 @@ class MetricEventsCollector:
 @bp.record_once
 def _register_collector(state) -> None:
     registry = CollectorRegistry(auto_describe=False)  # no query at start-up: only at a scrape
-    registry.register(MetricEventsCollector(state.app))
+    registry.register(MetricCountersCollector(state.app))
     state.app.extensions["tsunagi_metrics"] = registry
 
 
+def _from_loopback() -> bool:
+    """A request made on this machine, not relayed: a reverse proxy on the same host adds
+    X-Forwarded-For (ProxyFix, with TRUSTED_PROXIES, has already put the real client in
+    remote_addr), and a relayed request is not the loopback's."""
+    try:
+        local = ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False
+    return local and "X-Forwarded-For" not in request.headers and "Forwarded" not in request.headers
+
+
+def _check_metrics_access() -> None:
+    """METRICS_TOKEN set: the scraper sends it as a bearer token (compared in constant time).
+    Unset: only a scraper on this machine's loopback may read the figures."""
+    expected = current_app.config["METRICS_TOKEN"]
+    if not expected:
+        if not _from_loopback():
+            raise Forbidden("metrics_token_not_configured",
+                            "/metrics answers only on the loopback until METRICS_TOKEN is set.")
+        return
+    header = request.headers.get("Authorization", "")
+    sent = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    if not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise Unauthorized("metrics_token_required",
+                           "Send the metrics token as 'Authorization: Bearer <METRICS_TOKEN>'.",
+                           headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+
+
 @bp.get("/metrics")
-@endpoint({200: "text/plain"}, PUBLIC, errors=False)
+@endpoint({200: "text/plain"}, METRICS)
 def metrics():
-    """Prometheus text format."""
+    """Prometheus text format (METRICS_TOKEN as a bearer token; without one, the loopback only)."""
+    _check_metrics_access()
     return Response(generate_latest(current_app.extensions["tsunagi_metrics"]), content_type=CONTENT_TYPE_LATEST)
 
 

@@ -1,23 +1,45 @@
-"""The Rasa server, as the gateway sees it: send a turn, restart a conversation.
+"""The Rasa servers, as the gateway sees them: send a turn, restart a conversation, check each server.
 
 Contract: docs/architecture.md, "Gateway -> Rasa". Anything that is not a usable answer in time
 (refused connection, timeout, 5xx, malformed JSON) is RasaUnavailable, so the gateway has one
 case to handle.
+
+Several servers (RASA_URLS): each conversation has its own order of the servers, by rendezvous
+(highest random weight) hashing of its id, so every gateway process sends it to the same server
+and the conversation moves only when that server is down (and only its own conversations move
+when a server is added or removed). Rendezvous hashing is eight lines here; a hash-ring library
+would bring virtual nodes and state we do not need for a handful of servers. A server that
+refused, timed out or answered 5xx is skipped for RASA_DOWN_SECONDS (per process), then tried
+again; when every server is marked down the conversation's own server is still tried, so a
+single server that comes back is used at once. The tracker store is shared (endpoints.yml) and
+Rasa's lock store serialises one conversation's turns, so a conversation keeps its state when it
+moves. Every call carries the JWT Rasa's API and the gateway channel require (RASA_JWT_SECRET).
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional, TypeVar
 
+import jwt
 import requests
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+JWT_USER = {"username": "tsunagi-gateway", "role": "admin"}
+JWT_LIFETIME = 300  # seconds; a token is reused until it has less than a minute left
+
 
 class RasaUnavailable(Exception):
     pass
+
+
+class _ServerDown(RasaUnavailable):
+    """This server cannot answer now (refused, timed out, 5xx): the next one may."""
 
 
 @dataclass
@@ -30,11 +52,49 @@ class BotTurn:
     feedback: Optional[dict[str, Any]] = field(default=None)
 
 
+def server_urls(rasa_urls: list[str], rasa_url: str) -> list[str]:
+    """RASA_URLS when set, else the one RASA_URL; without trailing slashes or repeats."""
+    urls = [u.strip().rstrip("/") for u in (rasa_urls or [rasa_url]) if u.strip()]
+    return list(dict.fromkeys(urls))
+
+
+def rendezvous_order(conversation_id: str, urls: list[str]) -> list[str]:
+    """The servers in this conversation's order of preference: the same in every process."""
+    def weight(url: str) -> int:
+        return int.from_bytes(hashlib.blake2b(f"{url}\n{conversation_id}".encode(), digest_size=8).digest(), "big")
+    return sorted(urls, key=weight, reverse=True)
+
+
+class _Token:
+    """The HS256 JWT of the contract, renewed before it expires."""
+
+    def __init__(self, secret: str):
+        self.secret = secret
+        self._lock = threading.Lock()
+        self._value, self._expires = "", 0.0
+
+    def header(self) -> dict[str, str]:
+        if not self.secret:
+            return {}
+        now = time.time()
+        with self._lock:
+            if self._expires - now < 60:
+                self._expires = now + JWT_LIFETIME
+                self._value = jwt.encode({"user": JWT_USER, "exp": int(self._expires)}, self.secret, algorithm="HS256")
+            return {"Authorization": f"Bearer {self._value}"}
+
+
 class RasaClient:
-    def __init__(self, base_url: str, channel_path: str, timeout: float):
-        self.base_url = base_url.rstrip("/")
+    def __init__(self, urls: list[str] | str, channel_path: str, timeout: float, jwt_secret: str = "",
+                 down_seconds: float = 10.0):
+        self.urls = server_urls([urls] if isinstance(urls, str) else urls, "")
+        if not self.urls:
+            raise ValueError("no Rasa server URL")
         self.channel_path = channel_path
         self.timeout = timeout
+        self.down_seconds = down_seconds
+        self._token = _Token(jwt_secret)
+        self._down_until: dict[str, float] = {}
         self._local = threading.local()
 
     @property
@@ -47,32 +107,74 @@ class RasaClient:
 
     def send(self, sender: str, text: str, language_hint: str) -> BotTurn:
         body = {"sender": sender, "message": text, "metadata": {"language_hint": language_hint}}
-        try:
-            response = self._http.post(self.base_url + self.channel_path, json=body, timeout=self.timeout)
-        except requests.RequestException as error:
-            raise RasaUnavailable(f"Rasa unreachable: {error}") from error
-        if response.status_code >= 300:
-            raise RasaUnavailable(f"Rasa answered {response.status_code}")
-        try:
-            payload = response.json()
-        except ValueError as error:
-            raise RasaUnavailable("Rasa answered something that is not JSON") from error
-        return parse_turn(payload)
+        return self._on_servers(sender, lambda url: parse_turn(self._post(url + self.channel_path, body)))
 
     def restart(self, sender: str) -> None:
-        url = f"{self.base_url}/conversations/{sender}/tracker/events"
-        try:
-            response = self._http.post(url, json=[{"event": "restart"}], timeout=self.timeout)
-            if response.status_code >= 300:
-                raise RasaUnavailable(f"Rasa answered {response.status_code} to the restart")
-        except requests.RequestException as error:
-            raise RasaUnavailable(f"Rasa unreachable: {error}") from error
+        self._on_servers(sender, lambda url: self._post(f"{url}/conversations/{sender}/tracker/events",
+                                                        [{"event": "restart"}]))
+
+    def server_for(self, sender: str) -> str:
+        """The server this conversation goes to now (the first of its order not marked down)."""
+        order = rendezvous_order(sender, self.urls)
+        return next((url for url in order if not self._is_down(url)), order[0])
 
     def ping(self) -> bool:
+        """Every server answers."""
+        return all(self.servers().values())
+
+    def servers(self) -> dict[str, bool]:
+        """Each server: does it answer now? (A check also updates what this process remembers.)"""
+        result = {}
+        for url in self.urls:
+            try:
+                up = self._http.get(url + "/", headers=self._token.header(),
+                                    timeout=min(self.timeout, 2.0)).status_code < 500
+            except requests.RequestException:
+                up = False
+            if up:
+                self._down_until.pop(url, None)
+            else:
+                self._mark_down(url, "did not answer the health check")
+            result[url] = up
+        return result
+
+    def _on_servers(self, sender: str, call: Callable[[str], T]) -> T:
+        order = rendezvous_order(sender, self.urls)
+        candidates = [url for url in order if not self._is_down(url)] or order[:1]
+        error: Optional[RasaUnavailable] = None
+        for url in candidates:
+            try:
+                result = call(url)
+            except _ServerDown as down:
+                self._mark_down(url, str(down))
+                error = down
+                continue
+            self._down_until.pop(url, None)
+            return result
+        raise error or RasaUnavailable("no Rasa server")
+
+    def _post(self, url: str, body: Any) -> Any:
         try:
-            return self._http.get(self.base_url + "/", timeout=min(self.timeout, 2.0)).status_code < 500
-        except requests.RequestException:
-            return False
+            response = self._http.post(url, json=body, headers=self._token.header(), timeout=self.timeout)
+        except requests.RequestException as error:
+            raise _ServerDown(f"Rasa unreachable: {type(error).__name__}") from error
+        if response.status_code >= 500:
+            raise _ServerDown(f"Rasa answered {response.status_code}")
+        if response.status_code >= 300:
+            # 401/403/404: the same on every server (a wrong secret or channel), not a server down.
+            raise RasaUnavailable(f"Rasa answered {response.status_code}")
+        try:
+            return response.json()
+        except ValueError as error:
+            raise RasaUnavailable("Rasa answered something that is not JSON") from error
+
+    def _is_down(self, url: str) -> bool:
+        return self._down_until.get(url, 0.0) > time.monotonic()
+
+    def _mark_down(self, url: str, why: str) -> None:
+        if not self._is_down(url):
+            log.warning("Rasa server %s is down (%s); skipped for %g s", url, why, self.down_seconds)
+        self._down_until[url] = time.monotonic() + self.down_seconds
 
 
 def parse_turn(payload: Any) -> BotTurn:

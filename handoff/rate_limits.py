@@ -1,8 +1,12 @@
 """Rate limits: at most N hits per window, the window starting at a key's first hit, counted in
 Redis when there is one (shared by all processes). Windows aligned to the clock would let
-2N hits through around a boundary (N at 11:59:59, N more at 12:00:00)."""
+2N hits through around a boundary (N at 11:59:59, N more at 12:00:00).
+
+While Redis is down each process counts on its own (a client may then get up to N hits per
+process), and goes back to Redis once it answers again: a limit never turns into a 500."""
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -10,6 +14,8 @@ from typing import Optional
 
 from .config import parse_rate
 from .errors import RateLimited
+
+log = logging.getLogger(__name__)
 
 
 class MemoryCounter:
@@ -30,10 +36,21 @@ class MemoryCounter:
 
 
 class RedisCounter:
-    def __init__(self, broker):
+    def __init__(self, broker, fallback: Optional[MemoryCounter] = None):
         self.broker = broker
+        self.fallback = fallback
 
     def hit(self, key: str, window: int, now: float) -> tuple[int, float]:
+        if self.fallback is None:
+            return self._hit(key, window)
+        if self.broker.usable:
+            try:
+                return self._hit(key, window)
+            except Exception as error:  # redis.RedisError or a socket error: Redis is gone
+                self.broker.failed(error)
+        return self.fallback.hit(key, window, now)
+
+    def _hit(self, key: str, window: int) -> tuple[int, float]:
         pipe = self.broker.client.pipeline()
         pipe.incr(key)
         pipe.pttl(key)

@@ -101,7 +101,8 @@ class AfterQuery(Body):
 
 class StreamQuery(Body):
     last_event_id: Optional[int] = Field(None, ge=0, le=INT32, description="resume after this event")
-    token: Optional[str] = Field(None, description="the customer token (EventSource cannot send headers)")
+    ticket: Optional[str] = Field(None, max_length=200, description="a stream ticket from POST .../stream-ticket "
+                                  "(EventSource cannot send the token in a header, and the token never goes in a URL)")
 
 
 class StreamHeaders(Body):
@@ -140,6 +141,11 @@ class DateRangeQuery(Body):
 
 class UnansweredQuery(DateRangeQuery, LanguageQuery):
     pass
+
+
+class KpisQuery(DateRangeQuery):
+    lang: Optional[Language] = Field(None, description="the language topics are named in (the dashboard's); "
+                                                       "DEFAULT_LANGUAGE when absent")
 
 
 class CannedReplyFields(Body):
@@ -237,6 +243,11 @@ class StartedConversation(BaseModel):
 
 
 class Exchange(BaseModel):
+class StreamTicket(BaseModel):
+    ticket: str = Field(description="opens this conversation's stream once: GET .../stream?ticket=")
+    expires_in: int = Field(description="seconds left to open the stream with it (STREAM_TICKET_SECONDS)")
+
+
     message: Message
     replies: list[Message]
 
@@ -258,6 +269,8 @@ class Session(BaseModel):
     agent: Agent
     csrf_token: Optional[str]
 
+    password_change_required: bool = Field(False, description="after a reset: every call but POST "
+                                                              "/api/agent/password answers 403 until it is made")
 
 class SignInToken(BaseModel):
     csrf_token: str
@@ -361,6 +374,7 @@ class Kpis(BaseModel):
     class TopTopic(BaseModel):
         topic: Optional[str] = None
         count: Optional[int] = None
+        title: Optional[str] = Field(None, description="the topic's title (data/topics) in `lang`; its id when it has none")
 
     class Csat(BaseModel):
         average: Optional[float] = None
@@ -406,6 +420,7 @@ class Kpis(BaseModel):
     top_topics: list[TopTopic]
     queue_wait_seconds: Figures
     first_response_seconds: Figures
+    offline_ticket_wait_seconds: Optional[Figures] = None
     handle_seconds: Figures
     csat: Csat
     effort: Effort
@@ -483,5 +498,88 @@ class ContentChange(Handled):
 
 
 class Health(BaseModel):
-    status: str
+    class RasaServer(BaseModel):
+        url: str
+        up: bool
+    status: str = Field(description="`ok`, `degraded` (200: a part in `degraded` is down, chat still works) or "
+                                    "`unavailable` (503: no database)")
     checks: dict[str, Any]
+    degraded: list[str] = Field(default=[], description="the parts down: `redis`, `rasa`")
+    rasa_servers: list[RasaServer] = []
+
+
+# Staff accounts and the audit log (admin API, handoff/agents.py, handoff/audit.py)
+
+Role = Literal["agent", "editor", "admin"]
+
+
+class PasswordChange(Body):
+    current_password: Text(1000, required=True)
+    new_password: Text(1000, required=True)
+
+
+class NewAgent(Body):
+    email: Email
+    name: Text(100, required=True)
+    role: Role = "agent"
+    password: Optional[Text(1000, required=True)] = Field(None, description="omitted: a temporary one is made, "
+                                                                            "to be changed at first sign-in")
+
+
+class PasswordReset(Body):
+    password: Optional[Text(1000, required=True)] = Field(None, description="omitted: a random temporary one")
+
+
+class RoleChange(Body):
+    role: Role
+
+
+class StaffMember(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: Role
+    active: bool
+    must_change_password: bool
+    open_conversations: int
+    created_at: Optional[str]
+
+
+class Staff(BaseModel):
+    agents: list[StaffMember]
+
+
+class StaffChange(BaseModel):
+    agent: StaffMember
+    temporary_password: Optional[str] = Field(None, description="shown once: hand it to the agent")
+    requeued_conversations: Optional[int] = Field(None, description="their conversations sent back to the queue")
+
+
+class AuditQuery(Body):
+    """Days in SUPPORT_TIMEZONE, both included; no dates: everything."""
+    actor_id: Optional[Integer(1, INT32)] = None
+    action: Optional[Text(40)] = None
+    first: Optional[date] = Field(None, alias="from")
+    last: Optional[date] = Field(None, alias="to")
+    page: Integer(1, INT32) = 1
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: str
+    actor_id: Optional[int]
+    actor: str
+    action: str
+    target_type: Optional[str]
+    target_id: Optional[str]
+    detail: dict[str, Any]
+    ip: Optional[str]
+    user_agent: Optional[str]
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntry]
+    page: int
+    per_page: int
+    total: int
+    actions: list[str]

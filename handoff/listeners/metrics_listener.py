@@ -1,16 +1,28 @@
-"""Metrics: one metric_events row per KPI-relevant happening, committed with the happening itself.
+"""Metrics: one metric_events row per KPI-relevant happening, committed with the happening itself,
+and the running totals in metric_counters moved in the same transaction.
 
-Rows, not prometheus_client counters in memory: every worker process's /metrics
-(operations.MetricEventsCollector) and the KPI dashboard read the same totals, kept over restarts.
+Rows, not prometheus_client counters in memory: every worker process and host reads the same
+totals, kept over restarts. The dashboard aggregates metric_events over a date range; /metrics
+(operations.MetricCountersCollector) reads the few metric_counters rows, so a scrape costs the
+same with a hundred events or ten million.
+
+A transaction adds its totals just before it commits, in one sorted batch: each counter row is
+locked only for the commit itself, and two transactions always lock counters in the same order,
+so they can wait for each other but never deadlock.
 """
 from __future__ import annotations
 
-from sqlalchemy import update
+from functools import lru_cache
+
+from sqlalchemy import event as orm_event, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import events
 from ..database import utcnow
 from ..events import Event, Listener
-from ..models import Conversation, MetricEvent
+from ..models import Conversation, MetricCounter, MetricEvent
+
+_PENDING = "tsunagi_metric_counts"  # session.info key: (name, label) -> [count, total]
 
 
 class MetricsListener(Listener):
@@ -32,7 +44,8 @@ class MetricsListener(Listener):
             if data.get("from_status") != "waiting":
                 rows.append(("handoff", data["reason"], None))
         elif event.name == events.CLAIMED:
-            rows.append(("claimed", None, data["wait_seconds"]))
+            # An offline ticket's wait (often overnight) is labelled, kept out of live-wait figures.
+            rows.append(("claimed", "offline" if data.get("offline") else None, data["wait_seconds"]))
         elif event.name == events.MESSAGE_CREATED:
             seconds = self._first_agent_reply(session, event)
             if seconds is not None:
@@ -50,6 +63,7 @@ class MetricsListener(Listener):
         for name, label, value in rows:
             session.add(MetricEvent(name=name, at=now, conversation_id=event.conversation_id, agent_id=event.agent_id,
                                     language=data.get("language"), label=label, value=value))
+        _count(session, rows)
 
     @staticmethod
     def _first_agent_reply(session, event: Event):
@@ -69,3 +83,37 @@ class MetricsListener(Listener):
         if first.rowcount != 1 or conversation.queued_at is None:
             return None
         return (message.created_at - conversation.queued_at).total_seconds()
+
+
+def _count(session, rows) -> None:
+    """Adds the rows to this transaction's pending totals; the first call hooks the commit."""
+    pending = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = {}
+        orm_event.listen(session, "before_commit", _add_to_counters)
+    for name, label, value in rows:
+        totals = pending.setdefault((name, label or ""), [0, 0.0])
+        totals[0] += 1
+        totals[1] += value or 0.0
+
+
+def _add_to_counters(session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    session.execute(_upsert(session.get_bind().dialect.name),
+                    [{"name": name, "label": label, "count": count, "total": total}
+                     for (name, label), (count, total) in sorted(pending.items())])
+
+
+@lru_cache(maxsize=None)
+def _upsert(dialect: str):
+    """INSERT ... ON CONFLICT (name, label) DO UPDATE SET count = count + excluded.count, ...:
+    one statement per transaction, built once per dialect."""
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    table = MetricCounter.__table__
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.name, table.c.label],
+        set_={"count": table.c.count + statement.excluded["count"],
+              "total": table.c.total + statement.excluded.total})

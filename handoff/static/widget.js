@@ -334,9 +334,17 @@
     // An element name of its own: the shop's `div` or `section` rules do not even match the host.
     this.host = h("tsunagi-chat", { id: "tsunagi-widget", "data-position": this.position, lang: this.lang });
     var root = this.root = this.host.attachShadow({ mode: "open" });
-    var style = h("style");
-    style.textContent = CSS;
-    root.appendChild(style);
+    // A constructed stylesheet, not a <style> element: a page whose Content-Security-Policy
+    // forbids inline styles (ours, and a careful shop's) still styles the widget.
+    if (root.adoptedStyleSheets !== undefined && typeof CSSStyleSheet === "function" && CSSStyleSheet.prototype.replaceSync) {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      root.adoptedStyleSheets = [sheet];
+    } else {
+      var style = h("style");
+      style.textContent = CSS;
+      root.appendChild(style);
+    }
     if (this.color) this.host.style.setProperty("--c", this.color);
     if (this.textColor) this.host.style.setProperty("--c-ink", this.textColor);
     if (this.color) this.host.style.setProperty("--c-soft", tint(this.color, 0.12));
@@ -573,9 +581,25 @@
 
   Widget.prototype.openStream = function () {
     var self = this;
+  // EventSource cannot send an Authorization header, and the conversation's token must never be
+  // in a URL (URLs end up in logs): each connection first asks, with the token in the header, for
+  // a ticket that opens this conversation's stream once, within a minute.
     if (!this.conversation || typeof EventSource === "undefined") return;
     this.closeStream();
-    var url = this.server + this.path("/stream") + "?token=" + encodeURIComponent(this.conversation.token);
+    var attempt = this.streamAttempt = (this.streamAttempt || 0) + 1;
+    this.api("POST", this.path("/stream-ticket"), {}).then(function (res) {
+      if (attempt !== self.streamAttempt || !self.conversation) return;  // closed or reopened meanwhile
+      self.connectStream(res.ticket);
+    }, function (err) {
+      if (attempt !== self.streamAttempt) return;
+      if (err.status === 401 || err.status === 403 || err.status === 404) return;  // the conversation is gone
+      self.streamFailed();
+    });
+  };
+
+  Widget.prototype.connectStream = function (ticket) {
+    var self = this;
+    var url = this.server + this.path("/stream") + "?ticket=" + encodeURIComponent(ticket);
     if (this.lastEventId !== null && this.lastEventId !== undefined) url += "&last_event_id=" + encodeURIComponent(this.lastEventId);
     var es = this.es = new EventSource(url);
     function track(e) {
@@ -600,19 +624,25 @@
     es.addEventListener("queue", function (e) { track(e); var d = parse(e); if (d) self.applyQueue(d.queue !== undefined ? d.queue : d); });
     es.addEventListener("typing", function (e) { track(e); var d = parse(e); if (d) self.applyTyping(d); });
     es.addEventListener("error", function () {
-      // We reconnect ourselves rather than leave it to EventSource, so every reconnect carries
-      // the last event id in the URL as well and is followed by a history catch-up.
+      // We reconnect ourselves rather than leave it to EventSource: a ticket opens the stream
+      // only once, so every reconnect gets a fresh one, carries the last event id in the URL as
+      // well and is followed by a history catch-up.
       if (self.es !== es) return;
-      self.closeStream();
-      self.streamLost = true;
-      self.renderBanner();
-      self.scheduleReconnect();
+      self.streamFailed();
     });
   };
 
   Widget.prototype.closeStream = function () {
     if (this.es) { this.es.close(); this.es = null; }
+  Widget.prototype.streamFailed = function () {
+    this.closeStream();
+    this.streamLost = true;
+    this.renderBanner();
+    this.scheduleReconnect();
+  };
+
     if (this.retryTimer) { clearTimeout(this.retryTimer); this.retryTimer = null; }
+    this.streamAttempt = (this.streamAttempt || 0) + 1;   // a ticket still on its way opens nothing
   };
 
   Widget.prototype.scheduleReconnect = function () {
@@ -720,6 +750,7 @@
       var ahead = Math.max(0, q.ahead !== undefined ? q.ahead : q.position - 1);
       var minutes = Math.max(1, Math.round((q.eta_seconds || 0) / 60));
       text = ahead === 0 ? t.queueNext : fmt(t.queue, { n: ahead, m: minutes, minutes: minutes === 1 ? "minute" : "minutes" });
+      // eta_seconds is null while no agent is online: the place in line, but no made-up minutes.
     }
     b.appendChild(h("span", { class: "spinner", "aria-hidden": "true" }));
     b.appendChild(h("span", { class: "queue-text", text: text }));

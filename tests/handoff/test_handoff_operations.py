@@ -84,7 +84,8 @@ def test_healthz_reports_each_dependency(client, rasa):
     rasa.stop()
     try:
         degraded = client.get("/healthz").get_json()
-        assert degraded["status"] == "ok" and degraded["checks"]["rasa"] is False
+        assert degraded["status"] == "degraded" and degraded["checks"]["rasa"] is False  # 200: chat still works
+        assert degraded["degraded"] == ["rasa"] and degraded["rasa_servers"] == [{"url": rasa.url, "up": False}]
     finally:
         rasa.start()
 

@@ -103,7 +103,9 @@ def test_events_cross_processes_through_redis_and_resume_on_the_other(two_server
                        headers=sign_in)
     csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
     agent_stream = stream(a.url + "/api/agent/stream", Cookie=f"tsunagi_session={agent.cookies['tsunagi_session']}")
-    customer_stream = stream(b.url + conv + "/stream?token=" + started["token"])
+    # The stream ticket is issued by process A and spent on process B: tickets are rows, not memory.
+    ticket = requests.post(a.url + conv + "/stream-ticket", headers=customer).json()["ticket"]
+    customer_stream = stream(b.url + conv + "/stream?ticket=" + ticket)
     assert agent.post(b.url + f"/api/agent/conversations/{started['id']}/claim", headers=csrf).status_code == 200
 
     # The agent writes through process A; the customer's stream is held by process B.
@@ -121,7 +123,7 @@ def test_events_cross_processes_through_redis_and_resume_on_the_other(two_server
     # While the customer is away, two more agent messages; the reconnect lands on the other process.
     for text in ("one", "two"):
         agent.post(b.url + f"/api/agent/conversations/{started['id']}/messages", json={"text": text}, headers=csrf)
-    resumed = stream(a.url + conv + "/stream?token=" + started["token"], **{"Last-Event-ID": str(last_seen)})
+    resumed = stream(a.url + conv + "/stream", **customer, **{"Last-Event-ID": str(last_seen)})
     texts = [resumed.next(timeout=10)["data"]["text"] for _ in range(3)]
     assert texts == ["thanks, from B", "one", "two"]
     resumed.response.close()

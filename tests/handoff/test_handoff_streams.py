@@ -18,12 +18,13 @@ def test_customer_stream_delivers_live_and_resumes_after_last_event_id(app, agen
     client = app.test_client()
     customer = Customer(client)
     customer.send("/request_human")
-    response, reader = open_stream(client, f"{customer.path}/stream?token={customer.token}")
+    response, reader = open_stream(client, f"{customer.path}/stream", **customer.headers)
     replayed = [reader.next() for _ in range(3)]  # the question, the bot's "connecting you", the status
     assert [e["event"] for e in replayed] == ["message", "message", "status"]
     assert [e["id"] for e in replayed] == [1, 2, 3]
     assert replayed[-1]["data"]["status"] == "waiting"
-    assert reader.next(kind="queue")["data"] == {"position": 1, "eta_seconds": 120}
+    # No agent online yet: the place in line, and no estimate (handoff/agent_queue.py).
+    assert reader.next(kind="queue")["data"] == {"position": 1, "eta_seconds": None}
 
     agent = agent_factory()
     agent.post(f"/api/agent/conversations/{customer.id}/claim")
@@ -51,7 +52,7 @@ def test_waiting_customers_see_their_queue_position_move(app, agent_factory):
     first, second = Customer(client), Customer(client)
     first.send("/request_human")
     second.send("/request_human")
-    response, reader = open_stream(client, f"{second.path}/stream?token={second.token}")
+    response, reader = open_stream(client, f"{second.path}/stream", **second.headers)
     assert reader.next(kind="queue")["data"]["position"] == 2
     agent = agent_factory()
     agent.post(f"/api/agent/conversations/{first.id}/claim")
@@ -104,7 +105,7 @@ def test_agents_status_events_name_the_owner_by_id_and_customers_by_name_only(ap
     assert event["data"]["agent_id"] == ben.agent["id"] and event["data"]["status"] == "assigned"
     reader.close()
 
-    _, customer_reader = open_stream(client, f"{customer.path}/stream?token={customer.token}")
+    _, customer_reader = open_stream(client, f"{customer.path}/stream", **customer.headers)
     transferred = customer_reader.until(lambda e: e["event"] == "status" and e["data"]["agent"] == {"name": "Ben"})
     assert "agent_id" not in transferred["data"]
     customer_reader.close()

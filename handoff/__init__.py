@@ -118,6 +118,7 @@ def _build_services(app: Flask) -> Services:
     from .rasa import RasaClient, server_urls
     from .rate_limits import MemoryCounter, RateLimiter, RedisCounter
     from .streams import StreamSettings
+    from .agent_queue import WaitEstimate
     from support_hours import SupportHours  # top-level: shared with the bot's actions
 
     c = app.config
@@ -132,7 +133,7 @@ def _build_services(app: Flask) -> Services:
     db.dispatcher = Dispatcher([
         LivePushListener(broker),
         MetricsListener(),
-        QueueListener(broker, db, c["QUEUE_ETA_SAMPLE"], c["QUEUE_DEFAULT_WAIT_SECONDS"]),
+        QueueListener(broker, db, WaitEstimate.from_config(c)),
         BotRestartListener(rasa, db),
         UnansweredListener(),
     ])
@@ -141,7 +142,7 @@ def _build_services(app: Flask) -> Services:
         db=db, broker=broker, rasa=rasa, hours=hours, gateway=Gateway(db, rasa, hours),
         limiter=RateLimiter(counter, c["REDIS_CHANNEL_PREFIX"]),
         stream_settings=StreamSettings(c["STREAM_HEARTBEAT_SECONDS"], c["STREAM_MAX_SECONDS"],
-                                       c["QUEUE_ETA_SAMPLE"], c["QUEUE_DEFAULT_WAIT_SECONDS"]),
+                                       WaitEstimate.from_config(c)),
     )
 
 

@@ -1,20 +1,50 @@
 """The queue agents work from, and what a waiting customer is told about it.
 
-Order: priority (high first), then the time the conversation joined the queue. A customer's
-estimated wait is their position times the median wait of recent claims (last 24 hours).
+Order: priority (high first), then the time the conversation joined the queue.
+
+The estimated wait comes from how fast the queue is actually served: the live claims of the last
+QUEUE_ETA_WINDOW_MINUTES, per agent who made them, times the agents online now. Offline tickets
+(opened outside support hours or with nobody there) never count: one claimed the next morning
+says nothing about how fast the live queue moves. With no claims in the window, each position
+counts QUEUE_DEFAULT_WAIT_SECONDS shared by the agents online; with no agent online there is no
+estimate (None), since nobody is serving the queue at any rate.
+
+"Online" is read from what agents do, so every process agrees without a presence service: an
+agent owns an open conversation, or claimed or resolved one in the last AGENT_ONLINE_MINUTES.
 """
 from __future__ import annotations
 
-import statistics
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from .database import utcnow
 from .lifecycle import Status
-from .models import Conversation, Message, MetricEvent
+from .models import Agent, Conversation, Message, MetricEvent
 from .transcript import iso
+
+# metric_events label of a claim of an offline ticket (handoff/listeners/metrics_listener.py).
+OFFLINE_CLAIM = "offline"
+
+
+@dataclass(frozen=True)
+class WaitEstimate:
+    """The wait estimate's settings (handoff/config.py)."""
+    window_minutes: int = 60
+    online_minutes: int = 15
+    default_wait: int = 120
+
+    @classmethod
+    def from_config(cls, config) -> "WaitEstimate":
+        return cls(config["QUEUE_ETA_WINDOW_MINUTES"], config["AGENT_ONLINE_MINUTES"],
+                   config["QUEUE_DEFAULT_WAIT_SECONDS"])
+
+
+def live_claims():
+    """metric_events rows of claims from the live queue (not offline tickets)."""
+    return (MetricEvent.name == "claimed", or_(MetricEvent.label.is_(None), MetricEvent.label != OFFLINE_CLAIM))
 
 
 def queue_order():
@@ -27,27 +57,50 @@ def waiting_ids(session) -> list[str]:
                                 .order_by(*queue_order())))
 
 
-def seconds_per_position(session, sample: int, default: int) -> float:
-    since = utcnow() - timedelta(hours=24)
-    waits = list(session.scalars(
-        select(MetricEvent.value).where(MetricEvent.name == "claimed", MetricEvent.at >= since,
-                                        MetricEvent.value.is_not(None))
-        .order_by(MetricEvent.at.desc()).limit(sample)))
-    return float(statistics.median(waits)) if waits else float(default)
+def agents_online(session, minutes: int, now: Optional[datetime] = None) -> set[int]:
+    """Active agents who own an open conversation or claimed or resolved one in the last `minutes`."""
+    since = (now or utcnow()) - timedelta(minutes=minutes)
+    owners = select(Conversation.agent_id).where(Conversation.status == Status.ASSIGNED.value,
+                                                 Conversation.agent_id.is_not(None))
+    acted = select(MetricEvent.agent_id).where(MetricEvent.name.in_(("claimed", "resolved")),
+                                               MetricEvent.at >= since, MetricEvent.agent_id.is_not(None))
+    ids = set(session.scalars(owners)) | set(session.scalars(acted))
+    if not ids:
+        return set()
+    return set(session.scalars(select(Agent.id).where(Agent.id.in_(ids), Agent.active.is_(True))))
 
 
-def position_of(conversation_id: str, positions: dict[str, int], per_position: float) -> Optional[dict[str, int]]:
+def seconds_per_position(session, estimate: WaitEstimate, now: Optional[datetime] = None) -> Optional[float]:
+    """Seconds each place in the queue adds to the wait, or None when no agent is online."""
+    now = now or utcnow()
+    online = len(agents_online(session, estimate.online_minutes, now))
+    if not online:
+        return None
+    window = estimate.window_minutes * 60
+    claimers = list(session.scalars(select(MetricEvent.agent_id).where(
+        *live_claims(), MetricEvent.at >= now - timedelta(seconds=window), MetricEvent.at <= now)))
+    if not claimers:
+        return estimate.default_wait / online
+    # Claims per second per agent who claimed in the window, times the agents there now.
+    staff_then = len({agent_id for agent_id in claimers if agent_id is not None}) or 1
+    return window * staff_then / (len(claimers) * online)
+
+
+def position_of(conversation_id: str, positions: dict[str, int],
+                per_position: Optional[float]) -> Optional[dict[str, Any]]:
     position = positions.get(conversation_id)
     if position is None:
         return None
-    return {"position": position, "eta_seconds": int(round(position * per_position))}
+    eta = None if per_position is None else int(round(position * per_position))
+    return {"position": position, "eta_seconds": eta}
 
 
-def snapshot(session, sample: int, default: int) -> dict[str, Any]:
+def snapshot(session, estimate: WaitEstimate) -> dict[str, Any]:
     """What the queue broadcast carries: every waiting conversation's place, so each stream
     looks up its own in constant time (hundreds of waiting streams read every broadcast)."""
     positions = {conversation_id: place for place, conversation_id in enumerate(waiting_ids(session), start=1)}
-    return {"positions": positions, "seconds_per_position": seconds_per_position(session, sample, default),
+    return {"positions": positions,
+            "seconds_per_position": seconds_per_position(session, estimate) if positions else None,
             "offline": session.scalar(select(func.count()).select_from(Conversation)
                                       .where(Conversation.status == Status.OFFLINE.value))}
 

@@ -1,4 +1,5 @@
-"""The KPI dashboard's figures, computed from metric_events over a date range (support time zone)."""
+"""The KPI dashboard's figures, computed from metric_events for the conversations started in a date
+range (support time zone), each followed to its outcome."""
 from __future__ import annotations
 
 import math
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from intents import NOT_TOPICS
+from .agent_queue import OFFLINE_CLAIM
 from .models import Agent, Conversation, MetricEvent
 from .transcript import iso
 
@@ -36,22 +38,41 @@ def day_range(first: date, last: date, timezone: str) -> tuple[datetime, datetim
     return (datetime.combine(first, time.min, zone), datetime.combine(last + timedelta(days=1), time.min, zone))
 
 
-def dashboard(session, first: date, last: date, timezone: str) -> dict[str, Any]:
+def dashboard(session, first: date, last: date, timezone: str, titles: Optional[dict[str, dict]] = None,
+              language: str = "en") -> dict[str, Any]:
+    """Every figure is about one cohort: the conversations started in the range, followed to their
+    outcome whenever it came (handed off or not, waited, answered, resolved, rated), so each rate
+    is a share of one set and stays between 0 and 1. A conversation started before the range is
+    not in it, even if it was handed off inside; one started inside counts its handoff after the end.
+
+    titles: topic id -> {language: title} (data/topics); top topics are named in `language`."""
     start, end = day_range(first, last, timezone)
+    cohort = (select(MetricEvent.conversation_id)
+              .where(MetricEvent.name == "conversation_started", MetricEvent.at >= start, MetricEvent.at < end)
+              .scalar_subquery())
+    # An outcome never precedes the start, so `at >= start` lets the (name, at) index narrow the scan.
     rows = session.execute(select(MetricEvent.name, MetricEvent.label, MetricEvent.value, MetricEvent.agent_id,
                                   MetricEvent.conversation_id, MetricEvent.at)
-                           .where(MetricEvent.at >= start, MetricEvent.at < end)).all()
+                           .where(MetricEvent.at >= start, MetricEvent.conversation_id.in_(cohort))).all()
     by_name: dict[str, list] = defaultdict(list)
     for row in rows:
         by_name[row.name].append(row)
 
-    conversations = len(by_name["conversation_started"])
+    started = {r.conversation_id: r.at for r in by_name["conversation_started"] if r.at < end}
+    conversations = len(started)
     handoffs = by_name["handoff"]
     handed_off = {r.conversation_id for r in handoffs}
     answered, fallbacks = by_name["topic_answered"], by_name["fallback"]
     bot_turns = len(answered) + len(fallbacks)
-    waits = [r.value for r in by_name["claimed"] if r.value is not None]
-    first_replies = [r.value for r in by_name["first_agent_reply"] if r.value is not None]
+    # Offline tickets wait for support to open (often overnight): their waits are reported apart,
+    # never in the live queue's figures.
+    live_claims = [r for r in by_name["claimed"] if r.label != OFFLINE_CLAIM]
+    offline_claims = [r for r in by_name["claimed"] if r.label == OFFLINE_CLAIM]
+    offline_only = {r.conversation_id for r in offline_claims} - {r.conversation_id for r in live_claims}
+    waits = [r.value for r in live_claims if r.value is not None]
+    offline_waits = [r.value for r in offline_claims if r.value is not None]
+    first_replies = [r.value for r in by_name["first_agent_reply"]
+                     if r.value is not None and r.conversation_id not in offline_only]
     handles = [r.value for r in by_name["resolved"] if r.value is not None]
     csat = [int(r.value) for r in by_name["rated"] if r.label == "csat"]
     ces = [int(r.value) for r in by_name["rated"] if r.label == "ces"]
@@ -78,8 +99,11 @@ def dashboard(session, first: date, last: date, timezone: str) -> dict[str, Any]
         "handoffs": len(handoffs),
         "handoff_reasons": dict(Counter(r.label for r in handoffs)),
         "fallback_rate": _rate(len(fallbacks), bot_turns),
-        "top_topics": [{"topic": topic, "count": count} for topic, count in topics.most_common(10)],
+        "top_topics": [{"topic": topic, "title": topic_title(topic, titles or {}, language), "count": count}
+                       for topic, count in topics.most_common(10)],
         "queue_wait_seconds": {"p50": percentile(waits, 0.5), "p90": percentile(waits, 0.9), "count": len(waits)},
+        "offline_ticket_wait_seconds": {"p50": percentile(offline_waits, 0.5), "p90": percentile(offline_waits, 0.9),
+                                        "count": len(offline_waits)},
         "first_response_seconds": {"p50": percentile(first_replies, 0.5), "p90": percentile(first_replies, 0.9),
                                    "count": len(first_replies)},
         "handle_seconds": {"p50": percentile(handles, 0.5), "p90": percentile(handles, 0.9),
@@ -89,8 +113,8 @@ def dashboard(session, first: date, last: date, timezone: str) -> dict[str, Any]
                  "satisfied_rate": _rate(sum(1 for s in csat if s >= 4), len(csat))},
         "effort": {"average": _mean(ces), "count": len(ces),
                    "distribution": {str(score): ces.count(score) for score in range(1, 6)}},
-        "per_day": _per_day(by_name, first, last, timezone),
-        "recent_ratings": _recent_ratings(session, start, end, agents),
+        "per_day": _per_day(started, handed_off, first, last, timezone),
+        "recent_ratings": _recent_ratings(session, cohort, agents),
         "agents": [{"agent_id": agent_id, "name": agents.get(agent_id, ""), "claimed": figures["claimed"],
                     "resolved": figures["resolved"], "open": open_now.get(agent_id, 0),
                     "handle_seconds_mean": _mean(figures["handle_seconds"])}
@@ -98,23 +122,31 @@ def dashboard(session, first: date, last: date, timezone: str) -> dict[str, Any]
     }
 
 
-def _per_day(by_name: dict[str, list], first: date, last: date, timezone: str) -> list[dict[str, Any]]:
-    """Conversations started and handoffs on each day of the range (support time zone), zeros included."""
+def topic_title(topic: str, titles: dict[str, dict], language: str) -> str:
+    """A topic's title in `language` (else in the other language), or its id when it has none."""
+    title = titles.get(topic) or {}
+    return title.get(language) or next((t for t in title.values() if t), None) or topic
+
+
+def _per_day(started: dict[str, datetime], handed_off: set[str], first: date, last: date,
+             timezone: str) -> list[dict[str, Any]]:
+    """Conversations started on each day of the range (support time zone), zeros included, and how
+    many of those were handed off (whenever)."""
     zone = ZoneInfo(timezone)
     days = {first + timedelta(days=n): {"conversations": 0, "handoffs": 0} for n in range((last - first).days + 1)}
-    for name, key in (("conversation_started", "conversations"), ("handoff", "handoffs")):
-        for row in by_name[name]:
-            day = days.get(row.at.astimezone(zone).date())
-            if day is not None:
-                day[key] += 1
+    for conversation_id, at in started.items():
+        day = days.get(at.astimezone(zone).date())
+        if day is not None:
+            day["conversations"] += 1
+            day["handoffs"] += conversation_id in handed_off
     return [{"date": day.isoformat(), **counts} for day, counts in days.items()]
 
 
-def _recent_ratings(session, start: datetime, end: datetime, agents: dict[int, str], limit: int = 20) -> list[dict]:
-    """The latest ratings in the range, newest first, with the customer's comment."""
+def _recent_ratings(session, cohort, agents: dict[int, str], limit: int = 20) -> list[dict]:
+    """The cohort's latest ratings, newest first, with the customer's comment."""
     rows = session.execute(select(Conversation.id, Conversation.csat, Conversation.ces, Conversation.rating_comment,
                                   Conversation.rated_at, Conversation.agent_id)
-                           .where(Conversation.rated_at >= start, Conversation.rated_at < end)
+                           .where(Conversation.id.in_(cohort), Conversation.rated_at.is_not(None))
                            .order_by(Conversation.rated_at.desc()).limit(limit)).all()
     return [{"conversation_id": r.id, "csat": r.csat, "ces": r.ces, "comment": r.rating_comment,
              "rated_at": iso(r.rated_at), "agent_name": agents.get(r.agent_id) if r.agent_id is not None else None}

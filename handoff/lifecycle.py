@@ -177,7 +177,7 @@ def claim(session, conversation_id: str, agent: Agent, default_limit: int, now: 
     """Exactly one agent wins a waiting conversation or offline ticket; the others get 409."""
     now = now or utcnow()
     won = _move(session, conversation_id, {Status.WAITING, Status.OFFLINE}, Status.ASSIGNED,
-                returning=(Conversation.queued_at, Conversation.language),
+                returning=(Conversation.queued_at, Conversation.language, Conversation.offline),
                 agent_id=agent.id, claimed_at=now, first_reply_at=None)
     if won is None:
         conversation = get_conversation(session, conversation_id)
@@ -185,11 +185,12 @@ def claim(session, conversation_id: str, agent: Agent, default_limit: int, now: 
             raise Conflict("already_claimed", "Another agent has already claimed this conversation.")
         raise Conflict("not_claimable", f"The conversation is {conversation.status}, not in the queue.")
     _check_capacity(session, agent, default_limit)
-    _, queued_at, language = won
+    _, queued_at, language, offline = won
     add_message(session, conversation_id, "system", system_text("agent_joined", language, name=agent.name), language)
     wait = (now - queued_at).total_seconds() if queued_at else None
     events.record(session, events.Event(events.CLAIMED, conversation_id, agent_id=agent.id,
-                                        data={"wait_seconds": wait, "agent_name": agent.name, "language": language}))
+                                        data={"wait_seconds": wait, "agent_name": agent.name, "language": language,
+                                              "offline": bool(offline)}))
     return get_conversation(session, conversation_id)
 
 

@@ -148,6 +148,11 @@ class KpisQuery(DateRangeQuery):
                                                        "DEFAULT_LANGUAGE when absent")
 
 
+class KpisQuery(DateRangeQuery):
+    lang: Optional[Language] = Field(None, description="the language topics are named in (the dashboard's); "
+                                                       "DEFAULT_LANGUAGE when absent")
+
+
 class CannedReplyFields(Body):
     language: Language
     title: Text(200, required=True)
@@ -223,7 +228,8 @@ class Message(BaseModel):
 class Conversation(BaseModel):
     class QueuePlace(BaseModel):
         position: int = Field(ge=1)
-        eta_seconds: int = Field(ge=0)
+        eta_seconds: Optional[int] = Field(ge=0, description="estimated seconds until an agent takes it; null "
+                                                             "when no agent is online")
 
     class AssignedAgent(BaseModel):
         name: str
@@ -373,6 +379,7 @@ class Figures(BaseModel):
 class Kpis(BaseModel):
     class TopTopic(BaseModel):
         topic: Optional[str] = None
+        title: Optional[str] = Field(None, description="the topic's title (data/topics) in `lang`; its id when it has none")
         count: Optional[int] = None
         title: Optional[str] = Field(None, description="the topic's title (data/topics) in `lang`; its id when it has none")
 
@@ -419,6 +426,7 @@ class Kpis(BaseModel):
     fallback_rate: Optional[float]
     top_topics: list[TopTopic]
     queue_wait_seconds: Figures
+    offline_ticket_wait_seconds: Optional[Figures] = None
     first_response_seconds: Figures
     offline_ticket_wait_seconds: Optional[Figures] = None
     handle_seconds: Figures

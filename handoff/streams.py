@@ -13,7 +13,7 @@ from typing import Iterator, Optional
 
 from sqlalchemy import select
 
-from .agent_queue import position_of, snapshot
+from .agent_queue import WaitEstimate, position_of, snapshot
 from .database import Database
 from .listeners.live_push_listener import AGENTS_CHANNEL, conversation_channel
 from .listeners.queue_listener import QUEUE_CHANNEL
@@ -35,11 +35,10 @@ def _stored_events(db: Database, conversation_id: str, after: int) -> list[Strea
 
 
 class StreamSettings:
-    def __init__(self, heartbeat: float, max_seconds: float, eta_sample: int, default_wait: int):
+    def __init__(self, heartbeat: float, max_seconds: float, wait_estimate: WaitEstimate):
         self.heartbeat = heartbeat
         self.max_seconds = max_seconds
-        self.eta_sample = eta_sample
-        self.default_wait = default_wait
+        self.wait_estimate = wait_estimate
 
 
 def customer_stream(db: Database, broker, settings: StreamSettings, conversation_id: str,
@@ -55,7 +54,7 @@ def customer_stream(db: Database, broker, settings: StreamSettings, conversation
             status = session.scalar(select(Conversation.status).where(Conversation.id == conversation_id))
             last_queue = None
             if status == "waiting":
-                state = snapshot(session, settings.eta_sample, settings.default_wait)
+                state = snapshot(session, settings.wait_estimate)
                 last_queue = position_of(conversation_id, state["positions"], state["seconds_per_position"])
                 if last_queue:
                     yield sse("queue", last_queue)

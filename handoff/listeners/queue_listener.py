@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from .. import events
-from ..agent_queue import snapshot
+from ..agent_queue import WaitEstimate, snapshot
 from ..events import Event, Listener
 
 log = logging.getLogger(__name__)
@@ -16,16 +16,15 @@ QUEUE_CHANNEL = "queue"
 class QueueListener(Listener):
     handles = events.QUEUE_CHANGES
 
-    def __init__(self, broker, db, sample: int, default_wait: int):
+    def __init__(self, broker, db, estimate: WaitEstimate):
         self.broker = broker
         self.db = db
-        self.sample = sample
-        self.default_wait = default_wait
+        self.estimate = estimate
 
     def after_commit_batch(self, batch: list[Event]) -> None:
         # One broadcast per commit: it carries the whole order, so the last change sums up all.
         with self.db.reading() as session:
-            state = snapshot(session, self.sample, self.default_wait)
+            state = snapshot(session, self.estimate)
         state["conversation_id"] = batch[-1].conversation_id
         state["change"] = batch[-1].name
         self.broker.publish(QUEUE_CHANNEL, state)

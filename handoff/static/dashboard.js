@@ -30,6 +30,11 @@
     return value === null || value === undefined ? "–" : C.duration(value);
   }
 
+  // A topic by its title in the console's language (the server names it; the id when it has no title).
+  function topicName(t) {
+    return t.title || t.topic;
+  }
+
   function reasonLabel(reason) {
     return T["reason_" + reason] || reason;
   }
@@ -118,9 +123,9 @@
     var topics = k.top_topics || [];
     draw("top_topics", {
       type: "bar",
-      data: { labels: topics.map(function (t) { return t.topic; }), datasets: [{ data: topics.map(function (t) { return t.count; }), backgroundColor: GREEN, borderRadius: 6 }] },
+      data: { labels: topics.map(topicName), datasets: [{ data: topics.map(function (t) { return t.count; }), backgroundColor: GREEN, borderRadius: 6 }] },
       options: barOptions({ indexAxis: "y", scales: { x: { beginAtZero: true, ticks: { precision: 0 }, grid: { color: "#eef1f0" } }, y: { grid: { display: false } } } })
-    }, topics.map(function (t) { return t.topic + ": " + t.count; }).join(", "), !topics.length);
+    }, topics.map(function (t) { return topicName(t) + ": " + t.count; }).join(", "), !topics.length);
 
     // Queue wait, first response and handle time: seconds while they are short, else minutes
     var timeLabels = [T.kpi_queue_wait, T.kpi_first_response, T.kpi_handle_time];
@@ -196,7 +201,8 @@
 
   function load(initial) {
     var from = $("range-from").value, to = $("range-to").value;
-    var query = initial ? "" : "?from=" + encodeURIComponent(from) + "&to=" + encodeURIComponent(to);
+    var query = "?lang=" + encodeURIComponent(C.config.lang || "ja") +
+      (initial ? "" : "&from=" + encodeURIComponent(from) + "&to=" + encodeURIComponent(to));
     $("range-label").textContent = T.loading;
     return C.api("GET", "/api/admin/kpis" + query).then(function (k) {
       if (initial) {

@@ -45,6 +45,7 @@
       agentTyping: "{name}が入力中",
       queue: "担当者におつなぎしています：あと{n}人、約{m}分",
       queueNext: "担当者におつなぎしています：まもなくおつなぎします",
+      queueAhead: "担当者におつなぎしています：あと{n}人",
       queueUnknown: "担当者におつなぎしています…",
       you: "あなた",
       bot: "アシスタント",
@@ -98,6 +99,7 @@
       agentTyping: "{name} is typing",
       queue: "Connecting you to a person: {n} ahead of you, about {m} {minutes}",
       queueNext: "Connecting you to a person: you are next",
+      queueAhead: "Connecting you to a person: {n} ahead of you",
       queueUnknown: "Connecting you to a person…",
       you: "You",
       bot: "Assistant",
@@ -748,8 +750,10 @@
     if (q && typeof q.position === "number") {
       // position counts the customer too: 1 means first in line, nobody ahead.
       var ahead = Math.max(0, q.ahead !== undefined ? q.ahead : q.position - 1);
+      // eta_seconds is null while no agent is online: the place in line, but no made-up minutes.
       var minutes = Math.max(1, Math.round((q.eta_seconds || 0) / 60));
-      text = ahead === 0 ? t.queueNext : fmt(t.queue, { n: ahead, m: minutes, minutes: minutes === 1 ? "minute" : "minutes" });
+      text = ahead === 0 ? t.queueNext : typeof q.eta_seconds !== "number" ? fmt(t.queueAhead, { n: ahead })
+        : fmt(t.queue, { n: ahead, m: minutes, minutes: minutes === 1 ? "minute" : "minutes" });
       // eta_seconds is null while no agent is online: the place in line, but no made-up minutes.
     }
     b.appendChild(h("span", { class: "spinner", "aria-hidden": "true" }));

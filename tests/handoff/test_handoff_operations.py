@@ -47,7 +47,7 @@ def test_kpis_and_metrics_after_a_day_of_work(app, client):
     assert kpis["containment_rate"] == round(1 / 3, 4) and kpis["handoff_rate"] == round(2 / 3, 4)
     assert kpis["handoff_reasons"] == {"complaint": 1, "repeated_fallback": 1}
     assert kpis["fallback_rate"] == 0.5  # 2 fallbacks of 4 bot turns (shipping, complaint, blah, blah blah)
-    assert kpis["top_topics"] == [{"topic": "shipping_fee", "count": 1}]
+    assert kpis["top_topics"] == [{"topic": "shipping_fee", "title": "送料について", "count": 1}]  # DEFAULT_LANGUAGE ja
     assert kpis["queue_wait_seconds"]["count"] == 1 and kpis["first_response_seconds"]["count"] == 1
     assert kpis["handle_seconds"]["count"] == 1
     assert kpis["csat"] == {"average": 3.5, "count": 2, "distribution": {"1": 0, "2": 1, "3": 0, "4": 0, "5": 1},

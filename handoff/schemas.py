@@ -148,11 +148,6 @@ class KpisQuery(DateRangeQuery):
                                                        "DEFAULT_LANGUAGE when absent")
 
 
-class KpisQuery(DateRangeQuery):
-    lang: Optional[Language] = Field(None, description="the language topics are named in (the dashboard's); "
-                                                       "DEFAULT_LANGUAGE when absent")
-
-
 class CannedReplyFields(Body):
     language: Language
     title: Text(200, required=True)
@@ -248,12 +243,12 @@ class StartedConversation(BaseModel):
     language: Language
 
 
-class Exchange(BaseModel):
 class StreamTicket(BaseModel):
     ticket: str = Field(description="opens this conversation's stream once: GET .../stream?ticket=")
     expires_in: int = Field(description="seconds left to open the stream with it (STREAM_TICKET_SECONDS)")
 
 
+class Exchange(BaseModel):
     message: Message
     replies: list[Message]
 
@@ -274,9 +269,9 @@ class Agent(BaseModel):
 class Session(BaseModel):
     agent: Agent
     csrf_token: Optional[str]
-
     password_change_required: bool = Field(False, description="after a reset: every call but POST "
                                                               "/api/agent/password answers 403 until it is made")
+
 
 class SignInToken(BaseModel):
     csrf_token: str
@@ -381,7 +376,6 @@ class Kpis(BaseModel):
         topic: Optional[str] = None
         title: Optional[str] = Field(None, description="the topic's title (data/topics) in `lang`; its id when it has none")
         count: Optional[int] = None
-        title: Optional[str] = Field(None, description="the topic's title (data/topics) in `lang`; its id when it has none")
 
     class Csat(BaseModel):
         average: Optional[float] = None
@@ -428,7 +422,6 @@ class Kpis(BaseModel):
     queue_wait_seconds: Figures
     offline_ticket_wait_seconds: Optional[Figures] = None
     first_response_seconds: Figures
-    offline_ticket_wait_seconds: Optional[Figures] = None
     handle_seconds: Figures
     csat: Csat
     effort: Effort

@@ -581,11 +581,11 @@
 
   // ---- live stream -------------------------------------------------------------------------
 
-  Widget.prototype.openStream = function () {
-    var self = this;
   // EventSource cannot send an Authorization header, and the conversation's token must never be
   // in a URL (URLs end up in logs): each connection first asks, with the token in the header, for
   // a ticket that opens this conversation's stream once, within a minute.
+  Widget.prototype.openStream = function () {
+    var self = this;
     if (!this.conversation || typeof EventSource === "undefined") return;
     this.closeStream();
     var attempt = this.streamAttempt = (this.streamAttempt || 0) + 1;
@@ -634,8 +634,6 @@
     });
   };
 
-  Widget.prototype.closeStream = function () {
-    if (this.es) { this.es.close(); this.es = null; }
   Widget.prototype.streamFailed = function () {
     this.closeStream();
     this.streamLost = true;
@@ -643,8 +641,10 @@
     this.scheduleReconnect();
   };
 
-    if (this.retryTimer) { clearTimeout(this.retryTimer); this.retryTimer = null; }
+  Widget.prototype.closeStream = function () {
     this.streamAttempt = (this.streamAttempt || 0) + 1;   // a ticket still on its way opens nothing
+    if (this.es) { this.es.close(); this.es = null; }
+    if (this.retryTimer) { clearTimeout(this.retryTimer); this.retryTimer = null; }
   };
 
   Widget.prototype.scheduleReconnect = function () {
@@ -754,7 +754,6 @@
       var minutes = Math.max(1, Math.round((q.eta_seconds || 0) / 60));
       text = ahead === 0 ? t.queueNext : typeof q.eta_seconds !== "number" ? fmt(t.queueAhead, { n: ahead })
         : fmt(t.queue, { n: ahead, m: minutes, minutes: minutes === 1 ? "minute" : "minutes" });
-      // eta_seconds is null while no agent is online: the place in line, but no made-up minutes.
     }
     b.appendChild(h("span", { class: "spinner", "aria-hidden": "true" }));
     b.appendChild(h("span", { class: "queue-text", text: text }));

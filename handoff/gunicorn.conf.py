@@ -18,6 +18,9 @@ timeout = 30
 graceful_timeout = 5
 keepalive = 5
 accesslog = os.environ.get("HANDOFF_ACCESS_LOG") or None
+# gunicorn's default format logs the request line with its query string; ours logs the path only
+# (%(U)s), so no query parameter (a stream ticket, a search) ever reaches the access log.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'
 
 
 def on_starting(server):

@@ -58,6 +58,8 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     logging.basicConfig(level=app.config["LOG_LEVEL"])
+    from .auth import SessionCookies
+    app.session_interface = SessionCookies()  # Secure whenever the request came over HTTPS
     if app.config["TRUSTED_PROXIES"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=app.config["TRUSTED_PROXIES"])
 
@@ -109,6 +111,7 @@ def _build_services(app: Flask) -> Services:
     from .database import Database, make_engine
     from .events import Dispatcher
     from .gateway import Gateway
+    from .listeners.audit_listener import AuditListener
     from .listeners.bot_restart_listener import BotRestartListener
     from .listeners.live_push_listener import LivePushListener
     from .listeners.metrics_listener import MetricsListener
@@ -136,6 +139,7 @@ def _build_services(app: Flask) -> Services:
         QueueListener(broker, db, WaitEstimate.from_config(c)),
         BotRestartListener(rasa, db),
         UnansweredListener(),
+        AuditListener(),
     ])
     counter = RedisCounter(broker, fallback=MemoryCounter()) if c["REDIS_URL"] else MemoryCounter()
     return Services(

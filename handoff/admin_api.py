@@ -1,13 +1,17 @@
-"""Admin API (/api/admin): the KPI dashboard, unanswered questions for editors, canned replies."""
+"""Admin API (/api/admin): the KPI dashboard, unanswered questions for editors, canned replies, staff
+accounts and the audit log."""
 from __future__ import annotations
 
+import secrets
 from datetime import date, timedelta
 from pathlib import Path
 
-from flask import Blueprint, current_app
+from flask import Blueprint, Response, current_app, g
 from sqlalchemy import select
 
 from . import schemas
+from . import agents as staff
+from .audit import ACTIONS, Actor, Filters, csv_rows, entry_json, page_of, start_of_day
 from .auth import agent_required
 from .canned_replies import canned_reply_json, delete_canned_reply, save_canned_reply
 from .content_files import ContentError, ContentFiles
@@ -107,3 +111,113 @@ def remove_canned_reply(reply_id):
     with services().db.writing() as session:
         delete_canned_reply(session, reply_id)
     return "", 204
+
+
+# Staff accounts
+
+def _staff_member(session, agent) -> dict:
+    return staff.staff_json(agent, staff.open_counts(session).get(agent.id, 0))
+
+
+@bp.get("/agents")
+@agent_required("admin")
+@endpoint({200: schemas.Staff}, AGENT)
+def list_staff():
+    """Every account, active or not (admin)."""
+    with services().db.reading() as session:
+        counts = staff.open_counts(session)
+        return {"agents": [staff.staff_json(a, counts.get(a.id, 0)) for a in staff.list_all_agents(session)]}
+
+
+@bp.post("/agents")
+@agent_required("admin")
+@endpoint({201: schemas.StaffChange}, AGENT, body=schemas.NewAgent)
+def create_staff(body: schemas.NewAgent):
+    """Create an account; without a password, a temporary one to change at first sign-in (admin)."""
+    temporary = None if body.password else secrets.token_urlsafe(12)
+    with services().db.writing() as session:
+        agent = staff.create_agent(session, body.email, body.name, body.role, body.password or temporary,
+                                   actor=Actor.of(g.agent), must_change_password=temporary is not None)
+        return {"agent": _staff_member(session, agent), "temporary_password": temporary}, 201
+
+
+@bp.post("/agents/<int:agent_id>/deactivate")
+@agent_required("admin")
+@endpoint({200: schemas.StaffChange}, AGENT)
+def deactivate_staff(agent_id):
+    """Deactivate: the agent's sessions end at once and their conversations go back to the queue;
+    409 last_admin for the last active admin (admin)."""
+    with services().db.writing() as session:
+        agent = staff.find_agent(session, str(agent_id))
+        requeued = staff.deactivate(session, agent, Actor.of(g.agent))
+        return {"agent": _staff_member(session, agent), "requeued_conversations": requeued}
+
+
+@bp.post("/agents/<int:agent_id>/reactivate")
+@agent_required("admin")
+@endpoint({200: schemas.StaffChange}, AGENT)
+def reactivate_staff(agent_id):
+    """Reactivate a deactivated account (admin)."""
+    with services().db.writing() as session:
+        agent = staff.find_agent(session, str(agent_id))
+        staff.reactivate(session, agent, Actor.of(g.agent))
+        return {"agent": _staff_member(session, agent)}
+
+
+@bp.post("/agents/<int:agent_id>/reset-password")
+@agent_required("admin")
+@endpoint({200: schemas.StaffChange}, AGENT, body=schemas.PasswordReset)
+def reset_staff_password(agent_id, body: schemas.PasswordReset):
+    """Set a password, or make a temporary one (answered once); the agent must change it at next
+    sign-in, and their sessions end (admin)."""
+    with services().db.writing() as session:
+        agent = staff.find_agent(session, str(agent_id))
+        temporary = staff.reset_password(session, agent, Actor.of(g.agent), body.password)
+        return {"agent": _staff_member(session, agent), "temporary_password": temporary}
+
+
+@bp.post("/agents/<int:agent_id>/role")
+@agent_required("admin")
+@endpoint({200: schemas.StaffChange}, AGENT, body=schemas.RoleChange)
+def change_staff_role(agent_id, body: schemas.RoleChange):
+    """Change a role; effective at the agent's next request; 409 last_admin for the last active admin (admin)."""
+    with services().db.writing() as session:
+        agent = staff.find_agent(session, str(agent_id))
+        staff.set_role(session, agent, Actor.of(g.agent), body.role)
+        return {"agent": _staff_member(session, agent)}
+
+
+# The audit log: read and export only; no route changes or deletes an entry.
+
+def _audit_filters(query: schemas.AuditQuery) -> Filters:
+    if query.action and query.action not in ACTIONS:
+        raise InvalidInput("invalid_parameter", f"'action' must be one of {', '.join(ACTIONS)}.")
+    if query.first and query.last and query.first > query.last:
+        raise InvalidInput("invalid_parameter", "'from' must not be after 'to'.")
+    zone = current_app.config["SUPPORT_TIMEZONE"]
+    return Filters(actor_id=query.actor_id, action=query.action, start=start_of_day(query.first, zone),
+                   end=start_of_day(query.last + timedelta(days=1), zone) if query.last else None)
+
+
+@bp.get("/audit")
+@agent_required("admin")
+@endpoint({200: schemas.AuditPage}, AGENT, query=schemas.AuditQuery)
+def audit_log(query: schemas.AuditQuery):
+    """Staff actions, newest first, AUDIT_PAGE_SIZE a page; filters: actor_id, action, from, to (admin)."""
+    filters = _audit_filters(query)
+    per_page = current_app.config["AUDIT_PAGE_SIZE"]
+    with services().db.reading() as session:
+        entries, total = page_of(session, filters, query.page, per_page)
+    return {"entries": [entry_json(e) for e in entries], "page": query.page, "per_page": per_page, "total": total,
+            "actions": list(ACTIONS)}
+
+
+@bp.get("/audit.csv")
+@agent_required("admin")
+@endpoint({200: "text/csv"}, AGENT, query=schemas.AuditQuery)
+def audit_export(query: schemas.AuditQuery):
+    """The matching entries as CSV, oldest first, every page (admin)."""
+    filters = _audit_filters(query)
+    name = "tsunagi-audit-" + utcnow().strftime("%Y%m%d-%H%M%S") + ".csv"
+    return Response(csv_rows(services().db, filters), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})

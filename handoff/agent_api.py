@@ -10,10 +10,12 @@ from sqlalchemy import select
 
 from . import agent_desk, schemas
 from .agent_queue import first_questions, last_message_times, queue_items
-from .agents import agent_json, authenticate, list_agents, open_counts
+from . import events
+from .agents import agent_json, agent_of_session, change_own_password, list_agents, open_counts, sign_in
+from .audit import Actor
 from .auth import agent_required, check_csrf, csrf_token, ensure_csrf_token, has_role, log_in, log_out
 from .canned_replies import canned_reply_json, list_canned_replies
-from .errors import ApiError, Unauthorized
+from .errors import ApiError
 from .lifecycle import Status, claim, get_conversation, hand_back, resolve, transfer
 from .models import Agent, Conversation
 from .openapi import AGENT, PUBLIC, endpoint
@@ -87,23 +89,37 @@ def _sign_in_form(view):
 @_sign_in_form
 @endpoint({200: schemas.Session}, [{"csrfToken": []}], body=schemas.Login)
 def login(body: schemas.Login):
-    """Log in (X-CSRF-Token from the sign-in page or GET /api/agent/login; application/json only, else 415)."""
-    services().limiter.check("login", request.remote_addr or "unknown", current_app.config["RATE_LIMIT_LOGIN"])
-    with services().db.reading() as session:
-        agent = authenticate(session, body.email, body.password)
-    if agent is None:
-        raise Unauthorized("invalid_credentials", "Wrong e-mail or password.")
+    """Log in (X-CSRF-Token from the sign-in page or GET /api/agent/login; application/json only, else 415).
+    Throttled per address (RATE_LIMIT_LOGIN) and per account (RATE_LIMIT_LOGIN_PER_ACCOUNT): 429."""
+    s = services()
+    agent = sign_in(s.db, s.limiter, current_app.config, body.email, body.password, request.remote_addr or "unknown")
     token = log_in(agent)
-    return {"agent": agent_json(agent), "csrf_token": token}
+    return {"agent": agent_json(agent), "csrf_token": token,
+            "password_change_required": bool(agent.must_change_password)}
 
 
 @bp.post("/logout")
-@agent_required()
+@agent_required(while_password_change=True)
 @endpoint({204: None}, AGENT)
 def logout():
     """Log out."""
+    with services().db.writing() as session:
+        events.record(session, events.Event(events.LOGGED_OUT, agent_id=g.agent.id, data={
+            "actor": Actor.of(g.agent), "target_agent_id": g.agent.id}))
     log_out()
     return "", 204
+
+
+@bp.post("/password")
+@agent_required(while_password_change=True)
+@endpoint({200: schemas.Session}, AGENT, body=schemas.PasswordChange)
+def change_password(body: schemas.PasswordChange):
+    """Change one's own password (required after a reset); the agent's other sessions end."""
+    with services().db.writing() as session:
+        agent = session.get(Agent, g.agent.id, with_for_update=True, populate_existing=True)
+        change_own_password(session, agent, body.current_password, body.new_password)
+    token = log_in(agent)  # this session carries on with the account's new epoch
+    return {"agent": agent_json(agent), "csrf_token": token, "password_change_required": False}
 
 
 @bp.get("/me")
@@ -252,5 +268,7 @@ def canned_replies(query: schemas.LanguageQuery):
 def stream():
     """Live queue changes and the agent's conversation events."""
     s = services()
-    return Response(agent_stream(s.broker, s.stream_settings, g.agent.id), mimetype="text/event-stream",
+    agent_id, epoch = g.agent.id, g.agent.session_epoch
+    still_signed_in = lambda: agent_of_session(s.db, agent_id, epoch) is not None  # noqa: E731
+    return Response(agent_stream(s.broker, s.stream_settings, agent_id, still_signed_in), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

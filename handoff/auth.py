@@ -6,7 +6,8 @@ import hmac
 import secrets
 from typing import Optional
 
-from flask import current_app, g, request, session
+from flask import current_app, g, has_request_context, request, session
+from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from .errors import Forbidden, Unauthorized
@@ -49,9 +50,19 @@ def require_customer(conversation_id: str) -> None:
 
 # Agents
 
+class SessionCookies(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came over HTTPS: directly, or through a
+    trusted proxy's X-Forwarded-Proto (ProxyFix, TRUSTED_PROXIES > 0, sets the request's scheme);
+    an untrusted client's header changes nothing. SESSION_COOKIE_SECURE forces it on always."""
+
+    def get_cookie_secure(self, app) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"] or (has_request_context() and request.is_secure))
+
+
 def log_in(agent) -> str:
     session.clear()
     session["agent_id"] = agent.id
+    session["epoch"] = agent.session_epoch  # the session ends when the account's epoch moves on
     session["csrf"] = secrets.token_urlsafe(32)
     session.permanent = True
     return session["csrf"]
@@ -85,19 +96,29 @@ def has_role(agent, role: str) -> bool:
     return ROLES.index(agent.role) >= ROLES.index(role)
 
 
-def agent_required(role: str = "agent"):
-    """Loads the logged-in, active agent into g.agent; 401 without a session, 403 without the role."""
+def signed_in_agent():
+    """The session's agent while the account is active and the session current, else None."""
+    from .agents import load_agent
+
+    agent_id = session.get("agent_id")
+    return load_agent(agent_id, session.get("epoch", 0)) if agent_id is not None else None
+
+
+def agent_required(role: str = "agent", while_password_change: bool = False):
+    """Loads the logged-in, active agent into g.agent; 401 without a (current) session, 403 without
+    the role, and 403 password_change_required after a reset, except on the views marked
+    while_password_change (changing the password, logging out)."""
     def decorate(view):
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
-            from .agents import load_agent
-
-            agent_id = session.get("agent_id")
-            agent = load_agent(agent_id) if agent_id is not None else None
+            agent = signed_in_agent()
             if agent is None:
                 raise Unauthorized("login_required", "Log in as an agent first.")
             if request.method not in ("GET", "HEAD", "OPTIONS"):
                 check_csrf()
+            if agent.must_change_password and not while_password_change:
+                raise Forbidden("password_change_required",
+                                "Choose a new password first: POST /api/agent/password.")
             if not has_role(agent, role):
                 raise Forbidden("role_required", f"This needs the {role} role.")
             g.agent = agent

@@ -1,4 +1,5 @@
-"""Command line: `flask --app handoff db-upgrade` and `flask --app handoff agents ...`."""
+"""Command line: `flask --app handoff db-upgrade` and `flask --app handoff agents create|list|deactivate|
+reactivate|reset-password|set-role ...`."""
 from __future__ import annotations
 
 import os
@@ -38,22 +39,82 @@ def register_commands(app: Flask) -> None:
     def create(email, name, role, password, max_concurrent):
         """Create an agent account (the password is stored hashed)."""
         from .agents import create_agent
+        from .audit import Actor
         from .errors import ApiError
 
         try:
             with current_app.extensions["tsunagi"].db.writing() as session:
-                agent = create_agent(session, email, name, role, password, max_concurrent)
+                agent = create_agent(session, email, name, role, password, max_concurrent, actor=Actor.command_line())
         except ApiError as error:
             raise click.ClickException(error.message)
         click.echo(f"agent {agent.id} {agent.email} ({agent.role}) created")
 
     @agents.command("list")
-    def list_command():
-        """List active agents."""
-        from .agents import list_agents
+    @click.option("--all", "everyone", is_flag=True, help="Deactivated accounts too.")
+    def list_command(everyone):
+        """List active agents (--all: deactivated ones too)."""
+        from .agents import list_agents, list_all_agents
 
         with current_app.extensions["tsunagi"].db.reading() as session:
-            for agent in list_agents(session):
-                click.echo(f"{agent.id}\t{agent.email}\t{agent.name}\t{agent.role}")
+            for agent in (list_all_agents if everyone else list_agents)(session):
+                state = "" if agent.active else "\tdeactivated"
+                click.echo(f"{agent.id}\t{agent.email}\t{agent.name}\t{agent.role}{state}")
+
+    def account_change(change):
+        """Runs change(session, agent, actor) on the agent named by id or e-mail, in one transaction
+        with its audit entry (actor: cli:<OS user>); an ApiError becomes a clean CLI error."""
+        from .agents import find_agent
+        from .audit import Actor
+        from .errors import ApiError
+
+        def run(who, *args):
+            try:
+                with current_app.extensions["tsunagi"].db.writing() as session:
+                    agent = find_agent(session, who)
+                    return agent, change(session, agent, Actor.command_line(), *args)
+            except ApiError as error:
+                raise click.ClickException(error.message)
+        return run
+
+    @agents.command("deactivate")
+    @click.argument("agent")
+    def deactivate_command(agent):
+        """Deactivate AGENT (id or e-mail): their sessions end, their conversations go back to the queue."""
+        from .agents import deactivate
+
+        found, requeued = account_change(deactivate)(agent)
+        click.echo(f"agent {found.id} {found.email} deactivated; {requeued} conversation(s) back in the queue")
+
+    @agents.command("reactivate")
+    @click.argument("agent")
+    def reactivate_command(agent):
+        """Reactivate AGENT (id or e-mail)."""
+        from .agents import reactivate
+
+        found, _ = account_change(reactivate)(agent)
+        click.echo(f"agent {found.id} {found.email} reactivated")
+
+    @agents.command("reset-password")
+    @click.argument("agent")
+    @click.option("--password", default=None, help="The new password; omitted: a temporary one is printed once. "
+                                                   "Either way it must be changed at next sign-in.")
+    def reset_password_command(agent, password):
+        """Reset AGENT's password (id or e-mail); their sessions end."""
+        from .agents import reset_password
+
+        found, temporary = account_change(reset_password)(agent, password)
+        click.echo(f"agent {found.id} {found.email}: password reset; it must be changed at next sign-in")
+        if temporary:
+            click.echo(f"temporary password: {temporary}")
+
+    @agents.command("set-role")
+    @click.argument("agent")
+    @click.argument("role", type=click.Choice(["agent", "editor", "admin"]))
+    def set_role_command(agent, role):
+        """Give AGENT (id or e-mail) another ROLE, effective at their next request."""
+        from .agents import set_role
+
+        found, _ = account_change(set_role)(agent, role)
+        click.echo(f"agent {found.id} {found.email} is now {found.role}")
 
     app.cli.add_command(agents)

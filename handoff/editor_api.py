@@ -17,7 +17,7 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, g
 
-from . import schemas
+from . import events, schemas
 from .admin_api import _date_range
 from .auth import agent_required
 from .content_files import ContentError, ContentFiles
@@ -68,6 +68,15 @@ def _dates(value):
     return iso(value) if hasattr(value, "isoformat") else value
 
 
+def _content_changed(session, kind: str, topic, change, handled: int) -> None:
+    """For the audit log (listeners/audit_listener.py), in the transaction that marks the questions."""
+    audit = {"questions_handled": handled}
+    if change is not None:
+        audit.update(files=list(change.files), examples_added=len(change.added))
+    events.record(session, events.Event(events.CONTENT_CHANGED, agent_id=g.agent.id,
+                                        data={"kind": kind, "topic": topic, "audit": audit}))
+
+
 @bp.get("/unanswered")
 @agent_required("editor")
 @endpoint({200: schemas.UnansweredGroups}, AGENT, query=schemas.UnansweredQuery)
@@ -99,6 +108,7 @@ def add_examples(body: schemas.NewExamples):
         raise _content_error(error)
     with _db().writing() as session:
         handled = mark_handled(session, body.message_ids, "example_added", body.topic, g.agent.id)
+        _content_changed(session, "example_added", body.topic, change, handled)
     return {"change": change.as_json(), "handled": handled}
 
 
@@ -115,6 +125,7 @@ def new_topic(body: schemas.NewTopic):
         raise _content_error(error)
     with _db().writing() as session:
         handled = mark_handled(session, body.message_ids, "topic_drafted", topic.id, g.agent.id)
+        _content_changed(session, "topic_drafted", topic.id, change, handled)
     return {"change": change.as_json(), "handled": handled}, 201
 
 
@@ -125,4 +136,5 @@ def dismiss(body: schemas.Dismissal):
     """Mark questions handled without a change (editor)."""
     with _db().writing() as session:
         handled = mark_handled(session, body.message_ids, "dismissed", None, g.agent.id)
+        _content_changed(session, "dismissed", None, None, handled)
     return {"handled": handled}

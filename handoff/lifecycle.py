@@ -36,7 +36,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.BOT: frozenset({Status.WAITING, Status.OFFLINE, Status.RESOLVED}),
     Status.WAITING: frozenset({Status.ASSIGNED, Status.OFFLINE, Status.RESOLVED}),
     Status.OFFLINE: frozenset({Status.ASSIGNED, Status.RESOLVED}),
-    Status.ASSIGNED: frozenset({Status.ASSIGNED, Status.BOT, Status.RESOLVED}),  # ASSIGNED->ASSIGNED: transfer
+    # ASSIGNED->ASSIGNED: transfer; ->WAITING/OFFLINE: back to the queue when its agent is deactivated
+    Status.ASSIGNED: frozenset({Status.ASSIGNED, Status.BOT, Status.RESOLVED, Status.WAITING, Status.OFFLINE}),
     Status.RESOLVED: frozenset(),
 }
 
@@ -263,6 +264,27 @@ def resolve(session, conversation_id: str, agent: Agent, may_override: bool = Fa
     events.record(session, events.Event(events.RESOLVED, conversation_id, agent_id=owner, data={
         "handle_seconds": (now - claimed_at).total_seconds() if claimed_at and owner else None, "by": "agent"}))
     return get_conversation(session, conversation_id)
+
+
+def requeue_conversations_of(session, agent_id: int) -> int:
+    """An agent's account was deactivated: each conversation they owned goes back where it came from
+    (the queue, or the offline tickets), keeping its priority and its original place in line, so the
+    customer is not left with nobody. Returns how many went back."""
+    owned = session.execute(select(Conversation.id, Conversation.offline, Conversation.language).where(
+        Conversation.agent_id == agent_id, Conversation.status == Status.ASSIGNED.value)
+        .order_by(Conversation.queued_at)).all()
+    moved_back = 0
+    for conversation_id, offline, language in owned:
+        target = Status.OFFLINE if offline else Status.WAITING
+        if _move(session, conversation_id, {Status.ASSIGNED}, target, Conversation.agent_id == agent_id,
+                 agent_id=None, claimed_at=None) is None:
+            continue  # moved meanwhile (resolved by the customer, say)
+        if target == Status.WAITING:
+            add_message(session, conversation_id, "system", system_text("queued", language), language)
+        events.record(session, events.Event(events.REQUEUED, conversation_id, data={
+            "from_agent_id": agent_id, "status": target.value, "language": language}))
+        moved_back += 1
+    return moved_back
 
 
 def end_by_customer(session, conversation_id: str, csat: Optional[int], ces: Optional[int],

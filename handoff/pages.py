@@ -9,11 +9,10 @@ import json
 import os
 from functools import lru_cache
 
-from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, session
+from flask import Blueprint, abort, current_app, redirect, render_template, request, send_from_directory, url_for
 
 from languages import LANGUAGES
-from .agents import load_agent
-from .auth import ensure_csrf_token, has_role
+from .auth import ensure_csrf_token, has_role, signed_in_agent
 
 bp = Blueprint("pages", __name__)
 
@@ -29,9 +28,14 @@ def _language() -> str:
 @lru_cache(maxsize=1)
 def _console_strings() -> dict:
     """The console's UI text in every language: templates and scripts read this one table."""
-    path = os.path.join(os.path.dirname(__file__), "templates", "console", "strings.json")
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    folder = os.path.join(os.path.dirname(__file__), "templates", "console")
+    with open(os.path.join(folder, "strings.json"), encoding="utf-8") as handle:
+        strings = json.load(handle)
+    # The staff and audit pages' own text (handoff/templates/console/staff_strings.json).
+    with open(os.path.join(folder, "staff_strings.json"), encoding="utf-8") as handle:
+        for lang, table in json.load(handle).items():
+            strings[lang].update(table)
+    return strings
 
 
 def _render_console(template: str, page: str, status: int = 200, **context):
@@ -74,18 +78,22 @@ def demo_product(slug: str):
 
 @bp.get("/console")
 def console():
+    agent = _signed_in_agent()
+    if agent is not None and agent.must_change_password:
+        return redirect(url_for("pages.change_password"))
     return _render_console("console/app.html", "console")
 
 
 def _signed_in_agent():
-    agent_id = session.get("agent_id")
-    return load_agent(agent_id) if agent_id is not None else None
+    return signed_in_agent()
 
 
 def _role_page(template: str, page: str, role: str):
     """A console page for one role and up. Signed out, the page itself shows the sign-in form;
     signed in without the role, the server answers 403."""
     agent = _signed_in_agent()
+    if agent is not None and agent.must_change_password:
+        return redirect(url_for("pages.change_password"))
     if agent is not None and not has_role(agent, role):
         return _render_console(template, page, 403, forbidden=True)
     return _render_console(template, page, forbidden=False)
@@ -99,3 +107,19 @@ def dashboard():
 @bp.get("/console/unanswered")
 def unanswered():
     return _role_page("console/unanswered.html", "unanswered", "editor")
+
+
+@bp.get("/console/staff")
+def staff():
+    return _role_page("console/staff.html", "staff", "admin")
+
+
+@bp.get("/console/audit")
+def audit():
+    return _role_page("console/audit.html", "audit", "admin")
+
+
+@bp.get("/console/password")
+def change_password():
+    """Choosing a new password: required after a reset before anything else works."""
+    return _render_console("console/password.html", "password")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 from sqlalchemy import select
 
@@ -93,18 +93,31 @@ def _items_or_heartbeats(subscription, settings: StreamSettings):
         yield subscription.get(timeout=settings.heartbeat)
 
 
-def agent_stream(broker, settings: StreamSettings, agent_id: int) -> Iterator[str]:
+def agent_stream(broker, settings: StreamSettings, agent_id: int,
+                 still_signed_in: Optional[Callable[[], bool]] = None) -> Iterator[str]:
     """Queue changes for everyone; message, status, typing and note events of the agent's own
-    conversations (status also to the agent a conversation was transferred away from)."""
+    conversations (status also to the agent a conversation was transferred away from).
+
+    Ends with a `signed_out` event as soon as the agent's sessions are ended (deactivation, password
+    reset: announced on the agents' channel), and at the latest at the next heartbeat, where
+    still_signed_in() checks the account (the CLI, in another process without Redis, cannot announce)."""
     subscription = broker.subscribe([AGENTS_CHANNEL, QUEUE_CHANNEL])
     try:
         yield "retry: 2000\n\n"
         yield sse("ready", {"agent_id": agent_id})
         for item in _items_or_heartbeats(subscription, settings):
             if item is None:
+                if still_signed_in is not None and not still_signed_in():
+                    yield sse("signed_out", {})
+                    return
                 yield ": heartbeat\n\n"
                 continue
             channel, payload = item
+            if channel != RESYNC and payload.get("event") == "session_ended":
+                if payload.get("agent_id") == agent_id and (still_signed_in is None or not still_signed_in()):
+                    yield sse("signed_out", {})
+                    return
+                continue
             if channel == RESYNC:
                 yield sse("resync", {})  # the console reloads what it shows
             elif channel == QUEUE_CHANNEL:

@@ -18,7 +18,7 @@ AGENTS_CHANNEL = "agents"
 _INSERT_STREAM_EVENT = insert(StreamEvent.__table__)  # built once: it runs for every message
 
 _STATUS_EVENTS = frozenset({events.HANDOFF_REQUESTED, events.OFFLINE_TICKET_OPENED, events.CLAIMED,
-                            events.TRANSFERRED, events.HANDED_BACK, events.RESOLVED})
+                            events.TRANSFERRED, events.HANDED_BACK, events.RESOLVED, events.REQUEUED})
 
 
 def conversation_channel(conversation_id: str) -> str:
@@ -33,14 +33,22 @@ def status_view(session, conversation_id: str) -> dict:
     return {"status": conversation.status, "agent": agent, "reason": conversation.handoff_reason}
 
 
+# The account's sessions end: its open agent streams close (handoff/streams.py).
+_SESSION_ENDINGS = frozenset({events.AGENT_DEACTIVATED, events.PASSWORD_RESET, events.PASSWORD_CHANGED})
+
+
 class LivePushListener(Listener):
-    handles = _STATUS_EVENTS | {events.MESSAGE_CREATED, events.TYPING, events.NOTE_ADDED}
+    handles = _STATUS_EVENTS | _SESSION_ENDINGS | {events.MESSAGE_CREATED, events.TYPING, events.NOTE_ADDED}
 
     def __init__(self, broker):
         self.broker = broker
 
     def on_record(self, session, event: Event) -> None:
         if event.name == events.TYPING:
+            return
+        if event.name in _SESSION_ENDINGS:
+            event.outbox["agents"] = {"event": "session_ended", "conversation_id": None,
+                                      "agent_id": event.agent_id, "data": {}}
             return
         if event.name == events.NOTE_ADDED:
             note = event.data["note"]

@@ -140,6 +140,7 @@
       if (res && res.csrf_token) csrfToken = res.csrf_token;
       return res.agent || res;
     }, function (err) {
+      if (err.code === "password_change_required") return toPasswordChange();
       if (err.status !== 401) throw err;
       return new Promise(function (resolve) { showLogin(resolve); });
     }).then(function (agent) {
@@ -148,6 +149,12 @@
       Console.agent = agent;
       return agent;
     });
+  }
+
+  // After a password reset nothing works until the agent chooses a new one (staff pages, password.js).
+  function toPasswordChange() {
+    window.location.href = "/console/password";
+    return new Promise(function () {});
   }
 
   function showLogin(resolve) {
@@ -182,6 +189,7 @@
           }
           csrfToken = json.csrf_token;
           document.getElementById("login-password").value = "";
+          if (json.password_change_required) { toPasswordChange(); return; }
           resolve(json.agent);
         });
       }).catch(function (err) { button.disabled = false; error.textContent = String(err); });

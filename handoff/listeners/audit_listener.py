@@ -1,0 +1,51 @@
+"""Audit log: one audit_entries row per staff action, written in the transaction of the action itself,
+so an action that rolls back leaves no entry and a committed one always has its entry."""
+from __future__ import annotations
+
+from .. import events
+from ..audit import Actor, current_actor, new_entry
+from ..events import Event, Listener
+
+# Domain event -> (audit action, what the target is).
+_ACTIONS = {
+    events.LOGGED_IN: ("login.succeeded", "agent"),
+    events.LOGIN_FAILED: ("login.failed", None),
+    events.LOGGED_OUT: ("logout", "agent"),
+    events.CLAIMED: ("conversation.claimed", "conversation"),
+    events.TRANSFERRED: ("conversation.transferred", "conversation"),
+    events.HANDED_BACK: ("conversation.handed_back", "conversation"),
+    events.RESOLVED: ("conversation.resolved", "conversation"),
+    events.REQUEUED: ("conversation.requeued", "conversation"),
+    events.AGENT_CREATED: ("agent.created", "agent"),
+    events.AGENT_DEACTIVATED: ("agent.deactivated", "agent"),
+    events.AGENT_REACTIVATED: ("agent.reactivated", "agent"),
+    events.ROLE_CHANGED: ("agent.role_changed", "agent"),
+    events.PASSWORD_RESET: ("agent.password_reset", "agent"),
+    events.PASSWORD_CHANGED: ("agent.password_changed", "agent"),
+}
+_CONTENT_ACTIONS = {"example_added": "content.examples_added", "topic_drafted": "content.topic_drafted",
+                    "dismissed": "content.questions_dismissed"}
+
+
+class AuditListener(Listener):
+    handles = frozenset(_ACTIONS) | {events.CONTENT_CHANGED}
+
+    def on_record(self, session, event: Event) -> None:
+        data = event.data
+        if event.name == events.RESOLVED and data.get("by") != "agent":
+            return  # the customer ended it: not a staff action
+        actor = data.get("actor")
+        if not isinstance(actor, Actor):
+            # Conversation moves carry the owner as agent_id; the one acting is the request's agent.
+            actor = current_actor(event.agent_id)
+        if event.name == events.CONTENT_CHANGED:
+            action, target_type, target_id = _CONTENT_ACTIONS[data["kind"]], "topic", data.get("topic")
+        else:
+            action, target_type = _ACTIONS[event.name]
+            target_id = event.conversation_id if target_type == "conversation" else data.get("target_agent_id")
+        detail = {key: value for key, value in data.get("audit", {}).items() if value is not None}
+        if event.name == events.TRANSFERRED:
+            detail.update(from_agent_id=data.get("from_agent_id"), to_agent_id=event.agent_id)
+        elif event.name in (events.CLAIMED, events.RESOLVED, events.HANDED_BACK) and event.agent_id != actor.id:
+            detail["owner_agent_id"] = event.agent_id  # an admin acting on someone else's conversation
+        session.add(new_entry(actor, action, target_type, target_id, detail))

@@ -43,6 +43,8 @@ class AuditListener(Listener):
         else:
             action, target_type = _ACTIONS[event.name]
             target_id = event.conversation_id if target_type == "conversation" else data.get("target_agent_id")
+            if event.name == events.LOGIN_FAILED and target_id is not None:
+                target_type = "agent"  # a failed attempt on an account that exists
         detail = {key: value for key, value in data.get("audit", {}).items() if value is not None}
         if event.name == events.TRANSFERRED:
             detail.update(from_agent_id=data.get("from_agent_id"), to_agent_id=event.agent_id)

@@ -11,7 +11,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import config, content
-from intents import FALLBACK_INTENTS, NOT_TOPICS
+from intents import COMPLAINT, FALLBACK_INTENTS, NOT_TOPICS
 from support_hours import SupportHours
 
 logger = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class ActionHandoff(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]):
         intent = tracker.get_intent_of_latest_message()
-        if intent == "complaint":
+        if intent == COMPLAINT:
             dispatcher.utter_message(response="utter_complaint_apology")
             return hand_off(dispatcher, tracker, "complaint", apologised=True)
         # "Talk to a person" pressed under the topics offered after "did not help".

@@ -42,11 +42,11 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.fingerprint import source_fingerprint
 from bot.out_of_scope import Combiner, describe, fit_with_threshold, folds, signal_arrays, threshold_for_best_sum
-from intents import NARROW_INTENTS
+from intents import NARROW_INTENTS, NLU_FALLBACK, OUT_OF_SCOPE
 
 logger = logging.getLogger(__name__)
 
-FALLBACK_INTENT = "nlu_fallback"
+FALLBACK_INTENT = NLU_FALLBACK
 AUTO = "auto"
 
 
@@ -91,7 +91,7 @@ class FAQClassifier(GraphComponent, IntentClassifier):
             # Sharpness of the nearest-neighbour vote: softmax(temperature * cosine).
             "knn_temperature": 20.0,
             # Examples of this intent are trained on, and predicting it means fallback.
-            "out_of_scope_intent": "out_of_scope",
+            "out_of_scope_intent": OUT_OF_SCOPE,
             # Fall back when the out-of-scope score (a probability) is at or above this: a
             # number, or "auto" to fit it on messages the classifier was not trained on.
             "out_of_scope_threshold": AUTO,

@@ -19,9 +19,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, Iterator, List, Sequence, Text
 
+from intents import NLU_FALLBACK as FALLBACK
 from languages import LANGUAGES, detect_language
-
-FALLBACK = "nlu_fallback"
 
 
 def read_examples(path: Path) -> List[Dict[Text, Text]]:

@@ -24,7 +24,7 @@ from sklearn.cluster import AgglomerativeClustering
 from sklearn.metrics.pairwise import cosine_distances
 from sqlalchemy import insert, select, union
 
-from intents import CONVERSATION_INTENTS, FALLBACK_INTENTS
+from intents import AFFIRM, CONVERSATION_INTENTS, FALLBACK_INTENTS
 from .database import utcnow
 from .models import HandledQuestion, Message, QuestionFlag
 
@@ -66,7 +66,7 @@ def question_behind_handoff(session, conversation_id: str) -> Optional[Message]:
                               Message.nlu_intent.is_not(None))
         .order_by(Message.seq.desc()).limit(10))
     for message in recent:
-        if message.nlu_intent == "affirm":
+        if message.nlu_intent == AFFIRM:
             return None
         if message.nlu_intent in CONVERSATION_INTENTS or message.text.startswith("/"):
             continue

@@ -17,19 +17,41 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from intents import NOT_TOPICS
+from pathlib import Path
+
+import yaml
+
+from intents import AFFIRM, COMPLAINT, DENY, FALLBACK_INTENTS, NLU_FALLBACK, REQUEST_HUMAN
+from languages import message_language
+
+PROJECT = Path(__file__).resolve().parents[2]
 
 
-def _named(name: str) -> str:
-    """An intent the real bot has (intents.py), so the stand-in cannot drift from it."""
-    if name not in NOT_TOPICS:
-        raise ValueError(f"{name!r} is not an intent of intents.py")
-    return name
+def domain_intents(project: Path = PROJECT) -> frozenset[str]:
+    """The real bot's intents: domain.yml's `intents:` that have examples in data/nlu, and the
+    fallback intents (Rasa's `nlu_fallback` is in no file)."""
+    domain = yaml.safe_load((project / "domain.yml").read_text(encoding="utf-8"))
+    listed = {next(iter(i)) if isinstance(i, dict) else i for i in domain.get("intents") or []}
+    with_examples = set()
+    for path in sorted((project / "data" / "nlu").glob("*.yml")):
+        for item in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
+            if isinstance(item, dict) and "intent" in item:
+                with_examples.add(item["intent"])
+    return frozenset(listed & with_examples) | frozenset(FALLBACK_INTENTS)
 
 
-AFFIRM, DENY, REQUEST_HUMAN, COMPLAINT, NLU_FALLBACK = map(_named, ("affirm", "deny", "request_human", "complaint",
-                                                                   "nlu_fallback"))
-_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+DOMAIN_INTENTS = domain_intents()
+
+
+def _named(*names: str) -> tuple[str, ...]:
+    """Intents the real bot has, so the stand-in cannot drift from it (`complain` for `complaint`)."""
+    unknown = [name for name in names if name not in DOMAIN_INTENTS]
+    if unknown:
+        raise ValueError(f"not intents of domain.yml and data/nlu: {unknown}")
+    return names
+
+
+_named(AFFIRM, DENY, REQUEST_HUMAN, COMPLAINT, NLU_FALLBACK)
 
 ANSWERS = {
     "shipping_fee": {
@@ -57,6 +79,7 @@ ANSWERS = {
         "en": "Gift wrapping is 220 yen per package and noshi paper is free. Choose it at checkout.",
     },
 }
+_named(*ANSWERS)
 # The last topic whose words match wins ("how long does shipping take" is shipping_time).
 TOPIC_WORDS = {
     "shipping_fee": ("送料", "shipping"),
@@ -65,6 +88,9 @@ TOPIC_WORDS = {
     "payment_methods": ("支払", "payment", "pay with"),
     "gift_wrapping": ("ラッピング", "包装", "wrap"),
 }
+_named(*TOPIC_WORDS)
+# What a fallback's ranking offers next (as the real classifier's runners-up would).
+FALLBACK_RUNNERS_UP = _named("shipping_time", "order_status")
 REQUEST_HUMAN_WORDS = ("人と話", "オペレーター", "talk to a person", "human", "agent")
 COMPLAINT_WORDS = ("complaint", "クレーム")
 FOLLOW_UP = {
@@ -155,13 +181,12 @@ class RasaStandIn:
         if self.delay:
             time.sleep(self.delay)  # a real model takes a moment: lets the widget show its typing dots
         sender, text = body["sender"], body["message"]
-        hint = (body.get("metadata") or {}).get("language_hint") or "ja"
-        language = "ja" if _JAPANESE.search(text) else (
-            "en" if re.search(r"[A-Za-z]{2,}", text) and not text.startswith("/") else hint)
+        hint = (body.get("metadata") or {}).get("language_hint")
+        language = message_language(text, hint) or "ja"  # the real bot's rule (bot/language.py)
         intent, confidence = self._understand(text)
         ranking = [{"name": intent, "confidence": confidence}]
         if intent == NLU_FALLBACK:
-            ranking += [{"name": "shipping_time", "confidence": 0.22}, {"name": "order_status", "confidence": 0.12}]
+            ranking += [{"name": name, "confidence": c} for name, c in zip(FALLBACK_RUNNERS_UP, (0.22, 0.12))]
         nlu = {"text": text, "language": language, "intent": {"name": intent, "confidence": confidence},
                "intent_ranking": ranking}
         messages: list[dict] = []

@@ -46,3 +46,16 @@ def conversation_language(text: str) -> Optional[str]:
     if language == "en" and len(_LATIN_WORD.findall(text)) < 2:
         return None
     return language
+
+
+def message_language(text: str, hint: Optional[str] = None) -> Optional[str]:
+    """The language to answer a message in: what the text says (conversation_language), else the
+    conversation's language the gateway sends as `metadata.language_hint`, when the text alone
+    cannot tell ("12345", "👍", "OK" in a Japanese conversation); without a hint, detect_language.
+    The gateway and the bot both read a message with this, so they never disagree about it."""
+    language = conversation_language(text)
+    if language is not None:
+        return language
+    if hint in LANGUAGES:
+        return hint
+    return detect_language(text)

@@ -1,8 +1,11 @@
 """Per-message language detection (Japanese or English) in the NLU pipeline; the rule itself is
-in the root languages.py, shared with the handoff service.
+in the root languages.py (message_language), shared with the handoff service.
 
 The result is added to the parse result as a `language` entity, which fills the `language`
-slot, so the answer is given in the language of the customer's latest message.
+slot, so the answer is given in the language of the customer's latest message. When the text
+cannot tell ("12345", an order number, "👍", "OK" in a Japanese conversation), the conversation's
+language decides: the gateway sends it as the message's `metadata.language_hint`, which Rasa's
+NLUMessageConverter hands to the pipeline in the message's `metadata`.
 """
 from __future__ import annotations
 
@@ -18,11 +21,13 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.fingerprint import source_fingerprint
-from languages import detect_language
+from languages import message_language
 
 logger = logging.getLogger(__name__)
 
 LANGUAGE_ENTITY = "language"
+METADATA = "metadata"
+LANGUAGE_HINT = "language_hint"
 
 
 @DefaultV1Recipe.register(
@@ -56,10 +61,13 @@ class LanguageDetector(GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             text = message.get(TEXT) or ""
-            language = detect_language(text)
+            metadata = message.get(METADATA)
+            hint = metadata.get(LANGUAGE_HINT) if isinstance(metadata, dict) else None
+            language = message_language(text, hint)
             if language is None:
-                logger.debug("No language detected in %r; the slot keeps its value.", text)
+                logger.debug("No language detected in %r and no language hint; the slot keeps its value.", text)
                 continue
+            logger.debug("Language of %r: %s (language hint: %s).", text, language, hint)
             entity = {
                 "entity": LANGUAGE_ENTITY, "value": language, "start": 0, "end": len(text),
                 "confidence": 1.0, "extractor": self.__class__.__name__,

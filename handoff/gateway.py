@@ -21,7 +21,7 @@ from .masking import mask_card_numbers
 from .models import Conversation, Message
 from .rasa import BotTurn, RasaClient, RasaUnavailable
 from intents import FALLBACK_INTENTS
-from languages import LANGUAGES, conversation_language
+from languages import LANGUAGES, message_language
 from support_hours import SupportHours
 from .system_messages import system_text
 from .transcript import add_message, replies_to
@@ -88,7 +88,8 @@ class Gateway:
         conversation = get_conversation(session, conversation_id)
         if conversation.status == Status.RESOLVED:
             raise Conflict("conversation_resolved", "This conversation has ended; start a new one.")
-        language = conversation_language(text) or conversation.language
+        # The same rule as the bot's (bot/language.py), which gets conversation.language as the hint.
+        language = message_language(text, conversation.language) or conversation.language
         if language != conversation.language:
             session.execute(update(Conversation).where(Conversation.id == conversation_id)
                             .values(language=language).execution_options(synchronize_session=False))

@@ -82,8 +82,9 @@ def pytest_runtest_makereport(item, call):
 def new_page(browser, request, tmp_path):
     """Opens a page in a context of its own (its own storage and cookies: one person each).
 
-    Every page records dialogs (an alert() from injected markup would show up here) and
-    uncaught script errors; a test fails at teardown if a page had any script error.
+    Every page records dialogs (an alert() from injected markup would show up here), uncaught
+    script errors and Content-Security-Policy violations; a test fails at teardown if a page had
+    any.
     """
     contexts, pages = [], []
 
@@ -95,6 +96,9 @@ def new_page(browser, request, tmp_path):
         page.errors = []
         page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
         page.on("pageerror", lambda error: page.errors.append(str(error)))
+        # What the pages' Content-Security-Policy refused: Chromium logs each refusal as an error.
+        page.on("console", lambda message: page.errors.append(message.text)
+                if "Content Security Policy" in message.text else None)
         contexts.append(context)
         pages.append(page)
         return page

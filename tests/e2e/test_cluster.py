@@ -93,10 +93,12 @@ def database_and_redis(service_missing):
 
 
 @pytest.fixture
-def cluster(database_and_redis, rasa_url, tmp_path):
-    """Two Rasa servers and two handoff processes; rasa_url: run under tools/with-bot.sh, whose
-    action server (ACTION_ENDPOINT_URL, ACTION_SERVER_TOKEN) and RASA_JWT_SECRET they share."""
+def cluster(database_and_redis, request, tmp_path):
+    """Two Rasa servers and two handoff processes. Run under tools/with-bot.sh (rasa_url says so;
+    asked for after the services, so a missing one skips first), whose action server
+    (ACTION_ENDPOINT_URL, ACTION_SERVER_TOKEN) and RASA_JWT_SECRET they share."""
     database_url, redis_url = database_and_redis
+    request.getfixturevalue("rasa_url")
     started: list[Started] = []
     try:
         rasas = []

@@ -229,6 +229,8 @@ def test_outside_hours_the_customer_leaves_a_message(start_service, new_page):
     expect(form.get_by_role("heading")).to_have_text("ただいま営業時間外です")
     expect(form.get_by_role("heading")).to_be_focused()
     expect(widget.input).to_be_hidden()
+    # Nothing sends e-mail yet: the reply is promised here, in this chat.
+    expect(form).to_contain_text("営業時間になりしだい担当者がこのチャットでお返事します")
 
     form.get_by_label("メールアドレス").fill("not-an-address")
     form.get_by_label("お問い合わせ内容").fill("割れた器の交換をお願いしたいです。")
@@ -237,6 +239,8 @@ def test_outside_hours_the_customer_leaves_a_message(start_service, new_page):
     form.get_by_label("メールアドレス").fill("hanako@example.jp")
     form.get_by_role("button", name="送信する").click()
     expect(widget.card).to_contain_text("メッセージを受け付けました")
+    expect(widget.card).to_contain_text("このチャットでお返事します")
+    expect(widget.card).not_to_contain_text("メールで")
 
     tickets = AgentClient(service.url, "yamada").get("/queue")["queue"]
     assert [(t["offline"], t["email"]) for t in tickets] == [(True, "hanako@example.jp")]

@@ -5,11 +5,17 @@ processes) an agent posts messages at a fixed rate to conversations whose custom
 (spread over the processes); each message's time from the POST to its arrival on the customer's
 stream is measured, and lost or duplicated messages are counted. Then one process is asked to
 hold many concurrent streams, each of which must receive an event pushed after all are open.
+Then "two Rasa servers, one killed mid-run": customers' messages at a fixed rate through two
+processes (PostgreSQL + Redis) with RASA_URLS naming two Rasa stand-ins (tests/support/
+rasa_stand_in.py, each its own process: the bench measures the gateway, not the model); once
+without a kill and once with one stand-in SIGKILLed halfway; each message's time to its answer,
+the answers from the bot and the "assistant unavailable" apologies, lost and duplicated messages.
 
 All traffic stays on 127.0.0.1; counts and durations are bounded. Writes bench/results/handoff.json
 and prints a table. The setups are the peers compared against each other in one run.
 
     .venv/handoff/bin/python bench/handoff_bench.py [--rates 50 200] [--seconds 10] [--streams 500 1000]
+        [--failover-rate 50]
 """
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ import platform
 import resource
 import secrets
 import selectors
+import signal
 import socket
 import statistics
 import subprocess
@@ -123,6 +130,7 @@ def server_env(database: Database, redis: bool) -> dict:
             "SUPPORT_HOURS": "always", "RASA_URL": "http://127.0.0.1:9", "AGENT_MAX_CONCURRENT": "100000",
             "RATE_LIMIT_PER_IP": "1000000/minute", "RATE_LIMIT_CONVERSATIONS_PER_IP": "1000000/minute",
             "RATE_LIMIT_PER_CONVERSATION": "1000000/minute", "RATE_LIMIT_LOGIN": "1000/minute",
+            "RATE_LIMIT_LOGIN_PER_ACCOUNT": "1000/minute",
             "STREAM_HEARTBEAT_SECONDS": "5", "LOG_LEVEL": "WARNING", "WORKER_CONNECTIONS": "5000"}
 
 
@@ -158,7 +166,9 @@ class StreamReader(threading.Thread):
 
     def __init__(self, url: str, conversation: dict, arrivals: dict, lock: threading.Lock):
         super().__init__(daemon=True)
-        self.url = f"{url}/api/v1/conversations/{conversation['id']}/stream?token={conversation['token']}"
+        # The token in the header (a URL never carries it; browsers use a stream ticket).
+        self.url = f"{url}/api/v1/conversations/{conversation['id']}/stream"
+        self.headers = {"Authorization": f"Bearer {conversation['token']}"}
         self.arrivals, self.lock = arrivals, lock
         self.ready = threading.Event()
         self.stop = False
@@ -171,7 +181,7 @@ class StreamReader(threading.Thread):
             pass  # the server was stopped at the end of the setup
 
     def _read(self):
-        with requests.get(self.url, stream=True, timeout=(5, 30)) as response:
+        with requests.get(self.url, headers=self.headers, stream=True, timeout=(5, 30)) as response:
             buffer = ""
             for chunk in response.iter_content(chunk_size=None, decode_unicode=True):
                 self.ready.set()
@@ -280,6 +290,129 @@ def delivery(kind: str, redis: bool, processes: int, rate: float, seconds: float
         database.drop()
 
 
+STAND_IN = """
+import time
+from tests.support.rasa_stand_in import RasaStandIn
+server = RasaStandIn().start()
+print(server.port, flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
+class RasaStandIns:
+    """Rasa stand-ins, each in a process of its own, so one can be killed as a crash would."""
+
+    def __init__(self, count: int):
+        self.processes = [subprocess.Popen([sys.executable, "-c", STAND_IN], cwd=ROOT, stdout=subprocess.PIPE,
+                                           text=True) for _ in range(count)]
+        self.urls = [f"http://127.0.0.1:{int(p.stdout.readline())}" for p in self.processes]
+
+    def kill(self, index: int) -> None:
+        self.processes[index].send_signal(signal.SIGKILL)
+        self.processes[index].wait(10)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
+
+
+def rasa_failover(kill: bool, rate: float, seconds: float, workdir: Path, conversations_count: int = 40,
+                  senders: int = 12) -> dict:
+    """Customers' messages through two processes to two Rasa stand-ins; optionally one killed halfway."""
+    database = Database("postgresql", workdir)
+    rasas = RasaStandIns(2)
+    servers = None
+    try:
+        env = dict(server_env(database, True), RASA_URLS=",".join(rasas.urls), RASA_TIMEOUT="5")
+        servers = Servers(2, env, workdir)
+        urls = servers.urls
+        with requests.Session() as http:
+            conversations = [http.post(urls[i % 2] + "/api/v1/conversations", json={"language": "en"}).json()
+                             for i in range(conversations_count)]
+        total = int(rate * seconds)
+        results: dict[int, tuple[float, int, list[str]]] = {}  # index -> (ms, status, reply senders)
+        lock = threading.Lock()
+        counter = iter(range(total))
+        start = time.perf_counter() + 0.2
+        killed_at = [None]
+
+        def killer():
+            time.sleep(max(0.0, start + seconds / 2 - time.perf_counter()))
+            rasas.kill(0)
+            killed_at[0] = time.perf_counter() - start
+
+        def send(number: int):
+            # One keep-alive connection per process; a conversation's messages alternate between the
+            # two processes (message i goes to process i % 2), as behind a load balancer.
+            connections = [HTTPConnection(*url.removeprefix("http://").split(":"), timeout=30) for url in urls]
+            while True:
+                with lock:
+                    index = next(counter, None)
+                if index is None:
+                    return
+                delay = start + index / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                conversation = conversations[index % len(conversations)]
+                connection = connections[(index // len(conversations)) % 2]
+                began = time.perf_counter()
+                connection.request("POST", f"/api/v1/conversations/{conversation['id']}/messages",
+                                   json.dumps({"text": f"How much is shipping? bench#{index}"}),
+                                   {"Authorization": f"Bearer {conversation['token']}",
+                                    "Content-Type": "application/json"})
+                response = connection.getresponse()
+                body = response.read()
+                elapsed = (time.perf_counter() - began) * 1000
+                who = [r["sender"] for r in json.loads(body)["replies"]] if response.status == 201 else []
+                with lock:
+                    results[index] = (elapsed, response.status, who)
+
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(senders)]
+        if kill:
+            threads.append(threading.Thread(target=killer))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        finished = time.perf_counter()
+        answered = [ms for ms, status, who in results.values() if status == 201 and who and who[0] == "bot"]
+        apologies = sum(1 for _, status, who in results.values() if status == 201 and who and who[0] == "system")
+        failures = sum(1 for _, status, _ in results.values() if status != 201)
+        latencies = sorted(ms for ms, status, _ in results.values() if status == 201)
+        # The transcripts: every bench message stored once, in the order sent per conversation.
+        stored: dict[int, int] = {}
+        in_order = True
+        with requests.Session() as http:
+            for conversation in conversations:
+                messages = http.get(f"{urls[0]}/api/v1/conversations/{conversation['id']}/messages",
+                                    headers={"Authorization": f"Bearer {conversation['token']}"}).json()["messages"]
+                numbers = [int(m["text"].rsplit("#", 1)[1]) for m in messages
+                           if m["sender"] == "customer" and "bench#" in m["text"]]
+                in_order &= numbers == sorted(numbers)
+                for n in numbers:
+                    stored[n] = stored.get(n, 0) + 1
+        return {
+            "rasa_servers": 2, "killed_one": kill, "killed_at_s": round(killed_at[0], 1) if killed_at[0] else None,
+            "processes": 2, "target_rate": rate, "messages": total, "post_failures": failures,
+            "bot_answers": len(answered), "apologies": apologies,
+            "delivered_per_second": round(len(answered) / (finished - start), 1),
+            "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
+            "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1) if latencies else None,
+            "max_ms": round(latencies[-1], 1) if latencies else None,
+            "lost": sum(1 for n, (_, status, _) in results.items() if status == 201 and n not in stored),
+            "duplicated": sum(c - 1 for c in stored.values()), "order_kept": in_order,
+            "rasa": "stand-in (tests/support/rasa_stand_in.py), one process each",
+        }
+    finally:
+        if servers:
+            servers.stop()
+        rasas.stop()
+        database.drop()
+
+
 def held_streams(count: int, workdir: Path) -> dict:
     """One process (gevent worker, SQLite, no Redis) holds `count` streams, each then gets its event."""
     database = Database("sqlite", workdir)
@@ -295,8 +428,9 @@ def held_streams(count: int, workdir: Path) -> dict:
         opened_at = time.perf_counter()
         for conversation in conversations:
             sock = socket.create_connection((host, port))
-            sock.sendall((f"GET /api/v1/conversations/{conversation['id']}/stream?token={conversation['token']} "
-                          f"HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n").encode())
+            sock.sendall((f"GET /api/v1/conversations/{conversation['id']}/stream HTTP/1.1\r\nHost: {host}\r\n"
+                          f"Authorization: Bearer {conversation['token']}\r\n"
+                          f"Accept: text/event-stream\r\n\r\n").encode())
             sock.setblocking(False)
             sockets[sock] = {"conversation": conversation, "data": b""}
             selector.register(sock, selectors.EVENT_READ)
@@ -359,6 +493,18 @@ def print_table(results: dict):
     for r in results["streams"]:
         print(f"{r['streams']:>8}{r['connected']:>11}{r['received_pushed_event']:>11}{r['seconds_to_open_all']:>8}"
               f"{r['seconds_to_push_all']:>8}{str(r['server_rss_mb']):>8}")
+    if results.get("rasa_failover"):
+        print("\nTwo Rasa servers, one killed mid-run: customer message -> bot answer, 2 processes "
+              "(PostgreSQL + Redis). Rasa: stand-ins (tests/support/rasa_stand_in.py), not the model")
+        head = (f"{'kill':<24}{'target/s':>9}{'got/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'bot':>6}"
+                f"{'apology':>8}{'failed':>7}{'lost':>6}{'dup':>5}  order")
+        print(head)
+        print("-" * len(head))
+        for r in results["rasa_failover"]:
+            kill = f"one SIGKILLed at {r['killed_at_s']} s" if r["killed_one"] else "none"
+            print(f"{kill:<24}{r['target_rate']:>9.0f}{r['delivered_per_second']:>8.1f}{str(r['p50_ms']):>8}"
+                  f"{str(r['p99_ms']):>8}{str(r['max_ms']):>8}{r['bot_answers']:>6}{r['apologies']:>8}"
+                  f"{r['post_failures']:>7}{r['lost']:>6}{r['duplicated']:>5}  {'kept' if r['order_kept'] else 'BROKEN'}")
 
 
 def main():
@@ -370,9 +516,11 @@ def main():
     parser.add_argument("--setups", nargs="+", default=["sqlite:1", "sqlite+redis:2", "postgresql+redis:1",
                                                          "postgresql+redis:2"],
                         help="database[+redis]:processes (default: all four)")
+    parser.add_argument("--failover-rate", type=float, default=50,
+                        help="customer messages per second in the two-Rasa-servers runs (0 skips them)")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "handoff.json"))
     args = parser.parse_args()
-    if max(args.rates) * args.seconds > 20000 or max(args.streams, default=0) > 5000:
+    if max(args.rates + [args.failover_rate]) * args.seconds > 20000 or max(args.streams, default=0) > 5000:
         parser.error("bounded: at most 20,000 messages per setup and 5,000 streams")
     limit = raise_file_limit()
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"tsunagi-bench-{os.getpid()}"
@@ -387,7 +535,8 @@ def main():
             parser.error(f"--setups: {setup!r}: two processes share live events through Redis")
         setups.append((kind, bool(redis), int(processes)))
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-               "file_limit": limit, "rates": args.rates, "seconds": args.seconds, "delivery": [], "streams": []}
+               "file_limit": limit, "rates": args.rates, "seconds": args.seconds, "delivery": [], "streams": [],
+               "rasa_failover": []}
     for kind, redis, processes in setups:
         for rate in args.rates:
             print(f"delivery: {kind}{' + redis' if redis else ''}, {processes} process(es), {rate:.0f}/s ...", flush=True)
@@ -395,6 +544,11 @@ def main():
     for count in args.streams:
         print(f"holding {count} streams ...", flush=True)
         results["streams"].append(held_streams(count, workdir))
+    if args.failover_rate:
+        for kill in (False, True):
+            print(f"two Rasa servers (stand-ins), {'one killed mid-run' if kill else 'no kill'}, "
+                  f"{args.failover_rate:.0f} messages/s ...", flush=True)
+            results["rasa_failover"].append(rasa_failover(kill, args.failover_rate, args.seconds, workdir))
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)

@@ -106,6 +106,13 @@
           handlers[type](data, e);
         });
       });
+      // The account was deactivated or its password reset: this session is over; the page
+      // reloads to the sign-in form instead of reconnecting to 401s.
+      es.addEventListener("signed_out", function () {
+        stopped = true;
+        es.close();
+        window.location.reload();
+      });
       es.addEventListener("error", function () {
         if (stopped) return;
         es.close();

@@ -9,7 +9,7 @@ import io
 from playwright.sync_api import expect
 
 from page_objects import Console
-from service_harness import AGENTS, AgentClient
+from service_harness import AGENTS, AgentClient, CustomerClient
 
 
 def staff_row(page, who: str):
@@ -40,7 +40,13 @@ def test_an_admin_manages_staff_and_reads_the_audit_log(service, new_page):
     assert temporary and len(temporary) >= 12
     expect(staff_row(page, "smith").locator(".badge.must-change")).to_be_visible()
 
-    # Deactivating Kimura ends the session Kimura has open elsewhere.
+    # Deactivating Kimura ends Kimura's sessions: the console open in another browser (its live
+    # stream is up: a handoff made now shows in its queue) goes back to the sign-in form, and an
+    # API client's next request is refused.
+    kimura_console = Console(new_page(locale="en-US"), service.url).login("kimura", lang="en")
+    expect(kimura_console.page.locator("#queue-empty")).to_be_visible()
+    CustomerClient(service.url, "en").ask_for_person()
+    expect(kimura_console.page.locator("#queue .queue-item")).to_have_count(1)
     kimura = AgentClient(service.url, "kimura")
     assert kimura.http.get(f"{service.url}/api/agent/me", timeout=10).status_code == 200
     staff_row(page, "kimura").locator("[data-action=deactivate]").click()
@@ -49,6 +55,8 @@ def test_an_admin_manages_staff_and_reads_the_audit_log(service, new_page):
     page.locator("#confirm-ok").click()
     expect(staff_row(page, "kimura").locator('.badge.state[data-state="inactive"]')).to_be_visible()
     assert kimura.http.get(f"{service.url}/api/agent/me", timeout=10).status_code == 401
+    expect(kimura_console.page.locator("#login-view")).to_be_visible()
+    expect(kimura_console.page.locator("#app-view")).to_be_hidden()
     staff_row(page, "kimura").locator("[data-action=reactivate]").click()
     expect(staff_row(page, "kimura").locator('.badge.state[data-state="active"]')).to_be_visible()
     # The last admin is protected: the page shows the server's refusal.

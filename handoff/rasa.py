@@ -118,10 +118,6 @@ class RasaClient:
         order = rendezvous_order(sender, self.urls)
         return next((url for url in order if not self._is_down(url)), order[0])
 
-    def ping(self) -> bool:
-        """Every server answers."""
-        return all(self.servers().values())
-
     def servers(self) -> dict[str, bool]:
         """Each server: does it answer now? (A check also updates what this process remembers.)"""
         result = {}

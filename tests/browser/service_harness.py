@@ -71,6 +71,8 @@ def service_environment(database: Path, rasa_url: str, **overrides: str) -> dict
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     })
+    if os.environ.get("RASA_JWT_SECRET"):  # the real bot (tools/with-bot.sh) accepts signed calls only
+        env["RASA_JWT_SECRET"] = os.environ["RASA_JWT_SECRET"]
     env.update(overrides)
     return env
 

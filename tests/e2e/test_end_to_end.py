@@ -49,3 +49,18 @@ def test_faq_fallbacks_handoff_claim_reply_resolve(service):
     assert agent.post(f"/conversations/{customer.id}/resolve").status_code == 200
     state = customer.http.get(f"{service.url}/api/v1/conversations/{customer.id}", timeout=10).json()
     assert state["status"] == "resolved"
+
+
+def test_a_message_without_words_is_answered_in_the_conversations_language(service):
+    """The gateway's language_hint reaches the bot: "12345" alone says nothing about the language,
+    so an English conversation is answered in English (before, the bot's slot kept its Japanese
+    default and answered in Japanese)."""
+    customer = CustomerClient(service.url, "en")
+    reply = customer.say("12345")
+    texts = bot_texts(reply)
+    assert texts, reply
+    assert all(not any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in text) for text in texts), texts
+    assert customer.say("OK")["replies"]  # a lone Latin word keeps it English too
+    japanese = CustomerClient(service.url, "ja")
+    texts = bot_texts(japanese.say("12345"))
+    assert texts and all(any("\u3040" <= ch <= "\u30ff" for ch in text) for text in texts), texts

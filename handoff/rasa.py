@@ -10,10 +10,11 @@ and the conversation moves only when that server is down (and only its own conve
 when a server is added or removed). Rendezvous hashing is eight lines here; a hash-ring library
 would bring virtual nodes and state we do not need for a handful of servers. A server that
 refused, timed out or answered 5xx is skipped for RASA_DOWN_SECONDS (per process), then tried
-again; when every server is marked down the conversation's own server is still tried, so a
-single server that comes back is used at once. The tracker store is shared (endpoints.yml) and
-Rasa's lock store serialises one conversation's turns, so a conversation keeps its state when it
-moves. Every call carries the JWT Rasa's API and the gateway channel require (RASA_JWT_SECRET).
+again. A refused or 5xx turn goes on to the next server at once; a timed-out one does not (the
+slow server may still act on it, and the bot must not see a message twice). When every server
+is marked down the conversation's own server is still tried, so a single server that comes back
+is used at once. The tracker store is shared (endpoints.yml) and Rasa's lock store serialises one
+conversation's turns, so a conversation keeps its state when it moves. Every call carries the JWT Rasa's API and the gateway channel require (RASA_JWT_SECRET).
 """
 from __future__ import annotations
 
@@ -39,7 +40,12 @@ class RasaUnavailable(Exception):
 
 
 class _ServerDown(RasaUnavailable):
-    """This server cannot answer now (refused, timed out, 5xx): the next one may."""
+    """This server cannot answer now (refused, 5xx): the next one may, with the same turn."""
+
+
+class _ServerSlow(RasaUnavailable):
+    """This server took the turn and did not answer in time: it may still act on it, so the turn
+    is not sent to another (the bot would see it twice); the conversation moves from the next."""
 
 
 @dataclass
@@ -141,6 +147,9 @@ class RasaClient:
         for url in candidates:
             try:
                 result = call(url)
+            except _ServerSlow as slow:
+                self._mark_down(url, str(slow))
+                raise
             except _ServerDown as down:
                 self._mark_down(url, str(down))
                 error = down
@@ -152,6 +161,8 @@ class RasaClient:
     def _post(self, url: str, body: Any) -> Any:
         try:
             response = self._http.post(url, json=body, headers=self._token.header(), timeout=self.timeout)
+        except requests.ReadTimeout as error:
+            raise _ServerSlow(f"Rasa did not answer within {self.timeout:g} s") from error
         except requests.RequestException as error:
             raise _ServerDown(f"Rasa unreachable: {type(error).__name__}") from error
         if response.status_code >= 500:

@@ -12,6 +12,7 @@ import pytest
 from handoff.rasa import rendezvous_order
 from handoff_support import AgentSession, Customer, add_agent
 from tests.support.rasa_stand_in import RasaStandIn, _handler
+from tests.support.waiting import wait_until
 
 SECRET = "rasa-jwt-test-secret-of-32-bytes-or-more"
 CONTRACT_USER = {"username": "tsunagi-gateway", "role": "admin"}
@@ -196,3 +197,19 @@ def test_adding_a_server_moves_only_the_conversations_that_now_prefer_it():
     assert 0.25 < len(moved) / len(ids) < 0.42  # about a third, to the new server only
     # The order is the conversation's own: the same whatever order the servers are listed in.
     assert all(rendezvous_order(i, three) == rendezvous_order(i, three[::-1]) for i in ids[:100])
+
+
+def test_a_slow_server_is_not_sent_the_same_turn_twice_but_loses_the_next(make_app, two_rasas):
+    app = make_app(RASA_URLS=[s.url for s in two_rasas], RASA_JWT_SECRET=SECRET, RASA_TIMEOUT=0.3,
+                   RASA_DOWN_SECONDS=60)
+    customer = Customer(app.test_client(), "en")
+    owner = owner_of(customer.id, two_rasas)
+    other = next(s for s in two_rasas if s is not owner)
+    owner.delay = 1.0
+    answer = customer.send("How much is shipping?").get_json()
+    assert answer["replies"][0]["sender"] == "system"  # the apology, not a second try elsewhere
+    assert other.texts_for(customer.id) == []
+    wait_until(lambda: owner.answering == 0, "the slow server finished the turn the gateway gave up on")
+    assert owner.texts_for(customer.id) == ["How much is shipping?"]  # the bot saw it once
+    assert customer.send("Can I return it?").get_json()["replies"][0]["sender"] == "bot"
+    assert other.texts_for(customer.id) == ["Can I return it?"]  # the next turn moved

@@ -112,9 +112,11 @@ def _from_loopback() -> bool:
     X-Forwarded-For (ProxyFix, with TRUSTED_PROXIES, has already put the real client in
     remote_addr), and a relayed request is not the loopback's."""
     try:
-        local = ipaddress.ip_address(request.remote_addr or "").is_loopback
+        address = ipaddress.ip_address(request.remote_addr or "")
     except ValueError:
         return False
+    # A dual-stack socket reports an IPv4 client as ::ffff:127.0.0.1.
+    local = (getattr(address, "ipv4_mapped", None) or address).is_loopback
     return local and "X-Forwarded-For" not in request.headers and "Forwarded" not in request.headers
 
 

@@ -144,7 +144,9 @@ def test_without_a_token_metrics_answers_the_loopback_only(client):
         refused = client.get("/metrics", headers=headers, environ_base=environ)
         assert refused.status_code == 403, (environ, headers)
         assert refused.get_json()["error"]["code"] == "metrics_token_not_configured"
-    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+    for loopback in ("::1", "::ffff:127.0.0.1", "127.0.0.2"):
+        assert client.get("/metrics", environ_base={"REMOTE_ADDR": loopback}).status_code == 200, loopback
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::ffff:203.0.113.9"}).status_code == 403
 
 
 def test_every_process_reports_the_same_totals(postgres_url, redis_url, rasa, tmp_path):

@@ -116,7 +116,7 @@ def logout():
 def change_password(body: schemas.PasswordChange):
     """Change one's own password (required after a reset); the agent's other sessions end."""
     with services().db.writing() as session:
-        agent = session.get(Agent, g.agent.id, with_for_update=True, populate_existing=True)
+        agent = session.get(Agent, g.agent.id, with_for_update={"key_share": True}, populate_existing=True)
         change_own_password(session, agent, body.current_password, body.new_password)
     token = log_in(agent)  # this session carries on with the account's new epoch
     return {"agent": agent_json(agent), "csrf_token": token, "password_change_required": False}

@@ -7,7 +7,7 @@ import secrets
 from typing import Optional
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, text
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import events
@@ -22,6 +22,7 @@ from .transcript import iso
 # Compared against when the e-mail is unknown, so a wrong e-mail takes as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not a password")
 MIN_PASSWORD_CHARS = 8
+_ADMIN_COUNT_LOCK = 0x7473_0001  # pg_advisory_xact_lock key: changes that may remove an admin
 
 
 def _check_password_strength(password: str) -> None:
@@ -141,7 +142,10 @@ def staff_json(agent: Agent, open_count: int = 0) -> dict:
 
 
 def _locked(session, agent_id: int) -> Agent:
-    agent = session.get(Agent, agent_id, with_for_update=True, populate_existing=True)
+    # FOR NO KEY UPDATE (PostgreSQL): it does not block the key-share locks that inserting rows which
+    # refer to this agent takes (an audit entry naming them as its actor), which would deadlock two
+    # admins acting on each other at once.
+    agent = session.get(Agent, agent_id, with_for_update={"key_share": True}, populate_existing=True)
     if agent is None:
         raise NotFound("agent_not_found", "No agent with that id.")
     return agent
@@ -158,13 +162,17 @@ def find_agent(session, id_or_email: str) -> Agent:
 
 def _keep_an_admin(session, agent: Agent) -> None:
     """The last active admin may be neither deactivated nor demoted (409 last_admin): nobody could
-    manage accounts any more. The active admins' rows are locked, so two admins demoting each other
-    at once cannot both succeed (the second sees the first's change once it commits)."""
+    manage accounts any more. Whatever may remove an admin takes one lock first (PostgreSQL: a
+    transaction-level advisory lock; SQLite has a single writer anyway), so two admins demoting each
+    other at once cannot both succeed: the second counts after the first has committed. A lock on the
+    admins' rows instead could deadlock with a transfer to an admin."""
     if agent.role != "admin" or not agent.active:
         return
-    admins = session.scalars(select(Agent.id).where(Agent.role == "admin", Agent.active.is_(True))
-                             .with_for_update()).all()
-    if not set(admins) - {agent.id}:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADMIN_COUNT_LOCK})
+    others = session.scalar(select(func.count()).select_from(Agent).where(
+        Agent.role == "admin", Agent.active.is_(True), Agent.id != agent.id))
+    if not others:
         raise Conflict("last_admin", "This is the last active admin; make another admin first.")
 
 

@@ -166,7 +166,9 @@ def leave_offline_message(session, conversation_id: str, email: str, text: str, 
 def _check_capacity(session, agent: Agent, default_limit: int) -> None:
     # Serialise this agent's claims (PostgreSQL row lock; SQLite already has one writer), so two
     # claims by one agent cannot both see room for one more.
-    session.execute(select(Agent.id).where(Agent.id == agent.id).with_for_update())
+    active = session.scalar(select(Agent.active).where(Agent.id == agent.id).with_for_update())
+    if not active:  # deactivated while this request was on its way (handoff/agents.py)
+        raise Conflict("agent_inactive", f"{agent.name}'s account is deactivated.")
     limit = agent.max_concurrent if agent.max_concurrent is not None else default_limit
     owned = session.scalar(select(func.count()).select_from(Conversation).where(
         Conversation.agent_id == agent.id, Conversation.status == Status.ASSIGNED.value))

@@ -343,3 +343,40 @@ def test_session_cookie_is_secure_behind_a_trusted_proxy_that_says_https(make_ap
 def test_an_untrusted_x_forwarded_proto_changes_nothing(make_app):
     cookie = _session_cookie(make_app(TRUSTED_PROXIES=0), **{"X-Forwarded-Proto": "https"})
     assert "; secure" not in cookie
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(app, agent_factory):
+    """Each round, both requests start together (a barrier); without the lock both would see the
+    other still an admin and both succeed, leaving none."""
+    import threading
+
+    first = agent_factory("mika@shop.example", role="admin")
+    second = agent_factory("sora@shop.example", role="admin")
+    rounds = 8
+    for _ in range(rounds):
+        barrier = threading.Barrier(2)
+        answers = {}
+
+        def demote(me: AgentSession, other: AgentSession):
+            barrier.wait()
+            answers[me.agent["email"]] = me.post(f"/api/admin/agents/{other.agent['id']}/role", {"role": "agent"})
+
+        threads = [threading.Thread(target=demote, args=pair) for pair in ((first, second), (second, first))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        outcomes = sorted((answer.status_code, (answer.get_json().get("error") or {}).get("code"))
+                          for answer in answers.values())
+        # One wins; the other is refused as the last admin (it counted after the winner committed),
+        # or as no longer an admin (its request began after that).
+        assert outcomes[0] == (200, None), outcomes
+        assert outcomes[1] in ((403, "role_required"), (409, "last_admin")), outcomes
+        admins = [a for a in AgentSession(app, "mika@shop.example" if answers["mika@shop.example"].status_code == 200
+                                          else "sora@shop.example").get("/api/admin/agents").get_json()["agents"]
+                  if a["role"] == "admin" and a["active"]]
+        assert len(admins) == 1
+        # The remaining admin promotes the other again for the next round.
+        remaining = first if admins[0]["id"] == first.agent["id"] else second
+        demoted = second if remaining is first else first
+        assert remaining.post(f"/api/admin/agents/{demoted.agent['id']}/role", {"role": "admin"}).status_code == 200

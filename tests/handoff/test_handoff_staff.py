@@ -380,3 +380,27 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(app, agent_facto
         remaining = first if admins[0]["id"] == first.agent["id"] else second
         demoted = second if remaining is first else first
         assert remaining.post(f"/api/admin/agents/{demoted.agent['id']}/role", {"role": "admin"}).status_code == 200
+
+
+def test_a_claim_authorised_just_before_the_deactivation_committed_is_refused(app, agent_factory):
+    """The request passed its session check, then the deactivation committed before its claim ran:
+    the claim must not hand the customer to an account that no longer exists for them."""
+    import pytest
+
+    from handoff.agents import agent_of_session
+    from handoff.errors import Conflict
+    from handoff.lifecycle import claim
+
+    agent_factory("mika@shop.example", role="admin")
+    aiko = agent_factory()
+    db = app.extensions["tsunagi"].db
+    seen_by_request = agent_of_session(db, aiko.agent["id"], 0)  # what agent_required loaded
+    assert seen_by_request is not None
+    customer = waiting_customer(app.test_client())
+    result = app.test_cli_runner().invoke(args=["agents", "deactivate", "aiko@shop.example"])
+    assert result.exit_code == 0, result.output
+    with pytest.raises(Conflict) as refused:
+        with db.writing() as session:
+            claim(session, customer.id, seen_by_request, 5)
+    assert refused.value.code == "agent_inactive"
+    assert customer.status()["status"] == "waiting"  # rolled back: still in the queue

@@ -4,6 +4,7 @@ effect at the next request; the last admin is kept; login throttling per account
 the session cookie's Secure flag over HTTPS, directly or through a trusted proxy."""
 from __future__ import annotations
 
+import pytest
 from sse_reader import BackgroundReader
 from handoff_support import AgentSession, Customer, log_in
 
@@ -385,8 +386,6 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(app, agent_facto
 def test_a_claim_authorised_just_before_the_deactivation_committed_is_refused(app, agent_factory):
     """The request passed its session check, then the deactivation committed before its claim ran:
     the claim must not hand the customer to an account that no longer exists for them."""
-    import pytest
-
     from handoff.agents import agent_of_session
     from handoff.errors import Conflict
     from handoff.lifecycle import claim
@@ -404,3 +403,27 @@ def test_a_claim_authorised_just_before_the_deactivation_committed_is_refused(ap
             claim(session, customer.id, seen_by_request, 5)
     assert refused.value.code == "agent_inactive"
     assert customer.status()["status"] == "waiting"  # rolled back: still in the queue
+
+
+@pytest.mark.parametrize("shared", ["in_process", "redis"])
+def test_a_deactivation_closes_streams_at_once_not_at_the_heartbeat(make_app, request, shared):
+    """Heartbeats 30 s apart: a stream that ends within seconds was told, not polled. Through Redis,
+    a deactivation made on another process reaches this one's streams too."""
+    import secrets
+
+    settings = {"STREAM_HEARTBEAT_SECONDS": 30.0}
+    if shared == "redis":
+        settings.update(REDIS_URL=request.getfixturevalue("redis_url"),
+                        REDIS_CHANNEL_PREFIX=f"test-{secrets.token_hex(4)}:")
+    streaming = make_app(**settings)
+    acting = make_app(**settings) if shared == "redis" else streaming
+    from handoff_support import add_agent
+
+    add_agent(streaming, "mika@shop.example", role="admin")
+    aiko_id = add_agent(streaming, "aiko@shop.example")
+    aiko = AgentSession(streaming, "aiko@shop.example")
+    stream = open_agent_stream(aiko)
+    admin = AgentSession(acting, "mika@shop.example")
+    assert admin.post(f"/api/admin/agents/{aiko_id}/deactivate").status_code == 200
+    assert stream.next(kind="signed_out", timeout=5)["data"] == {}
+    wait_until(lambda: not stream._thread.is_alive(), "the stream has ended", timeout=5)

@@ -139,10 +139,11 @@ class Bot:
     def model_file(self) -> str:
         return requests.get(self.url + "/status", headers=self.headers(), timeout=30).json()["model_file"]
 
-    def publish(self, *args: str) -> subprocess.CompletedProcess:
-        """`python -m bot.publish ...` as make publish runs it, against this bot, in English."""
+    def publish(self, *args: str, rasa_urls: Optional[str] = None) -> subprocess.CompletedProcess:
+        """`python -m bot.publish ...` as make publish runs it, against this bot (or the servers
+        given, comma-separated as in RASA_URLS), in English."""
         return subprocess.run([str(BOT_PYTHON), "-m", "bot.publish", *args, "--models-dir", str(self.models),
-                               "--lang", "en"] + (["--rasa-url", self.url] if args[0] != "status" else []),
+                               "--lang", "en", "--rasa-url", rasa_urls or self.url],
                               cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=1800)
 
     def stop(self) -> None:

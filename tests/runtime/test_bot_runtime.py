@@ -13,7 +13,7 @@ import uuid
 import pytest
 import requests
 
-from runtime_support import FALLBACKS, Bot, bearer, handoff_reason, rasa_token, regzipped_copy
+from runtime_support import FALLBACKS, Bot, bearer, free_port, handoff_reason, rasa_token, regzipped_copy
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +115,18 @@ def test_after_a_crash_rasa_serves_the_published_model_and_the_conversation_goes
 
     second = bot.say(sender, FALLBACKS[1])
     assert handoff_reason(second) == "repeated_fallback", second
+
+
+def test_publish_and_rollback_change_nothing_when_one_of_the_servers_cannot_be_reached(bot):
+    record = (bot.models / "live.json").read_text()
+    served = bot.model_file()
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    for command in (("rollback",), ("publish", "--no-similarity")):
+        done = bot.publish(*command, rasa_urls=f"{bot.url},{unreachable}")
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert f"The Rasa server at {unreachable} cannot be reached" in done.stdout
+        assert "Nothing was changed" in done.stdout
+        assert (bot.models / "live.json").read_text() == record and bot.model_file() == served
 
 
 def test_a_rollback_then_a_restart_serves_the_rolled_back_model(bot):

@@ -31,7 +31,10 @@ ACTIONS = (
     "agent.created", "agent.deactivated", "agent.reactivated", "agent.role_changed",
     "agent.password_reset", "agent.password_changed",
     "content.examples_added", "content.topic_drafted", "content.questions_dismissed",
+    "content.published", "content.rolled_back",
 )
+# Done outside the service (`make publish`, `make rollback`), recorded with `flask --app handoff audit record`.
+OUTSIDE_ACTIONS = ("content.published", "content.rolled_back")
 
 CSV_COLUMNS = ("id", "at", "actor_id", "actor", "action", "target_type", "target_id", "detail", "ip", "user_agent")
 

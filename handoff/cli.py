@@ -118,3 +118,31 @@ def register_commands(app: Flask) -> None:
         click.echo(f"agent {found.id} {found.email} is now {found.role}")
 
     app.cli.add_command(agents)
+
+    audit = AppGroup("audit", help="The audit log of staff actions.")
+
+    @audit.command("record")
+    @click.argument("action", type=click.Choice(["content.published", "content.rolled_back"]))
+    @click.option("--live-record", type=click.Path(dir_okay=False), default=None,
+                  help="models/live.json: the model now live becomes the entry's target.")
+    def record_command(action, live_record):
+        """Record ACTION, done outside the service (make publish, make rollback), as cli:<OS user>."""
+        import json
+
+        from .audit import OUTSIDE_ACTIONS, Actor, new_entry
+
+        assert action in OUTSIDE_ACTIONS
+        target, detail = None, {}
+        if live_record:
+            try:
+                with open(live_record, encoding="utf-8") as handle:
+                    live = (json.load(handle) or {}).get("live") or {}
+            except (OSError, ValueError) as error:
+                raise click.ClickException(f"cannot read {live_record}: {error}")
+            target = live.get("model")
+            detail = {key: live[key] for key in ("since", "action") if live.get(key) is not None}
+        with current_app.extensions["tsunagi"].db.writing() as session:
+            session.add(new_entry(Actor.command_line(), action, "model" if target else None, target, detail))
+        click.echo(f"recorded {action}" + (f" ({target})" if target else ""))
+
+    app.cli.add_command(audit)

@@ -272,3 +272,23 @@ def test_nothing_in_the_product_changes_or_deletes_an_entry(app, agent_factory):
             with db.engine.begin() as connection:
                 connection.execute(text(statement))
     assert [(e["id"], e["action"]) for e in entries(admin)] == [(entry_id, "login.succeeded")]
+
+
+def test_publishes_and_rollbacks_made_outside_the_service_are_recorded_from_the_command_line(app, agent_factory, tmp_path):
+    admin = agent_factory("mika@shop.example", role="admin")
+    live = tmp_path / "live.json"
+    live.write_text('{"live": {"model": "releases/abc123.tar.gz", "since": "2026-11-30T05:00:00Z", "action": "publish"}, '
+                    '"stack": [], "history": []}', encoding="utf-8")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["audit", "record", "content.published", "--live-record", str(live)])
+    assert result.exit_code == 0 and "releases/abc123.tar.gz" in result.output, result.output
+    assert runner.invoke(args=["audit", "record", "content.rolled_back"]).exit_code == 0
+    refused = runner.invoke(args=["audit", "record", "agent.deactivated"])  # only what happens outside
+    assert refused.exit_code != 0
+    unreadable = runner.invoke(args=["audit", "record", "content.published", "--live-record", str(tmp_path / "none.json")])
+    assert unreadable.exit_code != 0 and "cannot read" in unreadable.output
+    published, rolled_back = entries(admin, action="content.published"), entries(admin, action="content.rolled_back")
+    assert [(e["target_type"], e["target_id"], e["detail"]) for e in published] == [
+        ("model", "releases/abc123.tar.gz", {"since": "2026-11-30T05:00:00Z", "action": "publish"})]
+    assert published[0]["actor"].startswith("cli:") and published[0]["actor_id"] is None
+    assert len(rolled_back) == 1 and rolled_back[0]["target_id"] is None

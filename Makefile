@@ -83,9 +83,18 @@ validate: setup-bot model
 
 publish: setup-bot model
 	$(BOT_PY) -m bot.publish publish $(if $(RASA_SERVERS),--rasa-url $(RASA_SERVERS)) $(CONTENT_CHECKS) $(if $(MAX_DROP),--max-drop $(MAX_DROP))
+	@$(call audit_record,content.published)
 
 rollback: setup-bot
 	$(BOT_PY) -m bot.publish rollback $(if $(RASA_SERVERS),--rasa-url $(RASA_SERVERS))
+	@$(call audit_record,content.rolled_back)
+
+# A publish or rollback goes into the handoff service's audit log (as cli:<OS user>, the live model as
+# its target), in make run's database unless DATABASE_URL says otherwise; skipped with a note when the
+# service's environment or database is not there yet.
+audit_record = if [ -x $(HANDOFF_PY) ]; then DATABASE_URL=$${DATABASE_URL:-sqlite:///$${TSUNAGI_INSTANCE_DIR:-$$PWD/instance}/handoff.sqlite3} \
+	$(HANDOFF_PY) -m flask --app handoff audit record $(1) --live-record $${TSUNAGI_MODELS_DIR:-models}/live.json 2>/dev/null \
+	|| echo "note: $(1) not recorded in the audit log (no handoff database yet)"; fi
 
 test-editors: setup train
 	$(BOT_PY) -m pytest -q tests/editors/bot

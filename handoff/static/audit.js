@@ -5,7 +5,7 @@
 
   var C = window.Console, T = C.T, el = C.el, fmt = C.fmt;
   var $ = function (id) { return document.getElementById(id); };
-  var page = 1, pages = 1, optionsLoaded = false;
+  var page = 1, pages = 1, optionsLoaded = false, agentsById = {};
 
   function query(withPage) {
     var params = [];
@@ -16,6 +16,13 @@
       });
     if (withPage) params.push("page=" + page);
     return params.length ? "?" + params.join("&") : "";
+  }
+
+  // An agent target by name and e-mail (the log keeps the id, which stays true after a rename).
+  function targetText(entry) {
+    if (!entry.target_type) return "";
+    var agent = entry.target_type === "agent" ? agentsById[entry.target_id] : null;
+    return agent ? agent.name + " <" + agent.email + ">" : entry.target_type + " " + (entry.target_id || "");
   }
 
   function detailText(detail) {
@@ -30,7 +37,7 @@
         el("td", null, [el("time", { datetime: entry.at, text: new Date(entry.at).toLocaleString(C.config.lang) })]),
         el("td", { text: entry.actor }),
         el("td", null, [el("span", { class: "badge", text: entry.action })]),
-        el("td", { text: entry.target_type ? entry.target_type + " " + (entry.target_id || "") : "" }),
+        el("td", { text: targetText(entry) }),
         el("td", { class: "detail", text: detailText(entry.detail) }),
         el("td", { class: "origin", title: entry.user_agent || "", text: entry.ip || "" })
       ]));
@@ -55,6 +62,7 @@
   function loadActors() {
     return C.api("GET", "/api/admin/agents").then(function (res) {
       res.agents.forEach(function (agent) {
+        agentsById[String(agent.id)] = agent;
         $("filter-actor").appendChild(el("option", { value: String(agent.id), text: agent.name + " <" + agent.email + ">" }));
       });
     });

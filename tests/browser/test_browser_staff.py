@@ -93,6 +93,7 @@ def test_an_admin_manages_staff_and_reads_the_audit_log(service, new_page):
     page.locator("#audit-filters button[type=submit]").click()
     expect(page.locator("#audit-body tr")).to_have_count(1)
     expect(page.locator("#audit-body tr")).to_contain_text("agent.deactivated")
+    expect(page.locator("#audit-body tr")).to_contain_text(f"{AGENTS['kimura'][1]} <{AGENTS['kimura'][0]}>")
     expect(page.locator("#audit-page")).to_have_text("Page 1 of 1 (1 entries)")
     href = page.locator("#audit-export").get_attribute("href")
     assert "action=agent.deactivated" in href

@@ -292,3 +292,22 @@ def test_publishes_and_rollbacks_made_outside_the_service_are_recorded_from_the_
         ("model", "releases/abc123.tar.gz", {"since": "2026-11-30T05:00:00Z", "action": "publish"})]
     assert published[0]["actor"].startswith("cli:") and published[0]["actor_id"] is None
     assert len(rolled_back) == 1 and rolled_back[0]["target_id"] is None
+
+
+def test_an_editors_content_change_is_recorded_with_its_files(make_app, tmp_path):
+    from handoff.content_files import ContentFiles
+    from tests.support.project_copy import copy_content
+
+    project = copy_content(tmp_path / "project", examples_per_intent=3)
+    app = make_app(TSUNAGI_PROJECT_DIR=str(project))
+    add_agent(app, "kimura@shop.example", role="editor")
+    add_agent(app, "mika@shop.example", role="admin")
+    editor, admin = AgentSession(app, "kimura@shop.example"), AgentSession(app, "mika@shop.example")
+    topic = ContentFiles(project).topics()[0]
+    answer = editor.post("/api/editor/unanswered/add-examples",
+                         {"topic": topic.id, "examples": ["a way of asking nobody has used before"], "message_ids": []})
+    assert answer.status_code == 200, answer.get_json()
+    files = answer.get_json()["change"]["files"]
+    [entry] = entries(admin, action="content.examples_added")
+    assert (entry["actor"], entry["target_type"], entry["target_id"]) == ("kimura@shop.example", "topic", topic.id)
+    assert entry["detail"] == {"files": files, "examples_added": 1, "questions_handled": 0}

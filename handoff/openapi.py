@@ -26,7 +26,8 @@ CUSTOMER = [{"customerToken": []}]
 # a stream ticket in the query string.
 CUSTOMER_STREAM = [{"customerToken": []}, {"streamTicket": []}]
 AGENT = [{"agentSession": [], "csrfToken": []}]
-METRICS = [{"metricsToken": []}]
+# The bearer METRICS_TOKEN; or nothing at all, from the loopback while no METRICS_TOKEN is set.
+METRICS = [{"metricsToken": []}, {}]
 PUBLIC: list = []
 SECURITY_SCHEMES = {
     "customerToken": {"type": "http", "scheme": "bearer",

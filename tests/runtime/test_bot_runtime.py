@@ -8,6 +8,7 @@ all: at first, after the crash, after the rollback) and run in the order written
 from __future__ import annotations
 
 import json
+import socket
 import uuid
 
 import pytest
@@ -79,6 +80,23 @@ def test_the_action_server_refuses_calls_without_its_token(bot):
     turn = bot.say(conversation(), FALLBACKS[0])
     assert turn["nlu"]["intent"]["name"] == "nlu_fallback"
     assert turn["messages"] and handoff_reason(turn) is None
+
+
+def test_rasa_and_the_action_server_listen_on_the_loopback_only(bot):
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outward address
+        outward = probe.getsockname()[0]
+    except OSError:
+        pytest.skip("this host has no address but the loopback")
+    finally:
+        probe.close()
+    if outward.startswith("127."):
+        pytest.skip("this host has no address but the loopback")
+    for port in (bot.port, bot.actions_port):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((outward, port), timeout=5)
 
 
 # State through a model swap and a restart; the published model after a restart.

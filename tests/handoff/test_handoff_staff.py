@@ -138,6 +138,8 @@ def test_a_password_reset_forces_a_change_before_anything_else(app, agent_factor
     assert aiko.get("/api/agent/me").status_code == 401  # sessions end with a reset
     assert log_in(app.test_client(), "aiko@shop.example", "correct horse").status_code == 401
 
+    elsewhere = app.test_client()  # someone else who learnt the temporary password
+    assert log_in(elsewhere, "aiko@shop.example", temporary).status_code == 200
     client = app.test_client()
     signed_in = log_in(client, "aiko@shop.example", temporary)
     assert signed_in.status_code == 200 and signed_in.get_json()["password_change_required"] is True
@@ -168,8 +170,9 @@ def test_a_password_reset_forces_a_change_before_anything_else(app, agent_factor
                           json={"current_password": temporary, "new_password": "my own secret"}, headers=csrf)
     assert changed.status_code == 200 and changed.get_json()["password_change_required"] is False
     csrf = {"X-CSRF-Token": changed.get_json()["csrf_token"]}
-    # This session carries on; everything works again.
+    # This session carries on; everything works again. Every other session has ended.
     assert client.get("/api/agent/me").status_code == 200
+    assert elsewhere.get("/api/agent/me").status_code == 401
     assert client.post(f"/api/agent/conversations/{customer.id}/claim", headers=csrf).status_code == 200
     assert log_in(app.test_client(), "aiko@shop.example", temporary).status_code == 401
     assert log_in(app.test_client(), "aiko@shop.example", "my own secret").get_json()["password_change_required"] is False

@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 # Rasa's) to finish, instead of failing at once with "database is locked".
 SQLITE_BUSY_TIMEOUT = 30
 # The handoff service's URLs name the psycopg 3 driver; the bot's environment has psycopg2.
+# Rasa's lock keys in Redis start with this (then Rasa's own "lock:"), apart from the service's keys.
+LOCK_KEY_PREFIX = "tsunagi"
 _POSTGRESQL_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 
 
@@ -94,7 +96,7 @@ class SharedLockStore:
 
 def redis_lock_store_arguments(url: Text) -> dict:
     """RedisLockStore's arguments from a `redis://[user:password@]host[:port][/db]` URL
-    (`rediss://` for TLS). Rasa's lock keys start with its own prefix, apart from the service's."""
+    (`rediss://` for TLS). The lock keys are `tsunagi:lock:<conversation id>`."""
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss") or not parts.hostname:
         raise ValueError("REDIS_URL must be redis://host[:port][/db] or rediss://...")
@@ -107,4 +109,5 @@ def redis_lock_store_arguments(url: Text) -> dict:
         "username": unquote(parts.username) if parts.username else None,
         "password": unquote(parts.password) if parts.password else None,
         "use_ssl": parts.scheme == "rediss",
+        "key_prefix": LOCK_KEY_PREFIX,
     }

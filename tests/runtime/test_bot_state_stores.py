@@ -1,0 +1,100 @@
+"""The stores endpoints.yml gives the Rasa server (bot/tracker_store.py), built as Rasa builds them
+(AvailableEndpoints.read_endpoints, TrackerStore.create, LockStore.create) in the bot's
+environment: a conversation saved by one store is read back by a new one (what a restart, a
+model swap or a second server does), on SQLite in WAL mode beside the handoff service's tables,
+and on PostgreSQL from the service's kind of URL; the lock is Redis's when REDIS_URL is set."""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import uuid
+
+import pytest
+
+from runtime_support import BASE_ENV, BOT_PYTHON, ROOT
+
+SCRIPT = r'''
+import asyncio, json, os, sys
+from rasa.core.lock_store import LockStore, RedisLockStore
+from rasa.core.tracker_store import TrackerStore
+from rasa.core.utils import AvailableEndpoints
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+conversation = sys.argv[1]
+endpoints = AvailableEndpoints.read_endpoints("endpoints.yml")
+domain = Domain.load("domain.yml")
+result = {}
+
+async def main():
+    first = TrackerStore.create(endpoints.tracker_store, domain=domain)
+    result["tracker_store"] = [c.__name__ for c in type(first).__mro__][:2]
+    tracker = DialogueStateTracker.from_events(
+        conversation, [UserUttered("hello"), SlotSet("language", "en")], slots=domain.slots)
+    await first.save(tracker)
+    again = await TrackerStore.create(endpoints.tracker_store, domain=domain).retrieve(conversation)
+    result["language"] = again.get_slot("language")
+    result["texts"] = [e.text for e in again.events if isinstance(e, UserUttered)]
+
+    locks = LockStore.create(endpoints.lock_store)
+    result["lock_store"] = type(locks).__name__
+    if isinstance(locks, RedisLockStore):
+        key = "tsunagi:lock:" + conversation
+        async with locks.lock(conversation):
+            result["held"] = bool(locks.red.exists(key))
+        result["released"] = not locks.red.exists(key)
+
+asyncio.run(main())
+print(json.dumps(result))
+'''
+
+
+def stores(tmp_path, **env) -> dict:
+    conversation = f"stores-{uuid.uuid4().hex[:12]}"
+    done = subprocess.run([str(BOT_PYTHON), "-c", SCRIPT, conversation], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, **BASE_ENV, PYTHONPATH=str(ROOT), ACTION_SERVER_TOKEN="t",
+                                                ACTION_ENDPOINT_URL="http://127.0.0.1:1/webhook", **env))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return {"conversation": conversation, **json.loads(done.stdout.strip().splitlines()[-1])}
+
+
+def test_sqlite_beside_the_handoff_service_in_wal_mode_with_rasas_in_memory_lock(tmp_path):
+    database = tmp_path / "handoff.sqlite3"
+    migrated = subprocess.run([str(ROOT / ".venv" / "handoff" / "bin" / "flask"), "--app", "handoff", "db-upgrade"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300,
+                              env=dict(os.environ, DATABASE_URL=f"sqlite:///{database}", SECRET_KEY="x"))
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    result = stores(tmp_path, TRACKER_STORE_URL=f"sqlite:///{database}", REDIS_URL="")
+    assert result["tracker_store"] == ["SharedSQLTrackerStore", "SQLTrackerStore"]
+    assert result["language"] == "en" and result["texts"] == ["hello"]
+    assert result["lock_store"] == "InMemoryLockStore"
+    with sqlite3.connect(database) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {"events", "conversations", "messages", "agents"} <= tables
+        assert db.execute("SELECT count(*) FROM events WHERE sender_id = ?", (result["conversation"],)).fetchone()[0] > 0
+
+
+def test_postgresql_from_the_services_url_and_redis_locks(tracker_store_url, tmp_path):
+    if not tracker_store_url.startswith("postgresql"):
+        pytest.skip("TEST_DATABASE_URL is not set")
+    if not os.environ.get("TEST_REDIS_URL"):
+        pytest.skip("TEST_REDIS_URL is not set")
+    assert tracker_store_url.startswith("postgresql+psycopg://")  # the handoff service's driver, translated
+    result = stores(tmp_path, TRACKER_STORE_URL=tracker_store_url, REDIS_URL=os.environ["TEST_REDIS_URL"])
+    assert result["tracker_store"] == ["SharedSQLTrackerStore", "SQLTrackerStore"]
+    assert result["language"] == "en" and result["texts"] == ["hello"]
+    assert result["lock_store"] == "RedisLockStore" and result["held"] and result["released"]
+
+
+@pytest.mark.parametrize("url", ["mysql://db/x", "sqlite://", ""])
+def test_an_unusable_tracker_store_url_stops_rasa_with_a_clear_message(tmp_path, url):
+    done = subprocess.run([str(BOT_PYTHON), "-c", SCRIPT, "x"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, **BASE_ENV, PYTHONPATH=str(ROOT), ACTION_SERVER_TOKEN="t",
+                                   ACTION_ENDPOINT_URL="http://127.0.0.1:1/webhook", TRACKER_STORE_URL=url,
+                                   REDIS_URL=""))
+    assert done.returncode != 0
+    assert "is neither sqlite:///<path> nor postgresql://" in done.stderr

@@ -58,8 +58,8 @@ class MetricCountersCollector:
     def collect(self):
         s = self.app.extensions["tsunagi"]
         with s.db.reading() as session:
-            counters = session.execute(select(MetricCounter.name, MetricCounter.label, MetricCounter.count,
-                                              MetricCounter.total)).all()
+            counters = sorted(tuple(row) for row in session.execute(select(
+                MetricCounter.name, MetricCounter.label, MetricCounter.count, MetricCounter.total)))
             # Only the open statuses: an index range of the conversations still in someone's hands.
             # `bot` and `resolved` grow for ever; conversations_started and resolved count them.
             statuses = dict(session.execute(select(Conversation.status, func.count())
@@ -76,7 +76,7 @@ class MetricCountersCollector:
             if by_label is None:
                 return CounterMetricFamily(metric, help_text, value=total(name))
             family = CounterMetricFamily(metric, help_text, labels=[by_label])
-            for ev, label, n, _ in sorted(counters):
+            for ev, label, n, _ in counters:
                 if ev == name:
                     family.add_metric([label], n)
             return family

@@ -11,8 +11,10 @@
  * data-title       header title; data-welcome: the first line shown before anyone writes
  * data-position    right (default) | left
  * data-open        "true" opens the chat when the page loads
- * The shop's origin must be listed in the service's CORS_ORIGINS. window.TsunagiWidget.open()
- * opens it from the shop's own links or buttons.
+ * The shop's origin must be listed in the service's CORS_ORIGINS. A shop page with its own
+ * Content-Security-Policy allows the service in script-src and connect-src; no 'unsafe-inline' is
+ * needed (the styles are a constructed stylesheet). window.TsunagiWidget.open() opens it from the
+ * shop's own links or buttons.
  *
  * Plain ES2019, no build step, no third-party code. Everything lives in a shadow root so the
  * shop's CSS cannot reach it, and every piece of user, bot or agent text is set with textContent.

@@ -71,10 +71,10 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
 
     _install_error_handlers(app)
     _install_cors(app)
-
-    from .cli import register_commands
     from .security import install_security_headers
     install_security_headers(app)
+
+    from .cli import register_commands
     register_commands(app)
     return app
 

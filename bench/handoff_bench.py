@@ -15,7 +15,7 @@ All traffic stays on 127.0.0.1; counts and durations are bounded. Writes bench/r
 and prints a table. The setups are the peers compared against each other in one run.
 
     .venv/handoff/bin/python bench/handoff_bench.py [--rates 50 200] [--seconds 10] [--streams 500 1000]
-        [--failover-rate 50]
+        [--failover-rate 50] [--failover-repeats 3] [--keep]
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ import subprocess
 import sys
 import threading
 import time
-from http.client import HTTPConnection
+from http.client import HTTPConnection, HTTPException
 from pathlib import Path
 
 import requests
@@ -320,8 +320,9 @@ class RasaStandIns:
 
 
 def rasa_failover(kill: bool, rate: float, seconds: float, workdir: Path, conversations_count: int = 40,
-                  senders: int = 12) -> dict:
-    """Customers' messages through two processes to two Rasa stand-ins; optionally one killed halfway."""
+                  senders: int = 32) -> dict:
+    """Customers' messages through two processes to two Rasa stand-ins; optionally one killed halfway.
+    32 senders keep the offered rate up while an answer takes up to 600 ms at 50/s."""
     database = Database("postgresql", workdir)
     rasas = RasaStandIns(2)
     servers = None
@@ -338,6 +339,7 @@ def rasa_failover(kill: bool, rate: float, seconds: float, workdir: Path, conver
         counter = iter(range(total))
         start = time.perf_counter() + 0.2
         killed_at = [None]
+        errors: dict[str, int] = {}
 
         def killer():
             time.sleep(max(0.0, start + seconds / 2 - time.perf_counter()))
@@ -357,18 +359,29 @@ def rasa_failover(kill: bool, rate: float, seconds: float, workdir: Path, conver
                 if delay > 0:
                     time.sleep(delay)
                 conversation = conversations[index % len(conversations)]
-                connection = connections[(index // len(conversations)) % 2]
+                side = (index // len(conversations)) % 2
                 began = time.perf_counter()
-                connection.request("POST", f"/api/v1/conversations/{conversation['id']}/messages",
-                                   json.dumps({"text": f"How much is shipping? bench#{index}"}),
-                                   {"Authorization": f"Bearer {conversation['token']}",
-                                    "Content-Type": "application/json"})
-                response = connection.getresponse()
-                body = response.read()
+                # client_message_id makes a resend safe (the service answers it once), so a request
+                # on a kept-alive connection the server had closed is sent again, as browsers do.
+                payload = json.dumps({"text": f"How much is shipping? bench#{index}",
+                                      "client_message_id": f"bench-{index}"})
+                status, body = 0, b""
+                for attempt in range(2):
+                    try:
+                        connections[side].request(
+                            "POST", f"/api/v1/conversations/{conversation['id']}/messages", payload,
+                            {"Authorization": f"Bearer {conversation['token']}", "Content-Type": "application/json"})
+                        response = connections[side].getresponse()
+                        status, body = response.status, response.read()
+                        break
+                    except (OSError, HTTPException) as error:  # after the second: a failed POST
+                        with lock:
+                            errors[type(error).__name__] = errors.get(type(error).__name__, 0) + 1
+                        connections[side].close()  # reconnects at the next request
                 elapsed = (time.perf_counter() - began) * 1000
-                who = [r["sender"] for r in json.loads(body)["replies"]] if response.status == 201 else []
+                who = [r["sender"] for r in json.loads(body)["replies"]] if status in (200, 201) else []
                 with lock:
-                    results[index] = (elapsed, response.status, who)
+                    results[index] = (elapsed, status, who)
 
         threads = [threading.Thread(target=send, args=(n,)) for n in range(senders)]
         if kill:
@@ -378,10 +391,11 @@ def rasa_failover(kill: bool, rate: float, seconds: float, workdir: Path, conver
         for thread in threads:
             thread.join()
         finished = time.perf_counter()
-        answered = [ms for ms, status, who in results.values() if status == 201 and who and who[0] == "bot"]
-        apologies = sum(1 for _, status, who in results.values() if status == 201 and who and who[0] == "system")
-        failures = sum(1 for _, status, _ in results.values() if status != 201)
-        latencies = sorted(ms for ms, status, _ in results.values() if status == 201)
+        ok = (200, 201)  # 200: a resent message's first answer
+        answered = [ms for ms, status, who in results.values() if status in ok and who and who[0] == "bot"]
+        apologies = sum(1 for _, status, who in results.values() if status in ok and who and who[0] == "system")
+        failures = sum(1 for _, status, _ in results.values() if status not in ok)
+        latencies = sorted(ms for ms, status, _ in results.values() if status in ok)
         # The transcripts: every bench message stored once, in the order sent per conversation.
         stored: dict[int, int] = {}
         in_order = True
@@ -402,9 +416,11 @@ def rasa_failover(kill: bool, rate: float, seconds: float, workdir: Path, conver
             "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
             "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1) if latencies else None,
             "max_ms": round(latencies[-1], 1) if latencies else None,
-            "lost": sum(1 for n, (_, status, _) in results.items() if status == 201 and n not in stored),
+            "lost": sum(1 for n, (_, status, _) in results.items() if status in ok and n not in stored),
             "duplicated": sum(c - 1 for c in stored.values()), "order_kept": in_order,
             "rasa": "stand-in (tests/support/rasa_stand_in.py), one process each",
+            "connection_errors_resent": errors, "answered_without_reply": sum(
+                1 for _, status, who in results.values() if status in ok and not who),
         }
     finally:
         if servers:
@@ -513,12 +529,17 @@ def main():
                         help="agent messages per second to try in each setup (default 50 200)")
     parser.add_argument("--seconds", type=float, default=10, help="seconds of sending per setup (default 10)")
     parser.add_argument("--streams", type=int, nargs="*", default=[500, 1000], help="stream counts to hold")
-    parser.add_argument("--setups", nargs="+", default=["sqlite:1", "sqlite+redis:2", "postgresql+redis:1",
+    parser.add_argument("--setups", nargs="*", default=["sqlite:1", "sqlite+redis:2", "postgresql+redis:1",
                                                          "postgresql+redis:2"],
-                        help="database[+redis]:processes (default: all four)")
+                        help="database[+redis]:processes (default: all four; none: no delivery runs)")
     parser.add_argument("--failover-rate", type=float, default=50,
                         help="customer messages per second in the two-Rasa-servers runs (0 skips them)")
+    parser.add_argument("--failover-repeats", type=int, default=3,
+                        help="pairs of runs (no kill, then a kill), alternated: on a shared machine one pair "
+                             "is mostly noise (default 3)")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "handoff.json"))
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the figures of the parts not run this time from the output file (marked so)")
     args = parser.parse_args()
     if max(args.rates + [args.failover_rate]) * args.seconds > 20000 or max(args.streams, default=0) > 5000:
         parser.error("bounded: at most 20,000 messages per setup and 5,000 streams")
@@ -536,7 +557,7 @@ def main():
         setups.append((kind, bool(redis), int(processes)))
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
                "file_limit": limit, "rates": args.rates, "seconds": args.seconds, "delivery": [], "streams": [],
-               "rasa_failover": []}
+               "rasa_failover": [], "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
     for kind, redis, processes in setups:
         for rate in args.rates:
             print(f"delivery: {kind}{' + redis' if redis else ''}, {processes} process(es), {rate:.0f}/s ...", flush=True)
@@ -544,11 +565,17 @@ def main():
     for count in args.streams:
         print(f"holding {count} streams ...", flush=True)
         results["streams"].append(held_streams(count, workdir))
-    if args.failover_rate:
+    for _ in range(args.failover_rate and args.failover_repeats):
         for kill in (False, True):
             print(f"two Rasa servers (stand-ins), {'one killed mid-run' if kill else 'no kill'}, "
                   f"{args.failover_rate:.0f} messages/s ...", flush=True)
             results["rasa_failover"].append(rasa_failover(kill, args.failover_rate, args.seconds, workdir))
+    if args.keep and Path(args.output).is_file():
+        earlier = json.loads(Path(args.output).read_text())
+        for part in ("delivery", "streams", "rasa_failover"):
+            if not results[part] and earlier.get(part):
+                results[part] = earlier[part]
+                results.setdefault("parts_from_an_earlier_run", []).append(part)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)

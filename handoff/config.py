@@ -45,7 +45,7 @@ SETTINGS: list[Setting] = [
     Setting("RASA_JWT_SECRET", "", str,
             "The secret Rasa was started with (`--jwt-secret`); the gateway signs an HS256 token with it on every call. Empty: `instance/rasa_jwt_secret` when `make run` created it, else no token."),
     Setting("RASA_CHANNEL_PATH", "/webhooks/gateway/webhook", str,
-            "Rasa channel the gateway posts to; `/webhooks/rest/webhook` also works (then no NLU result is stored)."),
+            "Rasa channel the gateway posts to (the real bot serves only this one: Rasa's `rest` channel checks no token, so credentials.yml leaves it out)."),
     Setting("RASA_TIMEOUT", 8.0, float, "Seconds to wait for Rasa before telling the customer the assistant is unavailable."),
     Setting("SECRET_KEY", "", str,
             "Signs customer tokens and agent sessions. Empty: a random key is created once in `instance/secret_key` and shared by the processes of this host; with PostgreSQL (several hosts) it must be set, or the service refuses to start."),

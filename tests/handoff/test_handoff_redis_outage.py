@@ -13,9 +13,11 @@ import pytest
 import redis
 import requests
 
+from handoff import create_app
 from handoff.errors import RateLimited
 from handoff.live import RedisBroker
 from handoff.rate_limits import MemoryCounter, RateLimiter, RedisCounter
+from handoff_support import add_agent
 from tests.support.waiting import wait_until
 from test_handoff_processes import Server, free_port, stream
 
@@ -98,6 +100,9 @@ def two_servers_on_private_redis(postgres_url, private_redis, rasa, tmp_path):
     try:
         for server in servers:
             server.wait_ready()
+        app = create_app({k: v for k, v in env.items() if k in ("DATABASE_URL", "SECRET_KEY")})
+        add_agent(app, "aiko@shop.example", name="Aiko")
+        app.extensions["tsunagi"].db.engine.dispose()
         yield servers
     finally:
         for server in servers:
@@ -117,6 +122,11 @@ def test_chat_goes_on_through_a_redis_outage_and_live_events_resume(two_servers_
     conv = f"/api/v1/conversations/{started['id']}"
     # The customer's stream is held by B for the whole test; messages are posted to A and B.
     live = stream(b.url + conv + "/stream", **customer)
+    agent = requests.Session()
+    sign_in = {"X-CSRF-Token": agent.get(b.url + "/api/agent/login", timeout=10).json()["csrf_token"]}
+    assert agent.post(b.url + "/api/agent/login", json={"email": "aiko@shop.example", "password": "correct horse"},
+                      headers=sign_in, timeout=10).status_code == 200
+    console = stream(b.url + "/api/agent/stream", Cookie=f"tsunagi_session={agent.cookies['tsunagi_session']}")
     seen: list[dict] = []
 
     def say(server, text: str) -> dict:
@@ -148,12 +158,15 @@ def test_chat_goes_on_through_a_redis_outage_and_live_events_resume(two_servers_
         assert body["status"] == "degraded" and body["degraded"] == ["redis"] and body["checks"]["redis"] is False
 
     private_redis.start()
-    # B's listener reconnects and every stream resyncs: A's message arrives with nothing else sent.
+    # B's listener reconnects and every stream resyncs: A's message arrives with nothing else sent,
+    # and the agents' consoles are told to reload what they show.
     arrived("Can I return it? (Redis down, via A)")
+    console.until(lambda e: e["event"] == "resync", timeout=15)
     wait_until(lambda: health(a)["status"] == "ok" and health(b)["status"] == "ok", "healthz ok again", timeout=15)
     after = say(a, "How long does shipping take? (after)")
     arrived("How long does shipping take? (after)")
     live.response.close()
+    console.response.close()
 
     # Every message of the transcript reached the open stream exactly once, in order.
     transcript = requests.get(b.url + conv + "/messages", headers=customer, timeout=10).json()["messages"]

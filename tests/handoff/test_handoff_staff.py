@@ -4,6 +4,9 @@ effect at the next request; the last admin is kept; login throttling per account
 the session cookie's Secure flag over HTTPS, directly or through a trusted proxy."""
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 from sse_reader import BackgroundReader
 from handoff_support import AgentSession, Customer, log_in
@@ -291,10 +294,12 @@ def test_login_is_throttled_per_account_from_any_address_without_telling_whether
         throttled = _attempt(app, email, "wrong password", "198.51.100.99")
         assert throttled.status_code == 429
         assert 1 <= int(throttled.headers["Retry-After"]) <= 60
-        answers[email] = (throttled.get_json(), sorted(throttled.headers.keys()))
+        # The seconds to wait depend on when each window began; all else must be the same.
+        body = re.sub(r"\d+", "N", json.dumps(throttled.get_json()))
+        answers[email] = (body, sorted(throttled.headers.keys()))
     # An account that exists and one that does not are throttled alike, word for word.
     assert answers["aiko@shop.example"] == answers["nobody@shop.example"]
-    assert answers["aiko@shop.example"][0]["error"]["code"] == "rate_limited"
+    assert json.loads(answers["aiko@shop.example"][0])["error"]["code"] == "rate_limited"
     # While throttled, even the right password is refused: the limit comes before the check.
     assert _attempt(app, "AIKO@shop.example ", "correct horse", "198.51.100.100").status_code == 429
     # Other accounts are not affected.

@@ -1,6 +1,8 @@
 """Helpers of the handoff tests: a customer's widget and a logged-in agent, through the API."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from handoff.agents import create_agent
 
 
@@ -63,3 +65,30 @@ def add_agent(app, email: str, role: str = "agent", name: str | None = None, max
               password: str = "correct horse") -> int:
     with app.extensions["tsunagi"].db.writing() as session:
         return create_agent(session, email, name or email.split("@")[0].title(), role, password, max_concurrent).id
+
+
+class DayOfWork(NamedTuple):
+    boss: AgentSession
+    answered: Customer
+    helped: Customer
+    lost: Customer
+
+
+def a_day_of_work(app, client) -> DayOfWork:
+    """Three customers: one answered by the bot and rated, one with a complaint handed to admin Boss
+    (claimed, answered, resolved, rated), one handed off after a second fallback and left waiting."""
+    add_agent(app, "boss@shop.example", role="admin", name="Boss")
+    boss = AgentSession(app, "boss@shop.example")
+    answered = Customer(client)
+    answered.send("How much is shipping?")
+    answered.post("/end", {"csat": 5, "ces": 1})
+    helped = Customer(client)
+    helped.send("This is a complaint!")
+    boss.post(f"/api/agent/conversations/{helped.id}/claim")
+    boss.post(f"/api/agent/conversations/{helped.id}/messages", {"text": "Sorry about that"})
+    boss.post(f"/api/agent/conversations/{helped.id}/resolve")
+    helped.post("/end", {"csat": 2, "ces": 4})
+    lost = Customer(client)
+    lost.send("blah")
+    lost.send("blah blah")  # second fallback: handed off, still waiting
+    return DayOfWork(boss, answered, helped, lost)

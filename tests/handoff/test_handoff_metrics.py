@@ -17,7 +17,7 @@ from handoff.database import Database
 from handoff.events import Dispatcher
 from handoff.listeners.metrics_listener import MetricsListener
 from handoff.models import MetricCounter, MetricEvent
-from handoff_support import AgentSession, Customer, add_agent
+from handoff_support import a_day_of_work
 from test_handoff_processes import Server
 
 
@@ -39,23 +39,6 @@ def aggregated_events(app) -> dict:
         return {(name, label or ""): (count, total or 0.0) for name, label, count, total in session.execute(
             select(MetricEvent.name, MetricEvent.label, func.count(), func.sum(MetricEvent.value))
             .group_by(MetricEvent.name, MetricEvent.label))}
-
-
-def a_day_of_work(app, client):
-    add_agent(app, "boss@shop.example", role="admin", name="Boss")
-    boss = AgentSession(app, "boss@shop.example")
-    answered = Customer(client)
-    answered.send("How much is shipping?")
-    answered.post("/end", {"csat": 5, "ces": 1})
-    helped = Customer(client)
-    helped.send("This is a complaint!")
-    boss.post(f"/api/agent/conversations/{helped.id}/claim")
-    boss.post(f"/api/agent/conversations/{helped.id}/messages", {"text": "Sorry about that"})
-    boss.post(f"/api/agent/conversations/{helped.id}/resolve")
-    helped.post("/end", {"csat": 2, "ces": 4})
-    lost = Customer(client)
-    lost.send("blah")
-    lost.send("blah blah")  # second fallback: handed off, still waiting
 
 
 def test_counters_move_with_each_event_and_equal_the_events_totals(app, client):

@@ -1,7 +1,7 @@
 """Operations: CLI, migrations, KPIs, /metrics, /healthz; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-from handoff_support import AgentSession, Customer, add_agent
+from handoff_support import AgentSession, a_day_of_work
 
 
 def test_cli_creates_agents_with_hashed_passwords(app, runner):
@@ -27,20 +27,7 @@ def test_db_upgrade_command_is_idempotent(runner):
 
 
 def test_kpis_and_metrics_after_a_day_of_work(app, client):
-    add_agent(app, "boss@shop.example", role="admin", name="Boss")
-    boss = AgentSession(app, "boss@shop.example")
-    answered = Customer(client)
-    answered.send("How much is shipping?")
-    answered.post("/end", {"csat": 5, "ces": 1})
-    helped = Customer(client)
-    helped.send("This is a complaint!")
-    boss.post(f"/api/agent/conversations/{helped.id}/claim")
-    boss.post(f"/api/agent/conversations/{helped.id}/messages", {"text": "Sorry about that"})
-    boss.post(f"/api/agent/conversations/{helped.id}/resolve")
-    helped.post("/end", {"csat": 2, "ces": 4})
-    lost = Customer(client)
-    lost.send("blah")
-    lost.send("blah blah")  # second fallback: handed off, still waiting
+    boss, answered, helped, _ = a_day_of_work(app, client)
 
     kpis = boss.get("/api/admin/kpis").get_json()
     assert kpis["conversations"] == 3

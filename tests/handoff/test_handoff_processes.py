@@ -2,10 +2,10 @@
 process reaches streams held by another, and a reconnect with Last-Event-ID resumes there."""
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +17,9 @@ import requests
 from handoff import create_app
 from handoff_support import add_agent
 from sse_reader import BackgroundReader
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:
@@ -59,15 +54,10 @@ class Server:
         self.log.close()
 
 
-@pytest.fixture
-def two_servers(postgres_url, redis_url, rasa, tmp_path):
-    from conftest import empty_postgres
-
-    empty_postgres(postgres_url)
-    rasa.reset()
-    env = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url, "REDIS_CHANNEL_PREFIX": f"test-{secrets.token_hex(4)}:",
-           "SECRET_KEY": "two-process-secret", "SUPPORT_HOURS": "always", "RASA_URL": rasa.url,
-           "STREAM_HEARTBEAT_SECONDS": "0.5", "LOG_LEVEL": "WARNING", "WEB_CONCURRENCY": "1"}
+@contextlib.contextmanager
+def running_two_servers(env: dict, tmp_path: Path):
+    """Two gunicorn processes on env (its DATABASE_URL already migrated and empty), once both answer
+    /healthz, with agent Aiko added; both stopped on the way out."""
     servers = [Server(env, tmp_path / f"server{n}.log") for n in range(2)]
     try:
         for server in servers:
@@ -79,6 +69,19 @@ def two_servers(postgres_url, redis_url, rasa, tmp_path):
     finally:
         for server in servers:
             server.stop()
+
+
+@pytest.fixture
+def two_servers(postgres_url, redis_url, rasa, tmp_path):
+    from conftest import empty_postgres
+
+    empty_postgres(postgres_url)
+    rasa.reset()
+    env = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url, "REDIS_CHANNEL_PREFIX": f"test-{secrets.token_hex(4)}:",
+           "SECRET_KEY": "two-process-secret", "SUPPORT_HOURS": "always", "RASA_URL": rasa.url,
+           "STREAM_HEARTBEAT_SECONDS": "0.5", "LOG_LEVEL": "WARNING", "WEB_CONCURRENCY": "1"}
+    with running_two_servers(env, tmp_path) as servers:
+        yield servers
 
 
 def stream(url: str, **headers) -> BackgroundReader:

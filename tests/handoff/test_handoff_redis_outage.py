@@ -13,13 +13,12 @@ import pytest
 import redis
 import requests
 
-from handoff import create_app
 from handoff.errors import RateLimited
 from handoff.live import RedisBroker
 from handoff.rate_limits import MemoryCounter, RateLimiter, RedisCounter
-from handoff_support import add_agent
+from test_handoff_processes import running_two_servers, stream
+from tests.support.ports import free_port
 from tests.support.waiting import wait_until
-from test_handoff_processes import Server, free_port, stream
 
 
 class PrivateRedis:
@@ -96,17 +95,8 @@ def two_servers_on_private_redis(postgres_url, private_redis, rasa, tmp_path):
            "REDIS_CHANNEL_PREFIX": f"test-{secrets.token_hex(4)}:", "REDIS_TIMEOUT": "1", "REDIS_RETRY_SECONDS": "0.5",
            "SECRET_KEY": "outage-secret", "SUPPORT_HOURS": "always", "RASA_URL": rasa.url,
            "STREAM_HEARTBEAT_SECONDS": "0.5", "LOG_LEVEL": "WARNING", "WEB_CONCURRENCY": "1"}
-    servers = [Server(env, tmp_path / f"server{n}.log") for n in range(2)]
-    try:
-        for server in servers:
-            server.wait_ready()
-        app = create_app({k: v for k, v in env.items() if k in ("DATABASE_URL", "SECRET_KEY")})
-        add_agent(app, "aiko@shop.example", name="Aiko")
-        app.extensions["tsunagi"].db.engine.dispose()
+    with running_two_servers(env, tmp_path) as servers:
         yield servers
-    finally:
-        for server in servers:
-            server.stop()
 
 
 def health(server) -> dict:

@@ -7,31 +7,19 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
 from service_harness import HandoffService, seed_database  # noqa: E402
+from tests.support.service_skips import MissingServices  # noqa: E402
 
 
-REQUIRE_SERVICES = os.environ.get("TSUNAGI_REQUIRE_SERVICES") == "1"
-# A missing service, in words -> how many tests it skipped: said at the end, as tests/handoff does.
-_skipped_for: dict[str, int] = {}
-
-
-def service_missing(what: str):
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{what} (TSUNAGI_REQUIRE_SERVICES=1)")
-    _skipped_for.setdefault(what, 0)
-    pytest.skip(what)
+missing_services = MissingServices()
+service_missing = missing_services.skip
 
 
 def pytest_runtest_logreport(report):
-    if report.skipped and isinstance(report.longrepr, tuple):
-        what = report.longrepr[2].removeprefix("Skipped: ")
-        if what in _skipped_for:
-            _skipped_for[what] += 1
+    missing_services.count(report)
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _skipped_for:
-        terminalreporter.write_line("; ".join(f"{what}: {n} test{'' if n == 1 else 's'} skipped"
-                                              for what, n in sorted(_skipped_for.items())), yellow=True, bold=True)
+    missing_services.summarize(terminalreporter)
 
 
 @pytest.fixture(name="service_missing")

@@ -21,36 +21,24 @@ from handoff.cli import migrate
 
 from handoff_support import AgentSession, add_agent
 from tests.support.rasa_stand_in import RasaStandIn
+from tests.support.service_skips import MissingServices
 
-REQUIRE_SERVICES = os.environ.get("TSUNAGI_REQUIRE_SERVICES") == "1"
 # Hypothesis keeps a cache of its own; outside the work tree it leaves no untracked files behind.
 set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "tsunagi-hypothesis"))
 TABLES = ("stream_events", "notes", "messages", "metric_events", "metric_counters", "stream_tickets",
           "canned_replies", "conversations", "agents")
 
 
-# A missing service, in words -> how many tests it skipped: said at the end, never silent.
-_skipped_for: dict[str, int] = {}
-
-
-def service_missing(what: str):
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{what} (TSUNAGI_REQUIRE_SERVICES=1)")
-    _skipped_for.setdefault(what, 0)
-    pytest.skip(what)
+missing_services = MissingServices()
+service_missing = missing_services.skip
 
 
 def pytest_runtest_logreport(report):
-    if report.skipped and isinstance(report.longrepr, tuple):
-        what = report.longrepr[2].removeprefix("Skipped: ")
-        if what in _skipped_for:
-            _skipped_for[what] += 1
+    missing_services.count(report)
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _skipped_for:
-        terminalreporter.write_line("; ".join(f"{what}: {n} test{'' if n == 1 else 's'} skipped"
-                                              for what, n in sorted(_skipped_for.items())), yellow=True, bold=True)
+    missing_services.summarize(terminalreporter)
 
 
 def _first_line(error: Exception) -> str:

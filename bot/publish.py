@@ -396,21 +396,28 @@ class Publisher:
         self.record.data["stack"].append(entry["model"])
         return baseline
 
+    def validate_and_train(self) -> Path:
+        """Steps 1 and 2 of publish and first: the content checked (PublishError `invalid` on an
+        error), then a model trained into the releases; its path."""
+        args = self.args
+        self.step(1, "validate")
+        report = content_check.validate(args.project, content_check.settings_from(args))
+        content_check.print_report(report, self.lang, self.out)
+        if report.errors:
+            raise PublishError("invalid", {})
+
+        log = args.project / "logs" / "publish-train.log"
+        self.step(2, "train", log=log)
+        release = train(args.project, self.record.releases, log)
+        self.say("trained", model=self.record.name(release))
+        return release
+
     def publish(self) -> int:
         args = self.args
         with self.record.locked():
             if not args.no_load:
                 self.rasa.status()  # before minutes of training: is there a bot to publish to?
-            self.step(1, "validate")
-            report = content_check.validate(args.project, content_check.settings_from(args))
-            content_check.print_report(report, self.lang, self.out)
-            if report.errors:
-                raise PublishError("invalid", {})
-
-            log = args.project / "logs" / "publish-train.log"
-            self.step(2, "train", log=log)
-            release = train(args.project, self.record.releases, log)
-            self.say("trained", model=self.record.name(release))
+            release = self.validate_and_train()
             live = self.live_model(reachable=not args.no_load)
             self.say("live_is", model=self.record.name(live))
             if file_hash(live) == file_hash(release):
@@ -450,15 +457,7 @@ class Publisher:
             if self.record.live:
                 self.say("first_exists", model=self.record.live["model"])
                 return 0
-            self.step(1, "validate")
-            report = content_check.validate(args.project, content_check.settings_from(args))
-            content_check.print_report(report, self.lang, self.out)
-            if report.errors:
-                raise PublishError("invalid", {})
-            log = args.project / "logs" / "publish-train.log"
-            self.step(2, "train", log=log)
-            release = train(args.project, self.record.releases, log)
-            self.say("trained", model=self.record.name(release))
+            release = self.validate_and_train()
             tests = args.project / TEST_SET
             self.step(3, "evaluate", tests=tests)
             new = evaluate(release, tests)

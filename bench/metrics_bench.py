@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import create_engine, func, make_url, select, text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,13 +41,15 @@ from handoff.database import Database  # noqa: E402
 from handoff.events import Dispatcher  # noqa: E402
 from handoff.listeners import metrics_listener  # noqa: E402
 from handoff.models import Conversation, MetricEvent  # noqa: E402
+from handoff.operations import counter_families  # noqa: E402
 
 PG_BASE = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TOPICS = [f"topic_{n}" for n in range(60)]
 
 
 class OldMetricEventsCollector:
-    """handoff/operations.py's collector before issue 14 (commit 9829067), verbatim in its queries."""
+    """handoff/operations.py's collector before issue 14 (commit 9829067), verbatim in its queries;
+    its families are built by the product's counter_families, as the counters' are."""
 
     def __init__(self, app):
         self.app = app
@@ -61,31 +63,8 @@ class OldMetricEventsCollector:
             statuses = session.execute(select(Conversation.status, func.count())
                                        .group_by(Conversation.status)).all()
 
-        def total(name):
-            return sum(n for ev, _, n, _ in events if ev == name)
-
-        def summed(name):
-            return sum(v or 0 for ev, _, _, v in events if ev == name)
-
-        def counter(metric, help_text, name, by_label=None):
-            if by_label is None:
-                return CounterMetricFamily(metric, help_text, value=total(name))
-            family = CounterMetricFamily(metric, help_text, labels=[by_label])
-            for ev, label, n, _ in events:
-                if ev == name:
-                    family.add_metric([label or ""], n)
-            return family
-
-        yield counter("tsunagi_conversations_started_total", "Conversations started.", "conversation_started")
-        yield counter("tsunagi_topics_answered_total", "Bot turns that recognised a topic.", "topic_answered", "topic")
-        yield counter("tsunagi_fallbacks_total", "Bot turns that did not understand.", "fallback")
-        yield counter("tsunagi_handoffs_total", "Handoffs to people, by reason.", "handoff", "reason")
-        yield SummaryMetricFamily("tsunagi_claim_wait_seconds", "Queue wait until an agent claimed.",
-                                  count_value=total("claimed"), sum_value=summed("claimed"))
-        yield SummaryMetricFamily("tsunagi_first_agent_reply_seconds", "Handoff to first agent reply.",
-                                  count_value=total("first_agent_reply"), sum_value=summed("first_agent_reply"))
-        yield counter("tsunagi_resolved_total", "Conversations resolved, by who closed them.", "resolved", "by")
-        yield counter("tsunagi_ratings_total", "Ratings given, by scale (csat, ces).", "rated", "scale")
+        # The same families as the product's, from the same (name, label, count, total) rows.
+        yield from counter_families([(ev, label or "", n, v or 0) for ev, label, n, v in events])
         conversations = GaugeMetricFamily("tsunagi_conversations", "Conversations by current status.",
                                           labels=["status"])
         for status, n in statuses or [("bot", 0)]:

@@ -47,6 +47,36 @@ def healthz():
             "rasa_servers": [{"url": url, "up": up} for url, up in rasa_servers.items()]}, 200 if database else 503
 
 
+def counter_families(counters):
+    """The KPI counters' Prometheus families (all /metrics reports but the gauges), from rows of
+    (event name, label, count, total): one per name and label, the label "" where there is none."""
+    def total(name):
+        return sum(n for ev, _, n, _ in counters if ev == name)
+
+    def summed(name):
+        return sum(v for ev, _, _, v in counters if ev == name)
+
+    def counter(metric, help_text, name, by_label=None):
+        if by_label is None:
+            return CounterMetricFamily(metric, help_text, value=total(name))
+        family = CounterMetricFamily(metric, help_text, labels=[by_label])
+        for ev, label, n, _ in counters:
+            if ev == name:
+                family.add_metric([label], n)
+        return family
+
+    yield counter("tsunagi_conversations_started_total", "Conversations started.", "conversation_started")
+    yield counter("tsunagi_topics_answered_total", "Bot turns that recognised a topic.", "topic_answered", "topic")
+    yield counter("tsunagi_fallbacks_total", "Bot turns that did not understand.", "fallback")
+    yield counter("tsunagi_handoffs_total", "Handoffs to people, by reason.", "handoff", "reason")
+    yield SummaryMetricFamily("tsunagi_claim_wait_seconds", "Queue wait until an agent claimed.",
+                              count_value=total("claimed"), sum_value=summed("claimed"))
+    yield SummaryMetricFamily("tsunagi_first_agent_reply_seconds", "Handoff to first agent reply.",
+                              count_value=total("first_agent_reply"), sum_value=summed("first_agent_reply"))
+    yield counter("tsunagi_resolved_total", "Conversations resolved, by who closed them.", "resolved", "by")
+    yield counter("tsunagi_ratings_total", "Ratings given, by scale (csat, ces).", "rated", "scale")
+
+
 class MetricCountersCollector:
     """The KPI counters as Prometheus families, read at each scrape from metric_counters (kept by
     listeners/metrics_listener.py as events happen), so every worker process and host reports the
@@ -66,31 +96,7 @@ class MetricCountersCollector:
                                             .where(Conversation.status.in_(OPEN_STATUSES))
                                             .group_by(Conversation.status)).all())
 
-        def total(name):
-            return sum(n for ev, _, n, _ in counters if ev == name)
-
-        def summed(name):
-            return sum(v for ev, _, _, v in counters if ev == name)
-
-        def counter(metric, help_text, name, by_label=None):
-            if by_label is None:
-                return CounterMetricFamily(metric, help_text, value=total(name))
-            family = CounterMetricFamily(metric, help_text, labels=[by_label])
-            for ev, label, n, _ in counters:
-                if ev == name:
-                    family.add_metric([label], n)
-            return family
-
-        yield counter("tsunagi_conversations_started_total", "Conversations started.", "conversation_started")
-        yield counter("tsunagi_topics_answered_total", "Bot turns that recognised a topic.", "topic_answered", "topic")
-        yield counter("tsunagi_fallbacks_total", "Bot turns that did not understand.", "fallback")
-        yield counter("tsunagi_handoffs_total", "Handoffs to people, by reason.", "handoff", "reason")
-        yield SummaryMetricFamily("tsunagi_claim_wait_seconds", "Queue wait until an agent claimed.",
-                                  count_value=total("claimed"), sum_value=summed("claimed"))
-        yield SummaryMetricFamily("tsunagi_first_agent_reply_seconds", "Handoff to first agent reply.",
-                                  count_value=total("first_agent_reply"), sum_value=summed("first_agent_reply"))
-        yield counter("tsunagi_resolved_total", "Conversations resolved, by who closed them.", "resolved", "by")
-        yield counter("tsunagi_ratings_total", "Ratings given, by scale (csat, ces).", "rated", "scale")
+        yield from counter_families(counters)
         conversations = GaugeMetricFamily("tsunagi_conversations", "Open conversations by status (waiting, "
                                           "assigned, offline).", labels=["status"])
         for status in OPEN_STATUSES:

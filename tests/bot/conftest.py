@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.trained_model import trained_model  # noqa: F401 (a fixture)
+
 ROOT = Path(__file__).resolve().parents[2]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["RASA_TELEMETRY_ENABLED"] = "false"  # nothing may leave the machine
@@ -19,12 +21,4 @@ def e5_model_dir() -> Path:
     path = ROOT / "models" / "multilingual-e5-small"
     if not (path / "modules.json").is_file():
         pytest.fail("models/multilingual-e5-small is missing: run `make setup` (make test does)")
-    return path
-
-
-@pytest.fixture(scope="session")
-def trained_model() -> Path:
-    path = ROOT / "models" / "current.tar.gz"
-    if not path.is_file():
-        pytest.fail("models/current.tar.gz is missing: run `make train` (make test does)")
     return path

@@ -9,19 +9,10 @@ from __future__ import annotations
 
 import os
 import secrets
-from pathlib import Path
 
 import pytest
 
-from runtime_support import ROOT
-
-
-@pytest.fixture(scope="session")
-def trained_model() -> Path:
-    path = ROOT / "models" / "current.tar.gz"
-    if not path.is_file():
-        pytest.fail("models/current.tar.gz is missing: run `make train` (make test does)")
-    return path
+from tests.support.trained_model import trained_model  # noqa: F401 (a fixture)
 
 
 @pytest.fixture(scope="session")

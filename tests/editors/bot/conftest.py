@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from tests.support.bot_project import ROOT, copy_project
+from tests.support.trained_model import trained_model  # noqa: F401 (a fixture)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -29,14 +30,6 @@ RASA = ROOT / ".venv" / "bot" / "bin" / "rasa"
 @pytest.fixture
 def project(tmp_path) -> Path:
     return copy_project(tmp_path / "project")
-
-
-@pytest.fixture(scope="session")
-def trained_model() -> Path:
-    path = ROOT / "models" / "current.tar.gz"
-    if not path.is_file():
-        pytest.fail("models/current.tar.gz is missing: run `make train` (make test does)")
-    return path
 
 
 def free_port() -> int:

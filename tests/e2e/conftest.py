@@ -10,16 +10,10 @@ from service_harness import HandoffService, seed_database  # noqa: E402
 from tests.support.service_skips import MissingServices  # noqa: E402
 
 
-missing_services = MissingServices()
+missing_services = MissingServices()  # this folder's tally, said at the end of the session
 service_missing = missing_services.skip
-
-
-def pytest_runtest_logreport(report):
-    missing_services.count(report)
-
-
-def pytest_terminal_summary(terminalreporter):
-    missing_services.summarize(terminalreporter)
+pytest_runtest_logreport = missing_services.count
+pytest_terminal_summary = missing_services.summarize
 
 
 @pytest.fixture(name="service_missing")

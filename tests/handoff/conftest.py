@@ -29,16 +29,10 @@ TABLES = ("stream_events", "notes", "messages", "metric_events", "metric_counter
           "canned_replies", "conversations", "agents")
 
 
-missing_services = MissingServices()
+missing_services = MissingServices()  # this folder's tally, said at the end of the session
 service_missing = missing_services.skip
-
-
-def pytest_runtest_logreport(report):
-    missing_services.count(report)
-
-
-def pytest_terminal_summary(terminalreporter):
-    missing_services.summarize(terminalreporter)
+pytest_runtest_logreport = missing_services.count
+pytest_terminal_summary = missing_services.summarize
 
 
 def _first_line(error: Exception) -> str:

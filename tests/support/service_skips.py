@@ -2,16 +2,9 @@
 with one line saying which service was missing and how many tests it skipped, never silent;
 TSUNAGI_REQUIRE_SERVICES=1 (CI) makes it a failure instead.
 
-A conftest keeps one tally of its own and hands pytest's hooks to it:
-
-    missing_services = MissingServices()
-    service_missing = missing_services.skip
-
-    def pytest_runtest_logreport(report):
-        missing_services.count(report)
-
-    def pytest_terminal_summary(terminalreporter):
-        missing_services.summarize(terminalreporter)
+A conftest keeps a tally of its own and hands it pytest's two hooks:
+`missing = MissingServices()`, `pytest_runtest_logreport = missing.count`,
+`pytest_terminal_summary = missing.summarize`, and skips with `missing.skip(what)`.
 """
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,37 @@ def start_service(seeded_database, rasa, tmp_path):
 @pytest.fixture
 def service(start_service) -> HandoffService:
     return start_service()
+
+
+@pytest.fixture
+def shop():
+    """Another origin (a shop's site) serving the pages a test puts in shop.pages: path -> the
+    page's HTML, or (HTML, headers of its choosing)."""
+    pages: dict[str, str | tuple[str, dict]] = {}
+
+    class Shop(BaseHTTPRequestHandler):
+        def do_GET(self):
+            page = pages.get(self.path, "")
+            html, headers = page if isinstance(page, tuple) else (page, {})
+            body = html.encode()
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.pages = pages
+    server.origin = f"http://localhost:{server.server_address[1]}"
+    yield server
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture(scope="session")

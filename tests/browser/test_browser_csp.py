@@ -4,8 +4,6 @@ policy forbids inline styles; another site cannot frame the console. (Every brow
 a violation too: see conftest.new_page.)"""
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from playwright.sync_api import expect
@@ -87,44 +85,16 @@ def test_a_page_the_role_does_not_open_signs_in_without_inline_script(service, n
     assert violations(page) == []
 
 
-@pytest.fixture
-def strict_shop():
-    """Another origin serving pages with headers of its choosing."""
-    pages: dict[str, tuple[str, dict]] = {}
-
-    class Shop(BaseHTTPRequestHandler):
-        def do_GET(self):
-            body, headers = pages.get(self.path, ("", {}))
-            self.send_response(200 if body else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body.encode())))
-            self.end_headers()
-            self.wfile.write(body.encode())
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    server.pages = pages
-    server.origin = f"http://localhost:{server.server_address[1]}"
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def test_the_widget_works_on_a_shop_whose_policy_forbids_inline_styles(start_service, strict_shop, new_page):
-    service = start_service(CORS_ORIGINS=strict_shop.origin)
-    strict_shop.pages["/"] = (
+def test_the_widget_works_on_a_shop_whose_policy_forbids_inline_styles(start_service, shop, new_page):
+    service = start_service(CORS_ORIGINS=shop.origin)
+    shop.pages["/"] = (
         f'<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>Strict shop</title></head>'
         f'<body><h1>Strict shop</h1><script src="{service.url}/widget.js" data-server="{service.url}" '
         f'data-color="#8a3b2e"></script></body></html>',
         {"Content-Security-Policy": f"default-src 'none'; script-src {service.url}; connect-src {service.url}; "
                                     f"style-src 'self'; img-src 'self'"})
     page = csp_page(new_page)
-    page.goto(strict_shop.origin + "/")
+    page.goto(shop.origin + "/")
     widget = Widget(page).open()
     expect(widget.launcher).to_have_css("background-color", "rgb(138, 59, 46)")
     expect(widget.panel).to_have_css("border-top-left-radius", "18px")  # the widget's own stylesheet applies
@@ -140,10 +110,10 @@ def test_the_widget_works_on_a_shop_whose_policy_forbids_inline_styles(start_ser
     assert violations(page) == []
 
 
-def test_another_site_cannot_frame_the_console(service, strict_shop, new_page):
-    strict_shop.pages["/frame"] = (f'<!doctype html><iframe src="{service.url}/console"></iframe>', {})
+def test_another_site_cannot_frame_the_console(service, shop, new_page):
+    shop.pages["/frame"] = (f'<!doctype html><iframe src="{service.url}/console"></iframe>', {})
     page = new_page()
-    page.goto(strict_shop.origin + "/frame")
+    page.goto(shop.origin + "/frame")
     wait_until(lambda: any("frame-ancestors" in e for e in page.errors), "Chromium refused to frame the console")
     expect(page.frame_locator("iframe").locator("#login-form")).to_have_count(0)
     page.errors.clear()  # the refusal is what this test wants

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from playwright.sync_api import expect
@@ -340,37 +338,11 @@ SHOP_PAGE = """<!doctype html><html lang="ja"><head><meta charset="utf-8"><title
 </body></html>"""
 
 
-@pytest.fixture
-def other_shop():
-    """Another site (its own origin) whose page embeds the widget, served by a plain HTTP server."""
-    pages = {}
-
-    class Shop(BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = pages.get(self.path, "").encode()
-            self.send_response(200 if body else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    server.pages = pages
-    server.origin = f"http://localhost:{server.server_address[1]}"
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def test_one_script_tag_embeds_it_on_another_site_whose_css_cannot_reach_it(start_service, other_shop, new_page):
-    service = start_service(CORS_ORIGINS=other_shop.origin)
-    other_shop.pages["/"] = SHOP_PAGE.replace("{server}", service.url)
+def test_one_script_tag_embeds_it_on_another_site_whose_css_cannot_reach_it(start_service, shop, new_page):
+    service = start_service(CORS_ORIGINS=shop.origin)
+    shop.pages["/"] = SHOP_PAGE.replace("{server}", service.url)
     page = new_page()
-    page.goto(other_shop.origin + "/")
+    page.goto(shop.origin + "/")
     widget = Widget(page)
     expect(page.locator("#tsunagi-widget[data-ready]")).to_have_count(1)
     expect(widget.launcher).to_be_visible()

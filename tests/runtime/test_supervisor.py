@@ -63,7 +63,7 @@ class Run:
         done = subprocess.run([str(ROOT / ".venv" / "handoff" / "bin" / "supervisorctl"), "-c",
                                str(ROOT / "tools" / "supervisord.conf"), "status"],
                               cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=30)
-        pids = {}
+        pids, self.status_output = {}, done.stdout + done.stderr
         for line in done.stdout.splitlines():
             name, state, *rest = line.split()
             pids[name] = int(rest[1].rstrip(",")) if state == "RUNNING" else 0
@@ -132,7 +132,11 @@ def test_rasa_killed_the_chat_answers_at_once_and_rasa_comes_back(run):
         assert db.execute("SELECT count(*) FROM events WHERE sender_id = ?", (conversation["id"],)).fetchone()[0] > 0
         assert db.execute("SELECT count(*) FROM messages WHERE conversation_id = ?", (conversation["id"],)).fetchone()[0] >= 2
 
+    # Rasa may answer before supervisord counts it as started (startsecs); its pid shows from then.
+    wait_until(lambda: run.pids().get("rasa"), "supervisord counts Rasa as running", 60, 0.5)
     before = run.pids()
+    # A pid of 0 would be this test's own process group: never signal it.
+    assert before.get("rasa", 0) > 0, f"supervisorctl status: {run.status_output}"
     os.kill(before["rasa"], signal.SIGKILL)                    # as a crash would
     wait_until(lambda: not listening(run.rasa_port), "the Rasa server's port is closed")
     # While Rasa is down the customer is answered within 2 s: the polite reply and a way to a person.
@@ -156,9 +160,11 @@ def test_rasa_killed_the_chat_answers_at_once_and_rasa_comes_back(run):
 
 
 def test_ctrl_c_stops_every_process(run):
+    wait_until(lambda: all(run.pids().get(name) for name in ("actions", "rasa", "handoff")),
+               "supervisord counts every program as running", 60, 0.5)
     pids = run.pids()
     supervisor = int((run.workdir / "run" / "supervisord.pid").read_text())
-    assert all(pids[name] for name in ("actions", "rasa", "handoff")), pids
+    assert all(pids[name] > 0 for name in ("actions", "rasa", "handoff")), run.status_output
     os.killpg(run.process.pid, signal.SIGINT)                  # what Ctrl-C in the terminal sends
     run.process.wait(90)
     everything = [supervisor, *pids.values()]

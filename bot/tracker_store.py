@@ -6,12 +6,15 @@
   server all see the same conversations. Rasa keeps them in one table, `events`, which the handoff
   service's schema does not use.
 - `SharedLockStore`: Rasa's RedisLockStore when `REDIS_URL` is set (one message of a conversation
-  at a time across Rasa servers), else its in-memory lock (one server).
+  at a time across Rasa servers), else its in-memory lock (one server). While Redis does not
+  answer, the Redis one falls back to this server's own locks (`FallbackRedisLockStore`), so a
+  Redis outage does not stop the bot.
 """
 from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any, Optional, Text
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -28,6 +31,8 @@ SQLITE_BUSY_TIMEOUT = 30
 # The handoff service's URLs name the psycopg 3 driver; the bot's environment has psycopg2.
 # Rasa's lock keys in Redis start with this (then Rasa's own "lock:"), apart from the service's keys.
 LOCK_KEY_PREFIX = "tsunagi"
+# After Redis failed, the lock store uses this server's own locks this long before trying it again.
+REDIS_RETRY_SECONDS = 5.0
 _POSTGRESQL_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 
 
@@ -91,7 +96,48 @@ class SharedLockStore:
         url = os.environ.get("REDIS_URL", "").strip()
         if not url:
             return InMemoryLockStore()
-        return RedisLockStore(**redis_lock_store_arguments(url))
+        return FallbackRedisLockStore(**redis_lock_store_arguments(url))
+
+
+class FallbackRedisLockStore(RedisLockStore):
+    """Rasa's RedisLockStore; while Redis does not answer, Rasa's InMemoryLockStore of this server.
+
+    The gateway sends each conversation to one Rasa server (rendezvous hashing, handoff/rasa.py),
+    so during an outage a server's own lock still keeps one conversation's turns in order; what
+    Redis adds, a lock across servers at the moment a conversation moves, waits for Redis. A
+    ticket left in Redis when it went away expires with Rasa's lock lifetime. Without this, every
+    turn fails while Redis is down (Rasa's RedisLockStore raises) and customers get only the
+    "assistant unavailable" reply.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._own_locks = InMemoryLockStore()
+        self._redis_retry_at = 0.0
+
+    def _either(self, on_redis: Any, on_own: Any) -> Any:
+        import redis
+
+        if time.monotonic() < self._redis_retry_at:
+            return on_own()
+        try:
+            return on_redis()
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+            logger.warning("Redis lock store: %s; this server's own locks for %g s", error, REDIS_RETRY_SECONDS)
+            self._redis_retry_at = time.monotonic() + REDIS_RETRY_SECONDS
+            return on_own()
+
+    def get_lock(self, conversation_id: Text) -> Any:
+        return self._either(lambda: super(FallbackRedisLockStore, self).get_lock(conversation_id),
+                            lambda: self._own_locks.get_lock(conversation_id))
+
+    def delete_lock(self, conversation_id: Text) -> None:
+        self._either(lambda: super(FallbackRedisLockStore, self).delete_lock(conversation_id),
+                     lambda: self._own_locks.delete_lock(conversation_id))
+
+    def save_lock(self, lock: Any) -> None:
+        self._either(lambda: super(FallbackRedisLockStore, self).save_lock(lock),
+                     lambda: self._own_locks.save_lock(lock))
 
 
 def redis_lock_store_arguments(url: Text) -> dict:

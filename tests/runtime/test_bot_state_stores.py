@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from runtime_support import BASE_ENV, BOT_PYTHON, ROOT
+from runtime_support import BASE_ENV, BOT_PYTHON, ROOT, free_port
 
 SCRIPT = r'''
 import asyncio, json, os, sys
@@ -87,7 +87,7 @@ def test_postgresql_from_the_services_url_and_redis_locks(tracker_store_url, tmp
     result = stores(tmp_path, TRACKER_STORE_URL=tracker_store_url, REDIS_URL=os.environ["TEST_REDIS_URL"])
     assert result["tracker_store"] == ["SharedSQLTrackerStore", "SQLTrackerStore"]
     assert result["language"] == "en" and result["texts"] == ["hello"]
-    assert result["lock_store"] == "RedisLockStore" and result["held"] and result["released"]
+    assert result["lock_store"] == "FallbackRedisLockStore" and result["held"] and result["released"]
 
 
 @pytest.mark.parametrize("url", ["mysql://db/x", "sqlite://", ""])
@@ -98,3 +98,75 @@ def test_an_unusable_tracker_store_url_stops_rasa_with_a_clear_message(tmp_path,
                                    REDIS_URL=""))
     assert done.returncode != 0
     assert "is neither sqlite:///<path> nor postgresql://" in done.stderr
+
+
+OUTAGE_SCRIPT = r'''
+import asyncio, json, os, signal, socket, subprocess, sys, time
+import bot.tracker_store as stores
+from rasa.core.lock_store import LockStore
+from rasa.core.utils import AvailableEndpoints
+
+conversation, port = sys.argv[1], int(sys.argv[2])
+stores.REDIS_RETRY_SECONDS = 0.5
+key = "tsunagi:lock:" + conversation
+result = {}
+
+def redis_server():
+    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("redis-server did not start")
+
+async def two_turns(locks, log):
+    async def turn(name):
+        async with locks.lock(conversation):
+            log.append(name + " in")
+            await asyncio.sleep(0.2)
+            log.append(name + " out")
+    await asyncio.gather(turn("first"), turn("second"))
+
+async def main():
+    redis = redis_server()
+    locks = LockStore.create(AvailableEndpoints.read_endpoints("endpoints.yml").lock_store)
+    result["lock_store"] = type(locks).__name__
+    async with locks.lock(conversation):
+        result["held_in_redis"] = bool(locks.red.exists(key))
+
+    redis.send_signal(signal.SIGTERM); redis.wait(30)
+    during = []
+    await two_turns(locks, during)                       # Redis is gone: this server's own locks
+    result["during_outage"] = during
+
+    redis = redis_server()
+    time.sleep(0.6)                                      # past REDIS_RETRY_SECONDS
+    async with locks.lock(conversation):
+        result["held_in_redis_again"] = bool(locks.red.exists(key))
+    redis.send_signal(signal.SIGTERM); redis.wait(30)
+
+asyncio.run(main())
+print(json.dumps(result))
+'''
+
+
+def test_a_redis_outage_leaves_rasa_on_its_own_locks_and_redis_is_used_again_when_back(tmp_path):
+    """Rasa's RedisLockStore alone fails every turn while Redis is down; ours keeps one
+    conversation's turns in order on the server's own lock, then goes back to Redis."""
+    port = free_port()
+    conversation = f"outage-{uuid.uuid4().hex[:12]}"
+    done = subprocess.run([str(BOT_PYTHON), "-c", OUTAGE_SCRIPT, conversation, str(port)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, **BASE_ENV, PYTHONPATH=str(ROOT), ACTION_SERVER_TOKEN="t",
+                                   ACTION_ENDPOINT_URL="http://127.0.0.1:1/webhook",
+                                   TRACKER_STORE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}",
+                                   REDIS_URL=f"redis://127.0.0.1:{port}/0"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["lock_store"] == "FallbackRedisLockStore"
+    assert result["held_in_redis"] and result["held_in_redis_again"]
+    assert result["during_outage"] == ["first in", "first out", "second in", "second out"]
+    assert "this server's own locks" in done.stderr

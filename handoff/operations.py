@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from sqlalchemy import func, select, text
 
+from .agent_queue import OFFLINE_CLAIM
 from .errors import Forbidden, Unauthorized
 from .models import Conversation, MetricCounter
 from . import schemas
@@ -50,11 +51,11 @@ def healthz():
 def counter_families(counters):
     """The KPI counters' Prometheus families (all /metrics reports but the gauges), from rows of
     (event name, label, count, total): one per name and label, the label "" where there is none."""
-    def total(name):
-        return sum(n for ev, _, n, _ in counters if ev == name)
+    def total(name, only=None):
+        return sum(n for ev, label, n, _ in counters if ev == name and (only is None or label == only))
 
-    def summed(name):
-        return sum(v for ev, _, _, v in counters if ev == name)
+    def summed(name, only=None):
+        return sum(v for ev, label, _, v in counters if ev == name and (only is None or label == only))
 
     def counter(metric, help_text, name, by_label=None):
         if by_label is None:
@@ -69,8 +70,12 @@ def counter_families(counters):
     yield counter("tsunagi_topics_answered_total", "Bot turns that recognised a topic.", "topic_answered", "topic")
     yield counter("tsunagi_fallbacks_total", "Bot turns that did not understand.", "fallback")
     yield counter("tsunagi_handoffs_total", "Handoffs to people, by reason.", "handoff", "reason")
-    yield SummaryMetricFamily("tsunagi_claim_wait_seconds", "Queue wait until an agent claimed.",
-                              count_value=total("claimed"), sum_value=summed("claimed"))
+    # Live claims only (label ""): an offline ticket's wait (often overnight) says nothing about the
+    # live queue, so it has its own summary.
+    yield SummaryMetricFamily("tsunagi_claim_wait_seconds", "Live queue wait until an agent claimed.",
+                              count_value=total("claimed", ""), sum_value=summed("claimed", ""))
+    yield SummaryMetricFamily("tsunagi_offline_ticket_wait_seconds", "Offline ticket wait until an agent claimed.",
+                              count_value=total("claimed", OFFLINE_CLAIM), sum_value=summed("claimed", OFFLINE_CLAIM))
     yield SummaryMetricFamily("tsunagi_first_agent_reply_seconds", "Handoff to first agent reply.",
                               count_value=total("first_agent_reply"), sum_value=summed("first_agent_reply"))
     yield counter("tsunagi_resolved_total", "Conversations resolved, by who closed them.", "resolved", "by")

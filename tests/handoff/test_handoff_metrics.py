@@ -4,20 +4,22 @@ deadlocking), and the migration that backfills them. On SQLite and PostgreSQL.""
 from __future__ import annotations
 
 import random
+import re
 import secrets
 import threading
+from datetime import timedelta
 
 import pytest
 import requests
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select, text, update
 
 from handoff import events
 from handoff.cli import migrate
-from handoff.database import Database
+from handoff.database import Database, utcnow
 from handoff.events import Dispatcher
 from handoff.listeners.metrics_listener import MetricsListener
-from handoff.models import MetricCounter, MetricEvent
-from handoff_support import a_day_of_work
+from handoff.models import Conversation, MetricCounter, MetricEvent
+from handoff_support import Customer, a_day_of_work
 from test_handoff_processes import Server
 
 
@@ -25,6 +27,10 @@ def scrape(client, **headers) -> str:
     response = client.get("/metrics", headers=headers)
     assert response.status_code == 200, response.get_json()
     return response.get_data(as_text=True)
+
+
+def scraped(text_: str, sample: str) -> float:
+    return float(re.search(rf"^{sample} (\S+)$", text_, re.M).group(1))
 
 
 def counters(app) -> dict:
@@ -42,7 +48,7 @@ def aggregated_events(app) -> dict:
 
 
 def test_counters_move_with_each_event_and_equal_the_events_totals(app, client):
-    a_day_of_work(app, client)
+    day = a_day_of_work(app, client)
     kept = counters(app)
     aggregated = aggregated_events(app)
     assert kept.keys() == aggregated.keys()
@@ -60,6 +66,20 @@ def test_counters_move_with_each_event_and_equal_the_events_totals(app, client):
     assert 'tsunagi_resolved_total{by="agent"} 1.0' in text_ and 'tsunagi_resolved_total{by="customer"} 1.0' in text_
     assert 'tsunagi_conversations{status="waiting"} 1.0' in text_
     assert 'tsunagi_conversations{status="assigned"} 0.0' in text_
+
+    # An offline ticket left last night and claimed now: its wait is apart, not a live queue wait.
+    ticket = Customer(client)
+    assert ticket.post("/offline-message", {"email": "hana@example.jp", "text": "Call me back"}).status_code == 201
+    with app.extensions["tsunagi"].db.writing() as session:
+        session.execute(update(Conversation).where(Conversation.id == ticket.id)
+                        .values(queued_at=utcnow() - timedelta(hours=14)))
+    assert day.boss.post(f"/api/agent/conversations/{ticket.id}/claim").status_code == 200
+    live_wait = kept[("claimed", "")][1]
+    text_ = scrape(client)
+    assert "tsunagi_claim_wait_seconds_count 1.0" in text_
+    assert scraped(text_, "tsunagi_claim_wait_seconds_sum") == pytest.approx(live_wait)
+    assert "tsunagi_offline_ticket_wait_seconds_count 1.0" in text_
+    assert scraped(text_, "tsunagi_offline_ticket_wait_seconds_sum") >= 14 * 3600
 
 
 def test_a_rolled_back_transaction_moves_no_counter(app):

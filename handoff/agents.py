@@ -191,7 +191,7 @@ def deactivate(session, agent: Agent, actor: Actor) -> int:
     agent.active = False
     agent.session_epoch += 1
     session.flush()
-    requeued = requeue_conversations_of(session, agent.id)
+    requeued = requeue_conversations_of(session, agent.id, actor)
     _record(session, events.AGENT_DEACTIVATED, actor, agent, requeued_conversations=requeued)
     return requeued
 

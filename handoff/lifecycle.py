@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import secrets
 from datetime import datetime
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from sqlalchemy import func, select, update
 
@@ -22,6 +22,9 @@ from support_hours import SupportHours
 from .system_messages import system_text
 from .masking import mask_card_numbers
 from .transcript import add_message
+
+if TYPE_CHECKING:
+    from .audit import Actor
 
 
 class Status(str, enum.Enum):
@@ -268,10 +271,11 @@ def resolve(session, conversation_id: str, agent: Agent, may_override: bool = Fa
     return get_conversation(session, conversation_id)
 
 
-def requeue_conversations_of(session, agent_id: int) -> int:
+def requeue_conversations_of(session, agent_id: int, actor: Optional["Actor"] = None) -> int:
     """An agent's account was deactivated: each conversation they owned goes back where it came from
     (the queue, or the offline tickets), keeping its priority and its original place in line, so the
-    customer is not left with nobody. Returns how many went back."""
+    customer is not left with nobody. Returns how many went back. `actor` (who deactivated) goes into
+    each event for the audit log: the command line has no signed-in agent to fall back on."""
     owned = session.execute(select(Conversation.id, Conversation.offline, Conversation.language).where(
         Conversation.agent_id == agent_id, Conversation.status == Status.ASSIGNED.value)
         .order_by(Conversation.queued_at)).all()
@@ -284,7 +288,8 @@ def requeue_conversations_of(session, agent_id: int) -> int:
         if target == Status.WAITING:
             add_message(session, conversation_id, "system", system_text("queued", language), language)
         events.record(session, events.Event(events.REQUEUED, conversation_id, data={
-            "from_agent_id": agent_id, "status": target.value, "language": language}))
+            "from_agent_id": agent_id, "status": target.value, "language": language,
+            **({"actor": actor} if actor is not None else {})}))
         moved_back += 1
     return moved_back
 

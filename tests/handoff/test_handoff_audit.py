@@ -311,3 +311,18 @@ def test_an_editors_content_change_is_recorded_with_its_files(make_app, tmp_path
     [entry] = entries(admin, action="content.examples_added")
     assert (entry["actor"], entry["target_type"], entry["target_id"]) == ("kimura@shop.example", "topic", topic.id)
     assert entry["detail"] == {"files": files, "examples_added": 1, "questions_handled": 0}
+
+
+def test_a_deactivation_from_the_command_line_records_the_requeued_conversations_as_the_command_lines(make_app):
+    app = make_app()
+    add_agent(app, "mika@shop.example", role="admin")
+    add_agent(app, "aiko@shop.example")
+    admin, aiko = AgentSession(app, "mika@shop.example"), AgentSession(app, "aiko@shop.example")
+    customer = queued(app.test_client())
+    assert aiko.post(f"/api/agent/conversations/{customer.id}/claim").status_code == 200
+    result = app.test_cli_runner().invoke(args=["agents", "deactivate", "aiko@shop.example"])
+    assert result.exit_code == 0, result.output
+    [deactivated] = entries(admin, action="agent.deactivated")
+    assert deactivated["actor"].startswith("cli:") and deactivated["actor_id"] is None
+    requeued = entries(admin, action="conversation.requeued")
+    assert [(e["target_id"], e["actor"], e["actor_id"]) for e in requeued] == [(customer.id, deactivated["actor"], None)]

@@ -23,10 +23,8 @@ from sqlalchemy import func, or_, select
 from .database import utcnow
 from .lifecycle import Status
 from .models import Agent, Conversation, Message, MetricEvent
+from .listeners.metrics_listener import OFFLINE_CLAIM
 from .transcript import iso
-
-# metric_events label of a claim of an offline ticket (handoff/listeners/metrics_listener.py).
-OFFLINE_CLAIM = "offline"
 
 
 @dataclass(frozen=True)

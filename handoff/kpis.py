@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from intents import NOT_TOPICS
-from .agent_queue import OFFLINE_CLAIM
+from .listeners.metrics_listener import OFFLINE_CLAIM
 from .models import Agent, Conversation, MetricEvent
 from .transcript import iso
 

@@ -10,8 +10,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from sqlalchemy import func, select, text
 
-from .agent_queue import OFFLINE_CLAIM
 from .errors import Forbidden, Unauthorized
+from .listeners.metrics_listener import OFFLINE_CLAIM
 from .models import Conversation, MetricCounter
 from . import schemas
 from .openapi import METRICS, PUBLIC, endpoint, openapi_document

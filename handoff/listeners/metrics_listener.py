@@ -22,6 +22,10 @@ from ..database import utcnow
 from ..events import Event, Listener
 from ..models import Conversation, MetricCounter, MetricEvent
 
+# metric_events label of a claim of an offline ticket, kept out of live-wait figures (the wait
+# estimate, the KPI dashboard's queue wait and /metrics' claim wait read claims without it).
+OFFLINE_CLAIM = "offline"
+
 _PENDING = "tsunagi_metric_counts"  # session.info key: (name, label) -> [count, total]
 
 
@@ -45,7 +49,7 @@ class MetricsListener(Listener):
                 rows.append(("handoff", data["reason"], None))
         elif event.name == events.CLAIMED:
             # An offline ticket's wait (often overnight) is labelled, kept out of live-wait figures.
-            rows.append(("claimed", "offline" if data.get("offline") else None, data["wait_seconds"]))
+            rows.append(("claimed", OFFLINE_CLAIM if data.get("offline") else None, data["wait_seconds"]))
         elif event.name == events.MESSAGE_CREATED:
             seconds = self._first_agent_reply(session, event)
             if seconds is not None:

@@ -15,8 +15,9 @@ from pathlib import Path
 import yaml
 from sqlalchemy import select, update
 
-from handoff.agent_queue import OFFLINE_CLAIM, WaitEstimate, agents_online, seconds_per_position
+from handoff.agent_queue import WaitEstimate, agents_online, seconds_per_position
 from handoff.database import utcnow
+from handoff.listeners.metrics_listener import OFFLINE_CLAIM
 from handoff.models import Conversation, MetricEvent
 
 from handoff_support import AgentSession, Customer, add_agent

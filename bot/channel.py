@@ -22,9 +22,9 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.shared.core.events import UserUttered
 
-logger = logging.getLogger(__name__)
+from rasa_auth import JWT_USER
 
-GATEWAY_ROLE = "admin"
+logger = logging.getLogger(__name__)
 
 NLU_KEYS = ("text", "intent", "intent_ranking", "out_of_scope")
 
@@ -107,6 +107,6 @@ async def refuse_unauthenticated(request: Request) -> Optional[HTTPResponse]:
     if not isinstance(payload, dict):
         return _unauthorized("a valid 'Authorization: Bearer <JWT>' header is required")
     user = payload.get("user")
-    if not isinstance(user, dict) or user.get("role") != GATEWAY_ROLE:
-        return _unauthorized(f"the token's user must have the {GATEWAY_ROLE!r} role")
+    if not isinstance(user, dict) or user.get("role") != JWT_USER["role"]:
+        return _unauthorized(f"the token's user must have the {JWT_USER['role']!r} role")
     return None

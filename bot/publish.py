@@ -32,7 +32,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -41,12 +40,10 @@ import requests
 
 from bot import validate as content_check
 from languages import LANGUAGES
+from rasa_auth import rasa_jwt, server_urls
 
 ROOT = content_check.ROOT
 DEFAULT_RASA_URL = "http://127.0.0.1:5005"
-# The gateway's identity in Rasa's JWT (docs/architecture.md); a token lives this long.
-JWT_USER = {"username": "tsunagi-gateway", "role": "admin"}
-JWT_LIFETIME = 300
 DEFAULT_MAX_DROP = 0.02  # two percentage points
 TEST_SET = Path("data") / "tests" / "nlu_test.yml"
 # Loading a model blocks Rasa for a few seconds; a busy machine can take much longer.
@@ -208,16 +205,9 @@ def jwt_secret() -> Optional[str]:
     return secret or None
 
 
-def rasa_jwt(secret: str, lifetime: int = JWT_LIFETIME) -> str:
-    """The token Rasa's API and the gateway channel accept (HS256, the admin role)."""
-    import jwt
-
-    return jwt.encode({"user": JWT_USER, "exp": int(time.time()) + lifetime}, secret, algorithm="HS256")
-
-
 def rasa_urls(value: Optional[str]) -> List[str]:
-    """`http://a:5005,http://b:5006` (RASA_URLS), or one URL (RASA_URL)."""
-    return [url.strip() for url in (value or "").split(",") if url.strip()]
+    """`http://a:5005,http://b:5006` (RASA_URLS), or one URL (RASA_URL), as the gateway reads them."""
+    return server_urls((value or "").split(","), "")
 
 
 class RasaServer:

@@ -25,14 +25,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, TypeVar
 
-import jwt
 import requests
+
+from rasa_auth import JWT_LIFETIME, rasa_jwt, server_urls
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-JWT_USER = {"username": "tsunagi-gateway", "role": "admin"}
-JWT_LIFETIME = 300  # seconds; a token is reused until it has less than a minute left
 
 
 class RasaUnavailable(Exception):
@@ -58,12 +57,6 @@ class BotTurn:
     feedback: Optional[dict[str, Any]] = field(default=None)
 
 
-def server_urls(rasa_urls: list[str], rasa_url: str) -> list[str]:
-    """RASA_URLS when set, else the one RASA_URL; without trailing slashes or repeats."""
-    urls = [u.strip().rstrip("/") for u in (rasa_urls or [rasa_url]) if u.strip()]
-    return list(dict.fromkeys(urls))
-
-
 def rendezvous_order(conversation_id: str, urls: list[str]) -> list[str]:
     """The servers in this conversation's order of preference: the same in every process."""
     def weight(url: str) -> int:
@@ -72,7 +65,7 @@ def rendezvous_order(conversation_id: str, urls: list[str]) -> list[str]:
 
 
 class _Token:
-    """The HS256 JWT of the contract, renewed before it expires."""
+    """The HS256 JWT of the contract (rasa_auth), reused until it has less than a minute left."""
 
     def __init__(self, secret: str):
         self.secret = secret
@@ -86,7 +79,7 @@ class _Token:
         with self._lock:
             if self._expires - now < 60:
                 self._expires = now + JWT_LIFETIME
-                self._value = jwt.encode({"user": JWT_USER, "exp": int(self._expires)}, self.secret, algorithm="HS256")
+                self._value = rasa_jwt(self.secret, now=now)
             return {"Authorization": f"Bearer {self._value}"}
 
 

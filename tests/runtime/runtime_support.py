@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Optional
 
-import jwt
 import pytest
 import requests
 
+from rasa_auth import JWT_LIFETIME, JWT_USER, rasa_jwt
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,10 +38,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def rasa_token(secret: str, lifetime: int = 300, role: str = "admin") -> str:
-    """The contract's JWT (docs/architecture.md): HS256, the gateway's user, expiring."""
-    return jwt.encode({"user": {"username": "tsunagi-gateway", "role": role}, "exp": int(time.time()) + lifetime},
-                      secret, algorithm="HS256")
+def rasa_token(secret: str, lifetime: int = JWT_LIFETIME, role: str = JWT_USER["role"]) -> str:
+    """The contract's JWT (rasa_auth, docs/architecture.md); another lifetime or role to be refused."""
+    return rasa_jwt(secret, lifetime, role=role)
 
 
 def bearer(token: str) -> dict:

@@ -66,7 +66,7 @@ class BotServer:
         self.processes = []
 
     def headers(self) -> dict:
-        from bot.publish import rasa_jwt
+        from rasa_auth import rasa_jwt
 
         return {"Authorization": f"Bearer {rasa_jwt(self.secret)}"}
 

@@ -20,21 +20,35 @@ from flask import g, has_app_context, has_request_context, request
 from sqlalchemy import event as orm_event
 from sqlalchemy import func, select
 
+from . import events
 from .models import AuditEntry
 from .transcript import iso
 
-# Every action name the log holds, in the order the console lists them in its filter.
-ACTIONS = (
-    "login.succeeded", "login.failed", "logout",
-    "conversation.claimed", "conversation.transferred", "conversation.handed_back", "conversation.resolved",
-    "conversation.requeued",
-    "agent.created", "agent.deactivated", "agent.reactivated", "agent.role_changed",
-    "agent.password_reset", "agent.password_changed",
-    "content.examples_added", "content.topic_drafted", "content.questions_dismissed",
-    "content.published", "content.rolled_back",
-)
+# Domain event -> (audit action, what the target is): what the audit listener writes for each.
+EVENT_ACTIONS = {
+    events.LOGGED_IN: ("login.succeeded", "agent"),
+    events.LOGIN_FAILED: ("login.failed", None),
+    events.LOGGED_OUT: ("logout", "agent"),
+    events.CLAIMED: ("conversation.claimed", "conversation"),
+    events.TRANSFERRED: ("conversation.transferred", "conversation"),
+    events.HANDED_BACK: ("conversation.handed_back", "conversation"),
+    events.RESOLVED: ("conversation.resolved", "conversation"),
+    events.REQUEUED: ("conversation.requeued", "conversation"),
+    events.AGENT_CREATED: ("agent.created", "agent"),
+    events.AGENT_DEACTIVATED: ("agent.deactivated", "agent"),
+    events.AGENT_REACTIVATED: ("agent.reactivated", "agent"),
+    events.ROLE_CHANGED: ("agent.role_changed", "agent"),
+    events.PASSWORD_RESET: ("agent.password_reset", "agent"),
+    events.PASSWORD_CHANGED: ("agent.password_changed", "agent"),
+}
+# An editor's content change (events.CONTENT_CHANGED) -> audit action, by the change's kind.
+CONTENT_ACTIONS = {"example_added": "content.examples_added", "topic_drafted": "content.topic_drafted",
+                   "dismissed": "content.questions_dismissed"}
 # Done outside the service (`make publish`, `make rollback`), recorded with `flask --app handoff audit record`.
 OUTSIDE_ACTIONS = ("content.published", "content.rolled_back")
+# Every action name the log holds, in the order the console lists them in its filter.
+ACTIONS = tuple(dict.fromkeys([action for action, _ in EVENT_ACTIONS.values()]
+                              + list(CONTENT_ACTIONS.values()) + list(OUTSIDE_ACTIONS)))
 
 CSV_COLUMNS = ("id", "at", "actor_id", "actor", "action", "target_type", "target_id", "detail", "ip", "user_agent")
 

@@ -8,6 +8,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from .audit import OUTSIDE_ACTIONS
+
 
 def migrate(database_url: str, revision: str = "head") -> None:
     """Bring the database schema to `revision` with the Alembic migrations in handoff/migrations."""
@@ -122,16 +124,15 @@ def register_commands(app: Flask) -> None:
     audit = AppGroup("audit", help="The audit log of staff actions.")
 
     @audit.command("record")
-    @click.argument("action", type=click.Choice(["content.published", "content.rolled_back"]))
+    @click.argument("action", type=click.Choice(OUTSIDE_ACTIONS))
     @click.option("--live-record", type=click.Path(dir_okay=False), default=None,
                   help="models/live.json: the model now live becomes the entry's target.")
     def record_command(action, live_record):
         """Record ACTION, done outside the service (make publish, make rollback), as cli:<OS user>."""
         import json
 
-        from .audit import OUTSIDE_ACTIONS, Actor, new_entry
+        from .audit import Actor, new_entry
 
-        assert action in OUTSIDE_ACTIONS
         target, detail = None, {}
         if live_record:
             try:

@@ -3,32 +3,12 @@ so an action that rolls back leaves no entry and a committed one always has its 
 from __future__ import annotations
 
 from .. import events
-from ..audit import Actor, current_actor, new_entry
+from ..audit import CONTENT_ACTIONS, EVENT_ACTIONS, Actor, current_actor, new_entry
 from ..events import Event, Listener
-
-# Domain event -> (audit action, what the target is).
-_ACTIONS = {
-    events.LOGGED_IN: ("login.succeeded", "agent"),
-    events.LOGIN_FAILED: ("login.failed", None),
-    events.LOGGED_OUT: ("logout", "agent"),
-    events.CLAIMED: ("conversation.claimed", "conversation"),
-    events.TRANSFERRED: ("conversation.transferred", "conversation"),
-    events.HANDED_BACK: ("conversation.handed_back", "conversation"),
-    events.RESOLVED: ("conversation.resolved", "conversation"),
-    events.REQUEUED: ("conversation.requeued", "conversation"),
-    events.AGENT_CREATED: ("agent.created", "agent"),
-    events.AGENT_DEACTIVATED: ("agent.deactivated", "agent"),
-    events.AGENT_REACTIVATED: ("agent.reactivated", "agent"),
-    events.ROLE_CHANGED: ("agent.role_changed", "agent"),
-    events.PASSWORD_RESET: ("agent.password_reset", "agent"),
-    events.PASSWORD_CHANGED: ("agent.password_changed", "agent"),
-}
-_CONTENT_ACTIONS = {"example_added": "content.examples_added", "topic_drafted": "content.topic_drafted",
-                    "dismissed": "content.questions_dismissed"}
 
 
 class AuditListener(Listener):
-    handles = frozenset(_ACTIONS) | {events.CONTENT_CHANGED}
+    handles = frozenset(EVENT_ACTIONS) | {events.CONTENT_CHANGED}
 
     def on_record(self, session, event: Event) -> None:
         data = event.data
@@ -39,9 +19,9 @@ class AuditListener(Listener):
             # Conversation moves carry the owner as agent_id; the one acting is the request's agent.
             actor = current_actor(event.agent_id)
         if event.name == events.CONTENT_CHANGED:
-            action, target_type, target_id = _CONTENT_ACTIONS[data["kind"]], "topic", data.get("topic")
+            action, target_type, target_id = CONTENT_ACTIONS[data["kind"]], "topic", data.get("topic")
         else:
-            action, target_type = _ACTIONS[event.name]
+            action, target_type = EVENT_ACTIONS[event.name]
             target_id = event.conversation_id if target_type == "conversation" else data.get("target_agent_id")
             if event.name == events.LOGIN_FAILED and target_id is not None:
                 target_type = "agent"  # a failed attempt on an account that exists

@@ -326,3 +326,16 @@ def test_a_deactivation_from_the_command_line_records_the_requeued_conversations
     assert deactivated["actor"].startswith("cli:") and deactivated["actor_id"] is None
     requeued = entries(admin, action="conversation.requeued")
     assert [(e["target_id"], e["actor"], e["actor_id"]) for e in requeued] == [(customer.id, deactivated["actor"], None)]
+
+
+def test_every_action_the_listener_can_write_is_one_the_log_lists_and_filters_by():
+    from handoff import events
+    from handoff.audit import ACTIONS, CONTENT_ACTIONS, EVENT_ACTIONS, OUTSIDE_ACTIONS
+    from handoff.listeners.audit_listener import AuditListener
+    from handoff.unanswered import HANDLED_ACTIONS
+
+    for name in AuditListener.handles - {events.CONTENT_CHANGED}:
+        assert EVENT_ACTIONS[name][0] in ACTIONS, name
+    for kind in HANDLED_ACTIONS:  # every kind of content change an editor makes
+        assert CONTENT_ACTIONS[kind] in ACTIONS, kind
+    assert set(OUTSIDE_ACTIONS) <= set(ACTIONS) and len(set(ACTIONS)) == len(ACTIONS)

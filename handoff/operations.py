@@ -11,6 +11,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Summa
 from sqlalchemy import func, select, text
 
 from .errors import Forbidden, Unauthorized
+from .lifecycle import HUMAN_SIDE
 from .listeners.metrics_listener import OFFLINE_CLAIM
 from .models import Conversation, MetricCounter
 from . import schemas
@@ -18,7 +19,8 @@ from .openapi import METRICS, PUBLIC, endpoint, openapi_document
 
 bp = Blueprint("operations", __name__)
 
-OPEN_STATUSES = ("waiting", "assigned", "offline")
+# The statuses in someone's hands (lifecycle.HUMAN_SIDE), as strings in a stable order.
+OPEN_STATUSES = tuple(sorted(status.value for status in HUMAN_SIDE))
 
 
 def services():

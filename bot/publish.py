@@ -14,11 +14,14 @@ first: on a machine where nothing was published yet (make run): validate, train 
 the same way (there is no live model to compare with), and record the model as live.
 rollback: load the model that was live before the current one, the same way.
 status: which model is live, since when, and the history.
+live-path: the model a Rasa server serves (tools/rasa-server.sh, tools/run.sh): the published
+one, else models/current.tar.gz.
 
 usage: python -m bot.publish publish [--rasa-url URL[,URL...]] [--max-drop 0.02] [--project DIR]
        python -m bot.publish first
        python -m bot.publish rollback [--rasa-url URL[,URL...]]
        python -m bot.publish status
+       python -m bot.publish live-path [--models-dir DIR]
 """
 from __future__ import annotations
 
@@ -175,6 +178,10 @@ class LiveRecord:
     def path_of(self, name: str) -> Path:
         path = Path(name)
         return path if path.is_absolute() else (self.models_dir.resolve().parent / path)
+
+    def served(self) -> Path:
+        """The model a Rasa server serves: the published one, else the trained current.tar.gz."""
+        return self.path_of(self.live["model"]) if self.live else self.models_dir / "current.tar.gz"
 
     @property
     def live(self) -> Optional[Dict]:
@@ -535,7 +542,13 @@ def main(argv=None) -> int:
                                  help="validate, train, evaluate and compare only; do not load into Rasa")
         else:
             command.add_argument("--lang", choices=LANGUAGES)
+    live_path = sub.add_parser("live-path", help="print the model a Rasa server serves")
+    live_path.add_argument("--models-dir", type=Path, default=Path(os.environ.get("TSUNAGI_MODELS_DIR") or ROOT / "models"),
+                           help="where live.json is kept (default: TSUNAGI_MODELS_DIR, models/)")
     args = parser.parse_args(argv)
+    if args.command == "live-path":
+        print(LiveRecord(args.models_dir).served())
+        return 0
     content_check.quiet_libraries()
     lang = content_check.editor_language(args.lang)
     if hasattr(args, "project"):

@@ -33,20 +33,7 @@ export TRACKER_STORE_URL=${TRACKER_STORE_URL:-${DATABASE_URL:-sqlite:///$PWD/ins
 mkdir -p instance
 
 if [ -z "$model" ]; then
-  models_dir=${TSUNAGI_MODELS_DIR:-models}
-  model=$(.venv/bot/bin/python - "$models_dir" <<'PY'
-import json, sys
-from pathlib import Path
-models = Path(sys.argv[1])
-record = models / "live.json"
-live = json.loads(record.read_text(encoding="utf-8")).get("live") if record.is_file() else None
-if live:  # written relative to the models folder's parent (bot/publish.py, LiveRecord.name)
-    path = Path(live["model"])
-    print(path if path.is_absolute() else models.resolve().parent / path)
-else:
-    print(models / "current.tar.gz")
-PY
-)
+  model=$(.venv/bot/bin/python -m bot.publish live-path --models-dir "${TSUNAGI_MODELS_DIR:-models}")
 fi
 [ -f "$model" ] || { echo "rasa-server: no model at $model (make train, or make publish)" >&2; exit 2; }
 echo "rasa-server: serving $model on ${RASA_BIND_HOST:-127.0.0.1}:$port" >&2

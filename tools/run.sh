@@ -42,9 +42,7 @@ if [ ! -f "$live" ]; then
   .venv/bot/bin/python -m bot.publish first --models-dir "$TSUNAGI_MODELS_DIR" \
     || { echo "run: the trained model did not pass make publish's checks; see above" >&2; exit 1; }
 fi
-served=$(.venv/bot/bin/python -c 'import json, sys; from pathlib import Path
-m = Path(sys.argv[1]); p = Path(json.loads((m / "live.json").read_text())["live"]["model"])
-print(p if p.is_absolute() else m.resolve().parent / p)' "$TSUNAGI_MODELS_DIR")
+served=$(.venv/bot/bin/python -m bot.publish live-path --models-dir "$TSUNAGI_MODELS_DIR")
 if [ -f "$TSUNAGI_MODELS_DIR/current.tar.gz" ] && ! cmp -s "$TSUNAGI_MODELS_DIR/current.tar.gz" "$served"; then
   echo "run: the content changed since the last publish; serving the published model ($served)."
   echo "run: \`make publish\` checks the new content and puts it live."

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from . import agent_desk, schemas
 from .agent_queue import first_questions, last_message_times, queue_items
 from . import events
-from .agents import agent_json, agent_of_session, change_own_password, list_agents, open_counts, sign_in
+from .agents import agent_json, agent_of_session, change_own_password, list_agents, locked_agent, open_counts, sign_in
 from .audit import Actor
 from .auth import agent_required, check_csrf, csrf_token, ensure_csrf_token, has_role, log_in, log_out
 from .canned_replies import canned_reply_json, list_canned_replies
@@ -116,7 +116,7 @@ def logout():
 def change_password(body: schemas.PasswordChange):
     """Change one's own password (required after a reset); the agent's other sessions end."""
     with services().db.writing() as session:
-        agent = session.get(Agent, g.agent.id, with_for_update={"key_share": True}, populate_existing=True)
+        agent = locked_agent(session, g.agent.id)
         change_own_password(session, agent, body.current_password, body.new_password)
     token = log_in(agent)  # this session carries on with the account's new epoch
     return {"agent": agent_json(agent), "csrf_token": token, "password_change_required": False}

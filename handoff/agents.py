@@ -141,7 +141,8 @@ def staff_json(agent: Agent, open_count: int = 0) -> dict:
             "created_at": iso(agent.created_at)}
 
 
-def _locked(session, agent_id: int) -> Agent:
+def locked_agent(session, agent_id: int) -> Agent:
+    """The agent's row, read afresh and locked for the rest of the transaction (404 agent_not_found)."""
     # FOR NO KEY UPDATE (PostgreSQL): it does not block the key-share locks that inserting rows which
     # refer to this agent takes (an audit entry naming them as its actor), which would deadlock two
     # admins acting on each other at once.
@@ -157,7 +158,7 @@ def find_agent(session, id_or_email: str) -> Agent:
     agent_id = int(text) if text.isdigit() else session.scalar(select(Agent.id).where(Agent.email == text.lower()))
     if agent_id is None:
         raise NotFound("agent_not_found", f"No agent {text}.")
-    return _locked(session, agent_id)
+    return locked_agent(session, agent_id)
 
 
 def _keep_an_admin(session, agent: Agent) -> None:

@@ -58,14 +58,13 @@ def waiting_ids(session) -> list[str]:
 def agents_online(session, minutes: int, now: Optional[datetime] = None) -> set[int]:
     """Active agents who own an open conversation or claimed or resolved one in the last `minutes`."""
     since = (now or utcnow()) - timedelta(minutes=minutes)
-    owners = select(Conversation.agent_id).where(Conversation.status == Status.ASSIGNED.value,
-                                                 Conversation.agent_id.is_not(None))
-    acted = select(MetricEvent.agent_id).where(MetricEvent.name.in_(("claimed", "resolved")),
-                                               MetricEvent.at >= since, MetricEvent.agent_id.is_not(None))
-    ids = set(session.scalars(owners)) | set(session.scalars(acted))
-    if not ids:
-        return set()
-    return set(session.scalars(select(Agent.id).where(Agent.id.in_(ids), Agent.active.is_(True))))
+    # One query: it runs on every queue broadcast and waiting customer's GET.
+    owns = (select(Conversation.id).where(Conversation.agent_id == Agent.id,
+                                          Conversation.status == Status.ASSIGNED.value).exists())
+    acted = (select(MetricEvent.id).where(MetricEvent.agent_id == Agent.id,
+                                          MetricEvent.name.in_(("claimed", "resolved")),
+                                          MetricEvent.at >= since).exists())
+    return set(session.scalars(select(Agent.id).where(Agent.active.is_(True), or_(owns, acted))))
 
 
 def seconds_per_position(session, estimate: WaitEstimate, now: Optional[datetime] = None) -> Optional[float]:

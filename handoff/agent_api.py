@@ -10,9 +10,8 @@ from sqlalchemy import select
 
 from . import agent_desk, schemas
 from .agent_queue import first_questions, last_message_times, queue_items
-from . import events
-from .agents import agent_json, agent_of_session, change_own_password, list_agents, locked_agent, open_counts, sign_in
-from .audit import Actor
+from .agents import (agent_json, agent_of_session, change_own_password, list_agents, locked_agent, open_counts,
+                     sign_in, sign_out)
 from .auth import agent_required, check_csrf, csrf_token, ensure_csrf_token, has_role, log_in, log_out
 from .canned_replies import canned_reply_json, list_canned_replies
 from .errors import ApiError
@@ -103,9 +102,7 @@ def login(body: schemas.Login):
 @endpoint({204: None}, AGENT)
 def logout():
     """Log out."""
-    with services().db.writing() as session:
-        events.record(session, events.Event(events.LOGGED_OUT, agent_id=g.agent.id, data={
-            "actor": Actor.of(g.agent), "target_agent_id": g.agent.id}))
+    sign_out(services().db, g.agent)
     log_out()
     return "", 204
 

@@ -93,6 +93,12 @@ def sign_in(db, limiter, config, email: str, password: str, ip: str) -> Agent:
     return agent
 
 
+def sign_out(db, agent: Agent) -> None:
+    """Recorded for the audit log; the caller ends the session."""
+    with db.writing() as session:
+        _record(session, events.LOGGED_OUT, Actor.of(agent), agent)
+
+
 _SELECT_AGENT = select(Agent.__table__).where(Agent.__table__.c.id == bindparam("agent_id"))  # built once
 
 

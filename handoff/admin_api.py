@@ -2,7 +2,6 @@
 accounts and the audit log."""
 from __future__ import annotations
 
-import secrets
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -134,7 +133,7 @@ def list_staff():
 @endpoint({201: schemas.StaffChange}, AGENT, body=schemas.NewAgent)
 def create_staff(body: schemas.NewAgent):
     """Create an account; without a password, a temporary one to change at first sign-in (admin)."""
-    temporary = None if body.password else secrets.token_urlsafe(12)
+    temporary = None if body.password else staff.temporary_password()
     with services().db.writing() as session:
         agent = staff.create_agent(session, body.email, body.name, body.role, body.password or temporary,
                                    actor=Actor.of(g.agent), must_change_password=temporary is not None)

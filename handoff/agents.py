@@ -25,6 +25,11 @@ MIN_PASSWORD_CHARS = 8
 _ADMIN_COUNT_LOCK = 0x7473_0001  # pg_advisory_xact_lock key: changes that may remove an admin
 
 
+def temporary_password() -> str:
+    """A random password to hand over once; its holder must choose their own at first sign-in."""
+    return secrets.token_urlsafe(12)
+
+
 def _check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_CHARS:
         raise InvalidInput("weak_password", f"A password needs at least {MIN_PASSWORD_CHARS} characters.")
@@ -216,7 +221,7 @@ def reset_password(session, agent: Agent, actor: Actor, password: Optional[str] 
     way the agent must choose their own at next sign-in, and their current sessions end."""
     temporary = None
     if password is None:
-        temporary = password = secrets.token_urlsafe(12)
+        temporary = password = temporary_password()
     _check_password_strength(password)
     agent.password_hash = generate_password_hash(password)
     agent.must_change_password = True

@@ -34,6 +34,7 @@ class Services:
     gateway: Any
     limiter: Any
     stream_settings: Any
+    wait_estimate: Any
 
 
 def create_app(test_config: Optional[dict] = None) -> Flask:
@@ -133,10 +134,11 @@ def _build_services(app: Flask) -> Services:
                       c["RASA_JWT_SECRET"], c["RASA_DOWN_SECONDS"])
     hours = SupportHours.parse(c["SUPPORT_HOURS"], c["SUPPORT_TIMEZONE"], c["SUPPORT_CLOSED_DATES"])
     db = Database(make_engine(url, c["DB_POOL_SIZE"], c["DB_MAX_OVERFLOW"]))
+    wait_estimate = WaitEstimate.from_config(c)
     db.dispatcher = Dispatcher([
         LivePushListener(broker),
         MetricsListener(),
-        QueueListener(broker, db, WaitEstimate.from_config(c)),
+        QueueListener(broker, db, wait_estimate),
         BotRestartListener(rasa, db),
         UnansweredListener(),
         AuditListener(),
@@ -145,8 +147,8 @@ def _build_services(app: Flask) -> Services:
     return Services(
         db=db, broker=broker, rasa=rasa, hours=hours, gateway=Gateway(db, rasa, hours),
         limiter=RateLimiter(counter, c["REDIS_CHANNEL_PREFIX"]),
-        stream_settings=StreamSettings(c["STREAM_HEARTBEAT_SECONDS"], c["STREAM_MAX_SECONDS"],
-                                       WaitEstimate.from_config(c)),
+        stream_settings=StreamSettings(c["STREAM_HEARTBEAT_SECONDS"], c["STREAM_MAX_SECONDS"], wait_estimate),
+        wait_estimate=wait_estimate,
     )
 
 

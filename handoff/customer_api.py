@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, request
 
 from . import events
-from .agent_queue import WaitEstimate, position_of, snapshot
+from .agent_queue import position_of, snapshot
 from .auth import issue_customer_token, require_customer
 from .database import utcnow
 from .errors import ApiError
@@ -48,7 +48,7 @@ def conversation_view(session, conversation) -> dict:
     s = services()
     queue = None
     if conversation.status == Status.WAITING:
-        state = snapshot(session, WaitEstimate.from_config(current_app.config))
+        state = snapshot(session, s.wait_estimate)
         queue = position_of(conversation.id, state["positions"], state["seconds_per_position"])
     agent = None
     if conversation.status == Status.ASSIGNED and conversation.agent_id is not None:

@@ -45,16 +45,11 @@ sys.path.insert(0, str(ROOT))
 from handoff import create_app  # noqa: E402
 from handoff.agents import create_agent  # noqa: E402
 from handoff.cli import migrate  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
 
 PG_BASE = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 PASSWORD = "bench-password"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def raise_file_limit() -> int:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ports import free_port
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -24,12 +26,6 @@ def test_rasa_test_stories(trained_model, project_root, tmp_path):
     assert result.returncode == 0, (failed.read_text() if failed.exists() else "") + result.stdout[-3000:] + result.stderr[-3000:]
     assert failed.read_text().startswith("# None of the test stories failed")
     assert "Correct:          6 / 6" in result.stdout + result.stderr
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 import requests
 
 from rasa_auth import JWT_LIFETIME, JWT_USER, rasa_jwt
+from tests.support.ports import free_port  # noqa: F401 (the runtime tests import it from here)
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,12 +30,6 @@ BASE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARA
 LOAD_TIMEOUT = 400  # seconds for a Rasa server to load its model on a busy 2-core machine
 # Two messages the shop's model does not understand (tests/e2e): a first fallback, then a second.
 FALLBACKS = ("同じ注文で2回もカードから引き落とされてるんですけど", "会社でまとめて50個買いたいので見積もりをお願いしたいです")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rasa_token(secret: str, lifetime: int = JWT_LIFETIME, role: str = JWT_USER["role"]) -> str:

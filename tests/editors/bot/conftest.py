@@ -9,7 +9,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 import requests
 
 from tests.support.bot_project import ROOT, copy_project
+from tests.support.ports import free_port
 from tests.support.trained_model import trained_model  # noqa: F401 (a fixture)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -30,12 +30,6 @@ RASA = ROOT / ".venv" / "bot" / "bin" / "rasa"
 @pytest.fixture
 def project(tmp_path) -> Path:
     return copy_project(tmp_path / "project")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def stop(process: subprocess.Popen) -> None:

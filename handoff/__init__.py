@@ -143,7 +143,7 @@ def _build_services(app: Flask) -> Services:
         UnansweredListener(),
         AuditListener(),
     ])
-    counter = RedisCounter(broker, fallback=MemoryCounter()) if c["REDIS_URL"] else MemoryCounter()
+    counter = RedisCounter(broker) if c["REDIS_URL"] else MemoryCounter()
     return Services(
         db=db, broker=broker, rasa=rasa, hours=hours, gateway=Gateway(db, rasa, hours),
         limiter=RateLimiter(counter, c["REDIS_CHANNEL_PREFIX"]),

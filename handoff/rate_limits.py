@@ -38,11 +38,9 @@ class MemoryCounter:
 class RedisCounter:
     def __init__(self, broker, fallback: Optional[MemoryCounter] = None):
         self.broker = broker
-        self.fallback = fallback
+        self.fallback = fallback if fallback is not None else MemoryCounter()  # counts while Redis is down
 
     def hit(self, key: str, window: int, now: float) -> tuple[int, float]:
-        if self.fallback is None:
-            return self._hit(key, window)
         if self.broker.usable:
             try:
                 return self._hit(key, window)

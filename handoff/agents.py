@@ -61,14 +61,20 @@ def authenticate(session, email: str, password: str) -> Optional[Agent]:
 def check_credentials(session, email: str, password: str) -> tuple[Optional[Agent], str]:
     """(the agent, "ok"), or (None, why not: unknown_account, inactive or wrong_password). The
     reason is for the audit log only; the client hears "wrong e-mail or password" in every case."""
+    agent, outcome = _checked(session, email, password)
+    return (agent if outcome == "ok" else None), outcome
+
+
+def _checked(session, email: str, password: str) -> tuple[Optional[Agent], str]:
+    """(the account of that e-mail or None, the outcome): the account even when the check failed."""
     agent = session.scalar(select(Agent).where(Agent.email == email.strip().lower()))
     if agent is None:
         check_password_hash(_DUMMY_HASH, password)
         return None, "unknown_account"
     if not check_password_hash(agent.password_hash, password):
-        return None, "wrong_password"
+        return agent, "wrong_password"
     if not agent.active:
-        return None, "inactive"
+        return agent, "inactive"
     return agent, "ok"
 
 
@@ -84,8 +90,8 @@ def sign_in(db, limiter, config, email: str, password: str, ip: str) -> Agent:
     limiter.check("login", ip, config["RATE_LIMIT_LOGIN"])
     limiter.check("login-account", account_key(email), config["RATE_LIMIT_LOGIN_PER_ACCOUNT"])
     with db.reading() as session:
-        agent, outcome = check_credentials(session, email, password)
-        known = session.scalar(select(Agent.id).where(Agent.email == email.strip().lower()))
+        account, outcome = _checked(session, email, password)
+    agent, known = (account if outcome == "ok" else None), (account.id if account is not None else None)
     with db.writing() as session:
         if agent is not None:
             _record(session, events.LOGGED_IN, Actor.of(agent), agent)

@@ -4,14 +4,13 @@ check. The same with two real Rasa servers sharing their state: tests/e2e/test_c
 from __future__ import annotations
 
 import time
-from http.server import ThreadingHTTPServer
 
 import jwt
 import pytest
 
 from handoff.rasa import rendezvous_order
 from handoff_support import AgentSession, Customer, add_agent
-from tests.support.rasa_stand_in import RasaStandIn, _handler
+from tests.support.rasa_stand_in import RasaStandIn
 from tests.support.waiting import wait_until
 
 SECRET = "rasa-jwt-test-secret-of-32-bytes-or-more"
@@ -41,8 +40,8 @@ class SignedRasaStandIn(RasaStandIn):
         self.tokens.append(payload)
         return True
 
-    def start(self) -> "SignedRasaStandIn":
-        stand_in, answering = self, _handler(self)
+    def handler_class(self):
+        stand_in, answering = self, super().handler_class()
 
         class Checked(answering):
             def do_GET(self):
@@ -58,14 +57,7 @@ class SignedRasaStandIn(RasaStandIn):
                     self.rfile.read(int(self.headers.get("Content-Length") or 0))
                     self._send(401, {"error": "NotAuthenticated"})
 
-        ThreadingHTTPServer.request_queue_size = 256
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Checked)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        import threading
-
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
+        return Checked
 
     def senders(self) -> set[str]:
         with self._lock:

@@ -132,9 +132,13 @@ class RasaStandIn:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def handler_class(self):
+        """The request handler class the server answers with (a subclass may wrap it)."""
+        return _handler(self)
+
     def start(self) -> "RasaStandIn":
         ThreadingHTTPServer.request_queue_size = 256  # 100 customers at once must not overflow the backlog
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler_class())
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]  # a restart keeps the port
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

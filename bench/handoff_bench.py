@@ -20,6 +20,7 @@ and prints a table. The setups are the peers compared against each other in one 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -37,7 +38,6 @@ from http.client import HTTPConnection, HTTPException
 from pathlib import Path
 
 import requests
-from sqlalchemy import create_engine, make_url, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from handoff import create_app  # noqa: E402
 from handoff.agents import create_agent  # noqa: E402
 from handoff.cli import migrate  # noqa: E402
+from tests.support.pg_schema import postgres_schema  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 
 PG_BASE = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -65,22 +66,15 @@ class Database:
 
     def __init__(self, kind: str, workdir: Path):
         self.kind = kind
+        self._schema = contextlib.ExitStack()
         if kind == "sqlite":
             self.url = f"sqlite:///{workdir / f'bench-{secrets.token_hex(3)}.sqlite3'}"
         else:
-            self.schema = f"tsunagi_bench_{os.getpid()}_{secrets.token_hex(3)}"
-            self.admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
-            with self.admin.connect() as connection:
-                connection.execute(text(f'CREATE SCHEMA "{self.schema}"'))
-            self.url = make_url(PG_BASE).update_query_dict(
-                {"options": f"-csearch_path={self.schema}"}).render_as_string(hide_password=False)
+            self.url = self._schema.enter_context(postgres_schema(PG_BASE, "tsunagi_bench"))
         migrate(self.url)
 
     def drop(self):
-        if self.kind == "postgresql":
-            with self.admin.connect() as connection:
-                connection.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
-            self.admin.dispose()
+        self._schema.close()  # the PostgreSQL schema, if any
 
 
 class Servers:

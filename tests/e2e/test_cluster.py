@@ -9,6 +9,7 @@ Needs TEST_DATABASE_URL and TEST_REDIS_URL (skipped without them, unless TSUNAGI
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -19,10 +20,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, make_url, text
 
 from handoff.cli import migrate
 from handoff.rasa import rendezvous_order
+from tests.support.pg_schema import postgres_schema
 from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,19 +72,13 @@ def database_and_redis(service_missing):
         service_missing("PostgreSQL not configured (TEST_DATABASE_URL unset)")
     if not redis_url:
         service_missing("Redis not configured (TEST_REDIS_URL unset)")
-    schema = f"tsunagi_cluster_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as error:
-        service_missing(f"PostgreSQL unreachable at TEST_DATABASE_URL ({str(error).splitlines()[0]})")
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    migrate(url)
-    yield url, redis_url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with contextlib.ExitStack() as schema:
+        try:
+            url = schema.enter_context(postgres_schema(base, "tsunagi_cluster"))
+        except Exception as error:
+            service_missing(f"PostgreSQL unreachable at TEST_DATABASE_URL ({str(error).splitlines()[0]})")
+        migrate(url)
+        yield url, redis_url
 
 
 @pytest.fixture

@@ -7,19 +7,20 @@ otherwise the session ends with one line saying which was missing and how many t
 """
 from __future__ import annotations
 
+import contextlib
 import os
-import secrets
 import shutil
 import tempfile
 
 import pytest
 from hypothesis.configuration import set_hypothesis_home_dir
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 
 from handoff import create_app
 from handoff.cli import migrate
 
 from handoff_support import AgentSession, add_agent
+from tests.support.pg_schema import postgres_schema, with_schema  # noqa: F401 (tests import with_schema from here)
 from tests.support.rasa_stand_in import RasaStandIn
 from tests.support.service_skips import MissingServices
 
@@ -53,29 +54,19 @@ def sqlite_template(tmp_path_factory):
     return path
 
 
-def with_schema(url: str, schema: str) -> str:
-    return make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="session")
 def postgres_url():
     """A schema of its own for this test session (parallel runs never meet), dropped at the end."""
     base = os.environ.get("TEST_DATABASE_URL")
     if not base:
         service_missing("PostgreSQL not configured (TEST_DATABASE_URL unset)")
-    schema = f"tsunagi_test_{os.getpid()}_{secrets.token_hex(4)}"
-    try:
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as error:
-        service_missing(f"PostgreSQL unreachable at TEST_DATABASE_URL ({_first_line(error)})")
-    url = with_schema(base, schema)
-    migrate(url)
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with contextlib.ExitStack() as schema:
+        try:
+            url = schema.enter_context(postgres_schema(base, "tsunagi_test"))
+        except Exception as error:
+            service_missing(f"PostgreSQL unreachable at TEST_DATABASE_URL ({_first_line(error)})")
+        migrate(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

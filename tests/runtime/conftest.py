@@ -8,10 +8,10 @@ TEST_DATABASE_URL / TEST_REDIS_URL are set, else on a SQLite file and in memory.
 from __future__ import annotations
 
 import os
-import secrets
 
 import pytest
 
+from tests.support.pg_schema import postgres_schema
 from tests.support.trained_model import trained_model  # noqa: F401 (a fixture)
 
 
@@ -23,13 +23,5 @@ def tracker_store_url(tmp_path_factory):
     if not base:
         yield f"sqlite:///{tmp_path_factory.mktemp('bot-state') / 'bot.sqlite3'}"
         return
-    from sqlalchemy import create_engine, make_url, text
-
-    schema = f"tsunagi_runtime_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    yield make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with postgres_schema(base, "tsunagi_runtime") as url:
+        yield url

@@ -126,13 +126,14 @@ def stream(conversation_id, query: schemas.StreamQuery, headers: schemas.StreamH
     """Live events (message, status, queue, typing); resumes after Last-Event-ID. Opened with the token in the Authorization header, or with a stream ticket (?ticket=)."""
     s = services()
     if query.ticket is not None:
+        # A ticket is only issued for an existing conversation (stream_ticket), and none is deleted.
         with s.db.writing() as session:
             redeem_ticket(session, conversation_id, query.ticket)
     else:
         require_customer(conversation_id)
+        with s.db.reading() as session:
+            get_conversation(session, conversation_id)
     last_event_id = next((i for i in (headers.last_event_id, query.last_event_id) if i is not None), 0)
-    with s.db.reading() as session:
-        get_conversation(session, conversation_id)
     return Response(customer_stream(s.db, s.broker, s.stream_settings, conversation_id, last_event_id),
                     mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

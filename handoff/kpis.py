@@ -58,7 +58,8 @@ def dashboard(session, first: date, last: date, timezone: str, titles: Optional[
     for row in rows:
         by_name[row.name].append(row)
 
-    started = {r.conversation_id: r.at for r in by_name["conversation_started"] if r.at < end}
+    # The cohort is the conversations started in the range: each start row here is before `end`.
+    started = {r.conversation_id: r.at for r in by_name["conversation_started"]}
     conversations = len(started)
     handoffs = by_name["handoff"]
     handed_off = {r.conversation_id for r in handoffs}

@@ -53,20 +53,11 @@ def create_agent(session, email: str, name: str, role: str, password: str, max_c
     return agent
 
 
-def authenticate(session, email: str, password: str) -> Optional[Agent]:
-    agent, _ = check_credentials(session, email, password)
-    return agent
-
-
 def check_credentials(session, email: str, password: str) -> tuple[Optional[Agent], str]:
-    """(the agent, "ok"), or (None, why not: unknown_account, inactive or wrong_password). The
-    reason is for the audit log only; the client hears "wrong e-mail or password" in every case."""
-    agent, outcome = _checked(session, email, password)
-    return (agent if outcome == "ok" else None), outcome
-
-
-def _checked(session, email: str, password: str) -> tuple[Optional[Agent], str]:
-    """(the account of that e-mail or None, the outcome): the account even when the check failed."""
+    """(the account of that e-mail or None, the outcome: "ok", unknown_account, inactive or
+    wrong_password). Only "ok" signs in; the account is returned on a failure too, as the failed
+    login's target. The outcome is for the audit log only; the client hears "wrong e-mail or
+    password" in every case."""
     agent = session.scalar(select(Agent).where(Agent.email == email.strip().lower()))
     if agent is None:
         check_password_hash(_DUMMY_HASH, password)
@@ -90,7 +81,7 @@ def sign_in(db, limiter, config, email: str, password: str, ip: str) -> Agent:
     limiter.check("login", ip, config["RATE_LIMIT_LOGIN"])
     limiter.check("login-account", account_key(email), config["RATE_LIMIT_LOGIN_PER_ACCOUNT"])
     with db.reading() as session:
-        account, outcome = _checked(session, email, password)
+        account, outcome = check_credentials(session, email, password)
     agent, known = (account if outcome == "ok" else None), (account.id if account is not None else None)
     with db.writing() as session:
         if agent is not None:

@@ -78,11 +78,10 @@ def test_sqlite_beside_the_handoff_service_in_wal_mode_with_rasas_in_memory_lock
         assert db.execute("SELECT count(*) FROM events WHERE sender_id = ?", (result["conversation"],)).fetchone()[0] > 0
 
 
-def test_postgresql_from_the_services_url_and_redis_locks(tracker_store_url, tmp_path):
+def test_postgresql_from_the_services_url_and_redis_locks(tracker_store_url, tmp_path, service_missing):
     missing = [name for name in ("TEST_DATABASE_URL", "TEST_REDIS_URL") if not os.environ.get(name)]
     if missing:
-        # As in tests/handoff: CI (TSUNAGI_REQUIRE_SERVICES=1) fails rather than skip.
-        (pytest.fail if os.environ.get("TSUNAGI_REQUIRE_SERVICES") == "1" else pytest.skip)(f"{' and '.join(missing)} unset")
+        service_missing(f"{' and '.join(missing)} unset")  # CI (TSUNAGI_REQUIRE_SERVICES=1): a failure
     assert tracker_store_url.startswith("postgresql+psycopg://")  # the handoff service's driver, translated
     result = stores(tmp_path, TRACKER_STORE_URL=tracker_store_url, REDIS_URL=os.environ["TEST_REDIS_URL"])
     assert result["tracker_store"] == ["SharedSQLTrackerStore", "SQLTrackerStore"]

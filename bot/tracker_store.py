@@ -16,23 +16,24 @@ import logging
 import os
 import time
 from typing import Any, Optional, Text
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import urlsplit
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
+from redis.connection import parse_url
 
 logger = logging.getLogger(__name__)
 
 # Seconds a SQLite writer waits for the other process's write (the handoff service's or another
 # Rasa's) to finish, instead of failing at once with "database is locked".
 SQLITE_BUSY_TIMEOUT = 30
-# The handoff service's URLs name the psycopg 3 driver; the bot's environment has psycopg2.
 # Rasa's lock keys in Redis start with this (then Rasa's own "lock:"), apart from the service's keys.
 LOCK_KEY_PREFIX = "tsunagi"
 # After Redis failed, the lock store uses this server's own locks this long before trying it again.
 REDIS_RETRY_SECONDS = 5.0
+# The handoff service's URLs name the psycopg 3 driver; the bot's environment has psycopg2.
 _POSTGRESQL_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 
 
@@ -144,16 +145,17 @@ def redis_lock_store_arguments(url: Text) -> dict:
     """RedisLockStore's arguments from a `redis://[user:password@]host[:port][/db]` URL
     (`rediss://` for TLS). The lock keys are `tsunagi:lock:<conversation id>`."""
     parts = urlsplit(url)
-    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+    # redis-py's own reading of the URL (as redis.from_url): host, port, db, unquoted credentials.
+    options = parse_url(url) if parts.scheme in ("redis", "rediss") else {}
+    # redis-py ignores a database that is not a number (/abc); it is an error here, as before.
+    if not options.get("host") or (parts.path.strip("/") and "db" not in options):
         raise ValueError("REDIS_URL must be redis://host[:port][/db] or rediss://...")
-    query = dict(parse_qsl(parts.query))
-    db = parts.path.lstrip("/") or query.get("db") or "0"
     return {
-        "host": parts.hostname,
-        "port": parts.port or 6379,
-        "db": int(db),
-        "username": unquote(parts.username) if parts.username else None,
-        "password": unquote(parts.password) if parts.password else None,
+        "host": options["host"],
+        "port": options.get("port") or 6379,
+        "db": options.get("db", 0),
+        "username": options.get("username"),
+        "password": options.get("password"),
         "use_ssl": parts.scheme == "rediss",
         "key_prefix": LOCK_KEY_PREFIX,
     }

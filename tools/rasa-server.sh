@@ -13,8 +13,10 @@ cd "$(dirname "$0")/.."
 port=${1:?usage: tools/rasa-server.sh PORT [MODEL]}
 model=${2:-}
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false RASA_TELEMETRY_ENABLED=false
-# One PyTorch thread per Rasa process: its OpenMP threads spin while waiting, and on a shared
-# 2-core machine two of them cost 10x the CPU per sentence embedding (docs/benchmarks.md, "Speed").
+# One OpenMP thread for the numeric libraries per Rasa process (the sentence encoder runs on ONNX
+# Runtime with its own `threads: 1`, config.yml): OpenMP threads spin while waiting, and on a
+# shared 2-core machine two of them cost 10x the CPU per sentence embedding when the encoder ran
+# on PyTorch (docs/benchmarks.md, "Speed").
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 secret() {  # VARIABLE FILE: the variable's value, else the file's (make run writes it)

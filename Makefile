@@ -79,19 +79,19 @@ bench-metrics: setup-handoff
 
 ## The editors' loop (docs/editors-guide.md). make validate [MIN_EXAMPLES=10] [SIMILARITY=0.97]
 ## make publish [RASA_URLS=http://127.0.0.1:5005,...] [MAX_DROP=0.02]; make rollback [RASA_URLS=...]
-## (RASA_URL is the one-server form; both default to make run's http://127.0.0.1:5005)
-RASA_SERVERS = $(or $(RASA_URLS),$(RASA_URL))
+## (RASA_URL is the one-server form; both default to make run's http://127.0.0.1:5005; bot.publish
+## reads them from the environment, where make puts command-line variables)
 CONTENT_CHECKS = $(if $(MIN_EXAMPLES),--min-examples $(MIN_EXAMPLES)) $(if $(SIMILARITY),--similarity $(SIMILARITY))
 
 validate: setup-bot model
 	$(BOT_PY) -m bot.validate $(CONTENT_CHECKS)
 
 publish: setup-bot model
-	$(BOT_PY) -m bot.publish publish $(if $(RASA_SERVERS),--rasa-url $(RASA_SERVERS)) $(CONTENT_CHECKS) $(if $(MAX_DROP),--max-drop $(MAX_DROP))
+	$(BOT_PY) -m bot.publish publish $(CONTENT_CHECKS) $(if $(MAX_DROP),--max-drop $(MAX_DROP))
 	@$(call audit_record,content.published)
 
 rollback: setup-bot
-	$(BOT_PY) -m bot.publish rollback $(if $(RASA_SERVERS),--rasa-url $(RASA_SERVERS))
+	$(BOT_PY) -m bot.publish rollback
 	@$(call audit_record,content.rolled_back)
 
 # A publish or rollback goes into the handoff service's audit log (as cli:<OS user>, the live model as

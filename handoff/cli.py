@@ -9,6 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from .audit import OUTSIDE_ACTIONS
+from .auth import ROLES
 
 
 def migrate(database_url: str, revision: str = "head") -> None:
@@ -35,7 +36,7 @@ def register_commands(app: Flask) -> None:
     @agents.command("create")
     @click.option("--email", required=True)
     @click.option("--name", required=True)
-    @click.option("--role", type=click.Choice(["agent", "editor", "admin"]), default="agent", show_default=True)
+    @click.option("--role", type=click.Choice(ROLES), default="agent", show_default=True)
     @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
     @click.option("--max-concurrent", type=int, default=None, help="Overrides AGENT_MAX_CONCURRENT for this agent.")
     def create(email, name, role, password, max_concurrent):
@@ -111,7 +112,7 @@ def register_commands(app: Flask) -> None:
 
     @agents.command("set-role")
     @click.argument("agent")
-    @click.argument("role", type=click.Choice(["agent", "editor", "admin"]))
+    @click.argument("role", type=click.Choice(ROLES))
     def set_role_command(agent, role):
         """Give AGENT (id or e-mail) another ROLE, effective at their next request."""
         from .agents import set_role

@@ -221,6 +221,6 @@
   var Console = window.Console = {
     T: T, config: CONFIG, fmt: fmt, el: el, api: api, toast: toast, showError: showError,
     duration: duration, clock: clock, dateTime: dateTime, stream: stream, signIn: signIn, hasRole: hasRole,
-    agent: null
+    ROLES: ROLES, agent: null
   };
 })();

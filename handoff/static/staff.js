@@ -5,7 +5,7 @@
 
   var C = window.Console, T = C.T, el = C.el, fmt = C.fmt;
   var $ = function (id) { return document.getElementById(id); };
-  var ROLES = ["agent", "editor", "admin"];
+  var ROLES = C.ROLES;
   var resetting = null, confirming = null;
 
   function announce(text, temporary) {

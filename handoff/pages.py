@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 from functools import lru_cache
+from typing import Optional
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, send_from_directory, url_for
 
@@ -78,22 +79,18 @@ def demo_product(slug: str):
 
 @bp.get("/console")
 def console():
-    agent = _signed_in_agent()
+    return _console_page("console/app.html", "console")
+
+
+def _console_page(template: str, page: str, role: Optional[str] = None):
+    """A console page; after a password reset, the password change instead. With a role, a page for
+    that role and up: signed out, the page itself shows the sign-in form; signed in without the
+    role, the server answers 403."""
+    agent = signed_in_agent()
     if agent is not None and agent.must_change_password:
         return redirect(url_for("pages.change_password"))
-    return _render_console("console/app.html", "console")
-
-
-def _signed_in_agent():
-    return signed_in_agent()
-
-
-def _role_page(template: str, page: str, role: str):
-    """A console page for one role and up. Signed out, the page itself shows the sign-in form;
-    signed in without the role, the server answers 403."""
-    agent = _signed_in_agent()
-    if agent is not None and agent.must_change_password:
-        return redirect(url_for("pages.change_password"))
+    if role is None:
+        return _render_console(template, page)
     if agent is not None and not has_role(agent, role):
         return _render_console(template, page, 403, forbidden=True)
     return _render_console(template, page, forbidden=False)
@@ -101,22 +98,22 @@ def _role_page(template: str, page: str, role: str):
 
 @bp.get("/console/dashboard")
 def dashboard():
-    return _role_page("console/dashboard.html", "dashboard", "admin")
+    return _console_page("console/dashboard.html", "dashboard", "admin")
 
 
 @bp.get("/console/unanswered")
 def unanswered():
-    return _role_page("console/unanswered.html", "unanswered", "editor")
+    return _console_page("console/unanswered.html", "unanswered", "editor")
 
 
 @bp.get("/console/staff")
 def staff():
-    return _role_page("console/staff.html", "staff", "admin")
+    return _console_page("console/staff.html", "staff", "admin")
 
 
 @bp.get("/console/audit")
 def audit():
-    return _role_page("console/audit.html", "audit", "admin")
+    return _console_page("console/audit.html", "audit", "admin")
 
 
 @bp.get("/console/password")

@@ -61,6 +61,15 @@ def raise_file_limit() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+def latency_figures(latencies: list[float]) -> dict:
+    """p50, p99 and max of sorted latencies in ms, rounded to 0.1; None each when there are none."""
+    if not latencies:
+        return {"p50_ms": None, "p99_ms": None, "max_ms": None}
+    return {"p50_ms": round(statistics.median(latencies), 1),
+            "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1),
+            "max_ms": round(latencies[-1], 1)}
+
+
 class Database:
     """A fresh SQLite file or PostgreSQL schema per setup, removed afterwards."""
 
@@ -268,9 +277,7 @@ def delivery(kind: str, redis: bool, processes: int, rate: float, seconds: float
             "database": kind, "redis": redis, "processes": processes, "target_rate": rate,
             "messages": total, "post_failures": failures[0],
             "delivered_per_second": round(len(arrivals) / (last_arrival - start), 1),
-            "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
-            "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1) if latencies else None,
-            "max_ms": round(latencies[-1], 1) if latencies else None,
+            **latency_figures(latencies),
             "lost": lost, "duplicated": duplicates, "order_kept": in_order,
         }
     finally:
@@ -402,9 +409,7 @@ def rasa_failover(kill: bool, rate: float, seconds: float, workdir: Path, conver
             "processes": 2, "target_rate": rate, "messages": total, "post_failures": failures,
             "bot_answers": len(answered), "apologies": apologies,
             "delivered_per_second": round(len(answered) / (finished - start), 1),
-            "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
-            "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1) if latencies else None,
-            "max_ms": round(latencies[-1], 1) if latencies else None,
+            **latency_figures(latencies),
             "lost": sum(1 for n, (_, status, _) in results.items() if status in ok and n not in stored),
             "duplicated": sum(c - 1 for c in stored.values()), "order_kept": in_order,
             "rasa": "stand-in (tests/support/rasa_stand_in.py), one process each",

@@ -322,6 +322,13 @@ def evaluate(model: Path, tests: Path) -> Dict:
 METRICS = {"in_scope_accuracy": "in_scope_examples", "out_of_scope_recall": "out_of_scope_examples"}
 
 
+def figures(result: Dict) -> List[Tuple[str, str, Optional[float]]]:
+    """One evaluation's (metric, language, value), None where the test set has no example to measure it."""
+    return [(metric, language, result["summary"].get(language, {}).get(metric, 0.0)
+             if result["summary"].get(language, {}).get(count, 0) > 0 else None)
+            for language in LANGUAGES for metric, count in METRICS.items()]
+
+
 def compare(old: Dict, new: Dict, max_drop: float) -> Tuple[List[Tuple[str, str, Optional[float], Optional[float]]],
                                                              List[Tuple[str, str]]]:
     """(rows, failures): rows are (metric, language, old, new), None where the test set has no
@@ -492,7 +499,7 @@ class Publisher:
     def print_figures(self, result: Dict) -> None:
         """One model's held-out figures (the first publish has no live model to compare with)."""
         names = LANGUAGE_NAMES[self.lang]
-        for metric, language, _, after in compare(result, result, 0.0)[0]:
+        for metric, language, after in figures(result):
             label = self.t["metric_in" if metric == "in_scope_accuracy" else "metric_oos"].format(lang=names[language])
             shown = "-" if after is None else f"{after * 100:.1f}%"
             print(f"{content_check.pad(label, 30)} {content_check.pad(shown, 11, True)}", file=self.out)
@@ -529,14 +536,16 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("publish", "first", "rollback", "status"):
         command = sub.add_parser(name)
-        command.add_argument("--rasa-url", default=os.environ.get("RASA_URLS") or os.environ.get("RASA_URL")
-                             or DEFAULT_RASA_URL, help="the Rasa servers, comma-separated (default: RASA_URLS, RASA_URL)")
+        if name != "first":  # first loads nothing into Rasa (make run starts it on the recorded model)
+            command.add_argument("--rasa-url", default=os.environ.get("RASA_URLS") or os.environ.get("RASA_URL")
+                                 or DEFAULT_RASA_URL, help="the Rasa servers, comma-separated (default: RASA_URLS, RASA_URL)")
         command.add_argument("--models-dir", type=Path, default=Path(os.environ.get("TSUNAGI_MODELS_DIR") or ROOT / "models"),
                              help="where releases and live.json are kept (default: TSUNAGI_MODELS_DIR, models/)")
         if name in ("publish", "first"):
             content_check.add_arguments(command)
-            command.add_argument("--max-drop", type=float, default=DEFAULT_MAX_DROP,
-                                 help="refuse when a metric drops by more than this (0.02 = 2 points)")
+            if name == "publish":  # first has no live model to compare with
+                command.add_argument("--max-drop", type=float, default=DEFAULT_MAX_DROP,
+                                     help="refuse when a metric drops by more than this (0.02 = 2 points)")
             command.add_argument("--tests", type=Path, help="the held-out test set (default: data/tests/nlu_test.yml)")
             command.add_argument("--no-load", action="store_true",
                                  help="validate, train, evaluate and compare only; do not load into Rasa")

@@ -3,7 +3,6 @@ accounts and the audit log."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 from flask import Blueprint, Response, current_app, g
 from sqlalchemy import select
@@ -13,7 +12,7 @@ from . import agents as staff
 from .audit import ACTIONS, Actor, Filters, csv_rows, entry_json, page_of, start_of_day
 from .auth import agent_required
 from .canned_replies import canned_reply_json, delete_canned_reply, save_canned_reply
-from .content_files import ContentError, ContentFiles
+from .content_files import ContentError, project_content, topic_titles
 from .database import utcnow
 from .errors import InvalidInput
 from .gateway import FALLBACK_INTENTS
@@ -23,8 +22,6 @@ from .openapi import AGENT, endpoint
 from .transcript import iso
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
-# The FAQ content whose topic titles name the dashboard's topics (TSUNAGI_PROJECT_DIR overrides).
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def services():
@@ -52,8 +49,7 @@ def kpis(query: schemas.KpisQuery):
     """The KPI dashboard's figures (admin): the conversations started in the range, followed to their outcome."""
     first, last = _date_range(query)
     try:
-        titles = {topic.id: topic.title for topic in
-                  ContentFiles(current_app.config.get("TSUNAGI_PROJECT_DIR") or PROJECT_ROOT).topics()}
+        titles = topic_titles(project_content())
     except ContentError:  # a file an editor broke: the figures still show, topics by id
         titles = {}
     with services().db.reading() as session:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import yaml
+from flask import current_app
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
@@ -422,3 +423,31 @@ class ContentFiles:
             change.diff += "".join(difflib.unified_diff(
                 doc.original.splitlines(keepends=True), texts[doc.path].splitlines(keepends=True),
                 f"a/{doc.rel}", f"b/{doc.rel}", n=2))
+
+
+# This service's content, as the editor API changes it and the dashboard names its topics.
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the checkout; TSUNAGI_PROJECT_DIR overrides it
+_titles_cache: dict[Path, tuple[tuple, dict[str, dict[str, str]]]] = {}
+
+
+def project_content() -> ContentFiles:
+    """The FAQ content of the app being served (TSUNAGI_PROJECT_DIR, else the checkout)."""
+    return ContentFiles(current_app.config.get("TSUNAGI_PROJECT_DIR") or PROJECT_ROOT)
+
+
+def topic_titles(content: ContentFiles) -> dict[str, dict[str, str]]:
+    """{topic id: its titles}, parsed again only when a file of data/nlu or data/topics changed (the
+    dashboard asks on every load; the key is each file's name, modification time and size). Raises
+    ContentError for a file that cannot be read, as topics() does."""
+    files = content._yml("data/nlu") + content._yml("data/topics")
+    try:
+        key = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    except OSError:  # a file went away meanwhile: read afresh
+        return {topic.id: topic.title for topic in content.topics()}
+    cached = _titles_cache.get(content.project)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    titles = {topic.id: topic.title for topic in content.topics()}
+    _titles_cache[content.project] = (key, titles)
+    return titles

@@ -13,14 +13,13 @@ Changes answer `{"change": {"files", "diff", "added", "skipped"}, "handled": n}`
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 from flask import Blueprint, current_app, g
 
 from . import events, schemas
 from .admin_api import _date_range
 from .auth import agent_required
-from .content_files import ContentError, ContentFiles
+from .content_files import ContentError, ContentFiles, project_content
 from .errors import ApiError
 from .kpis import day_range
 from .openapi import AGENT, endpoint
@@ -28,9 +27,6 @@ from .transcript import iso
 from .unanswered import Embedder, collect, groups, mark_handled
 
 bp = Blueprint("editor_api", __name__, url_prefix="/api/editor")
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 
 @bp.record_once
 def _setup(state) -> None:
@@ -40,10 +36,6 @@ def _setup(state) -> None:
 
 def _embedder() -> Embedder:
     return current_app.extensions["tsunagi_editor"]
-
-
-def _content() -> ContentFiles:
-    return ContentFiles(current_app.config.get("TSUNAGI_PROJECT_DIR") or PROJECT_ROOT)
 
 
 def _db():
@@ -86,7 +78,7 @@ def unanswered_groups(query: schemas.UnansweredQuery):
     start, end = day_range(first, last, current_app.config["SUPPORT_TIMEZONE"])
     with _db().reading() as session:
         questions = collect(session, start, end, query.language)
-    content = _content()
+    content = project_content()
     try:
         topics = content.topics()
         found = groups(questions, _embedder(), topics, current_app.config["UNANSWERED_SIMILARITY"])
@@ -103,7 +95,7 @@ def unanswered_groups(query: schemas.UnansweredQuery):
 def add_examples(body: schemas.NewExamples):
     """Append examples to a topic in data/nlu; the questions they came from are handled (editor)."""
     try:
-        change = _content().add_examples(body.topic, body.examples)
+        change = project_content().add_examples(body.topic, body.examples)
     except ContentError as error:
         raise _content_error(error)
     with _db().writing() as session:
@@ -119,7 +111,7 @@ def new_topic(body: schemas.NewTopic):
     """Draft a new topic in data/nlu, domain.yml and data/topics (editor)."""
     topic = body.topic
     try:
-        change = _content().add_topic(topic.id, topic.category, topic.title.model_dump(), topic.answer.model_dump(),
+        change = project_content().add_topic(topic.id, topic.category, topic.title.model_dump(), topic.answer.model_dump(),
                                       body.examples, offer_human=bool(topic.offer_human))
     except ContentError as error:
         raise _content_error(error)

@@ -111,7 +111,7 @@ def remove_canned_reply(reply_id):
 # Staff accounts
 
 def _staff_member(session, agent) -> dict:
-    return staff.staff_json(agent, staff.open_counts(session).get(agent.id, 0))
+    return staff.staff_json(agent, staff.open_count_of(session, agent.id))
 
 
 @bp.get("/agents")

@@ -124,6 +124,12 @@ def open_counts(session) -> dict[int, int]:
     return {agent_id: count for agent_id, count in rows}
 
 
+def open_count_of(session, agent_id: int) -> int:
+    """How many conversations one agent has open (open_counts, for that agent only)."""
+    return session.scalar(select(func.count()).select_from(Conversation).where(
+        Conversation.agent_id == agent_id, Conversation.status == Status.ASSIGNED.value))
+
+
 def agent_json(agent: Agent, open_count: Optional[int] = None, default_limit: Optional[int] = None) -> dict:
     body = {"id": agent.id, "email": agent.email, "name": agent.name, "role": agent.role}
     if open_count is not None:

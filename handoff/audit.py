@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import getpass
 import io
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from typing import Iterator, Optional
@@ -21,6 +22,7 @@ from sqlalchemy import event as orm_event
 from sqlalchemy import func, select
 
 from . import events
+from .database import utcnow
 from .models import AuditEntry
 from .transcript import iso
 
@@ -92,15 +94,9 @@ def origin() -> tuple[Optional[str], Optional[str]]:
 def new_entry(actor: Actor, action: str, target_type: Optional[str] = None, target_id=None,
               detail: Optional[dict] = None, at: Optional[datetime] = None) -> AuditEntry:
     ip, user_agent = origin()
-    return AuditEntry(at=at or _now(), actor_id=actor.id, actor_label=actor.label[:254], action=action,
+    return AuditEntry(at=at or utcnow(), actor_id=actor.id, actor_label=actor.label[:254], action=action,
                       target_type=target_type, target_id=None if target_id is None else str(target_id)[:200],
                       detail=detail or None, ip=ip, user_agent=user_agent)
-
-
-def _now() -> datetime:
-    from .database import utcnow
-
-    return utcnow()
 
 
 # Reading
@@ -156,8 +152,6 @@ def _csv_cell(value) -> str:
 def csv_rows(db, filters: Filters, batch: int = 1000) -> Iterator[str]:
     """The matching entries as CSV, oldest first, read in batches so an export of a year stays small
     in memory (keyset pagination on id, which grows with time)."""
-    import json
-
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)

@@ -8,12 +8,13 @@ from typing import Optional
 from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import select
 
-from . import agent_desk, schemas
+from . import agent_assist, agent_desk, schemas
 from .agent_queue import first_questions, last_message_times, queue_items
 from .agents import (agent_json, agent_of_session, change_own_password, list_agents, locked_agent, open_counts,
                      sign_in, sign_out)
 from .auth import agent_required, check_csrf, csrf_token, ensure_csrf_token, has_role, log_in, log_out
 from .canned_replies import canned_reply_json, list_canned_replies
+from .content_files import project_content
 from .errors import ApiError
 from .lifecycle import Status, claim, get_conversation, hand_back, resolve, transfer
 from .models import Agent, Conversation
@@ -59,7 +60,8 @@ def conversation_detail(session, conversation_id: str) -> dict:
     body["handoff_turns"] = conversation.handoff_turns or []
     body["page_url"] = conversation.page_url
     body["rating"] = None if conversation.rated_at is None else {
-        "csat": conversation.csat, "ces": conversation.ces, "comment": conversation.rating_comment}
+        "csat": conversation.csat, "ces": conversation.ces, "comment": conversation.rating_comment,
+        "nps": conversation.nps, "nps_comment": conversation.nps_comment}
     body["messages"] = [message_json(m, with_nlu=True) for m in messages]
     body["notes"] = [{"id": note.id, "text": note.text, "agent_name": name or "", "created_at": iso(note.created_at)}
                      for note, name in agent_desk.notes_of(session, conversation_id)]
@@ -180,12 +182,25 @@ def claim_conversation(conversation_id):
 
 @bp.post("/conversations/<conversation_id>/messages")
 @agent_required()
-@endpoint({201: schemas.AgentMessage}, AGENT, body=schemas.AgentText)
-def reply(conversation_id, body: schemas.AgentText):
-    """Reply to the customer."""
+@endpoint({201: schemas.AgentMessage}, AGENT, body=schemas.AgentReply)
+def reply(conversation_id, body: schemas.AgentReply):
+    """Reply to the customer; suggestion_topic names the suggested answer it was written from."""
     with services().db.writing() as session:
         message = agent_desk.reply(session, conversation_id, g.agent, body.text)
+        agent_assist.settle(session, message, body.suggestion_topic)
     return {"message": message_json(message)}, 201
+
+
+@bp.get("/conversations/<conversation_id>/suggestions")
+@agent_required()
+@endpoint({200: schemas.Suggestions}, AGENT)
+def suggestions(conversation_id):
+    """Suggested FAQ answers (three at most) for the customer's latest message, in the customer's language."""
+    s = services()
+    with s.db.reading() as session:
+        get_conversation(session, conversation_id)
+    return agent_assist.suggestions_for(s.db, s.rasa, project_content(), conversation_id,
+                                        current_app.config["ASSIST_PARSE_TIMEOUT"], g.agent.id)
 
 
 @bp.post("/conversations/<conversation_id>/notes")

@@ -17,6 +17,18 @@ def _list(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
+SURVEY_NAMES = ("csat", "ces", "nps")
+
+
+def _surveys(value: str) -> list[str]:
+    """SURVEYS: names from SURVEY_NAMES, in the order asked; `none` for no survey."""
+    names = [] if value.strip().lower() == "none" else _list(value.lower())
+    unknown = [name for name in names if name not in SURVEY_NAMES]
+    if unknown:
+        raise ValueError(f"SURVEYS: unknown survey {', '.join(unknown)} (known: {', '.join(SURVEY_NAMES)}, or none)")
+    return list(dict.fromkeys(names))
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -73,7 +85,18 @@ SETTINGS: list[Setting] = [
     Setting("AGENT_MAX_CONCURRENT", 5, int, "Conversations one agent may own at once (409 `agent_at_capacity`); an agent's own limit overrides it."),
     Setting("QUEUE_DEFAULT_WAIT_SECONDS", 120, int, "Estimated wait per queue position for one online agent when the queue was not served in the last `QUEUE_ETA_WINDOW_MINUTES` (divided by the agents online)."),
     Setting("QUEUE_ETA_WINDOW_MINUTES", 60, int, "The wait estimate uses the live claims (never offline tickets) of the last this many minutes: claims per minute per claiming agent, times the agents online now."),
-    Setting("AGENT_ONLINE_MINUTES", 15, int, "An agent counts as online for the wait estimate while owning an open conversation or for this many minutes after a claim or resolve. No agent online: no estimate (`eta_seconds` null)."),
+    Setting("PRESENCE_TIMEOUT_SECONDS", 90, int,
+            "An agent whose console has sent no heartbeat (every 30 s while open) for this long counts as offline, whatever they chose; the wait estimate counts agents online by this presence (no agent online: `eta_seconds` null)."),
+    Setting("WHEN_NOBODY_ONLINE", "offline_form", str,
+            "Inside support hours with no agent online, a customer asking for a person is told so and offered the leave-a-message form (`offline_form`: the conversation becomes an offline ticket), or waits in the queue anyway (`queue`)."),
+    Setting("ASSIGNMENT", "manual", str,
+            "`manual`: agents claim from the queue. `round_robin`: a waiting conversation goes at once to the online agent with the most free capacity (ties: longest since their last conversation); claiming by hand still works."),
+    Setting("SLA_FIRST_RESPONSE", "high=5m,normal=15m", str,
+            "First-response target per priority (`priority=duration`, durations `90s`, `15m`, `2h`, `1d`), counted in support hours only from the handoff to the agent's first reply. A priority left out has no target."),
+    Setting("SLA_RESOLUTION", "high=2h,normal=8h", str,
+            "Resolution target per priority, in support hours from the handoff to the resolve; same format as SLA_FIRST_RESPONSE."),
+    Setting("SUPPORT_HOLIDAYS", [], _list,
+            "Comma-separated single closed days `YYYY-MM-DD` (public holidays, a stock-take day), besides the yearly SUPPORT_CLOSED_DATES; closed for the bot, offline tickets and SLA clocks alike."),
     Setting("STREAM_HEARTBEAT_SECONDS", 15.0, float, "Seconds between SSE heartbeat comments (keeps proxies from closing idle streams)."),
     Setting("STREAM_MAX_SECONDS", 3600.0, float, "A stream is closed after this long; the browser reconnects with Last-Event-ID and misses nothing."),
     Setting("STREAM_TICKET_SECONDS", 60, int,
@@ -85,6 +108,10 @@ SETTINGS: list[Setting] = [
             "The Rasa project whose FAQ content editors change from `/console/unanswered` (`data/nlu`, `domain.yml`, `data/topics`). Empty: this repository."),
     Setting("UNANSWERED_SIMILARITY", 0.88, float,
             "Unanswered questions whose average similarity (multilingual-e5-small cosine; see handoff/unanswered.py) is at least this form one group in `/console/unanswered`. Higher: smaller, tighter groups."),
+    Setting("ASSIST_PARSE_TIMEOUT", 1.0, float,
+            "Seconds the console's suggested answers wait for Rasa to read a customer message the bot did not see (written after the handoff, `POST /model/parse`); past it the console shows no suggestions for that message, and asks again when it reloads."),
+    Setting("SURVEYS", ["csat", "ces", "nps"], _surveys,
+            "The questions the widget asks after the chat, in this order, from `csat` (satisfaction 1-5), `ces` (effort 1-5) and `nps` (recommend 0-10, with \"why?\"). `none` asks none (the customer just ends the chat); an unknown name is refused at start. A rating of a survey not listed is refused (422 `survey_not_offered`)."),
     Setting("EMBEDDING_CACHE_DIR", "", str,
             "Where the embeddings of questions and topic examples are cached. Empty: `$TSUNAGI_CACHE/embeddings` (default `~/.cache/tsunagi/embeddings`)."),
 ]

@@ -228,6 +228,31 @@ class ContentFiles:
                                     examples.get(str(topic_id), [])))
         return sorted(topics, key=lambda t: (t.category, t.id))
 
+    def answers(self) -> dict[str, dict[str, str]]:
+        """Each topic's answer per language, {topic id: {language: text}}: the `utter_<topic>` responses
+        of domain.yml and data/nlu/*.yml, one variation per `language` slot condition (a variation
+        without a condition answers in any language that has none of its own)."""
+        found: dict[str, dict[str, str]] = {}
+        paths = ([self.domain] if self.domain.is_file() else []) + self._yml("data/nlu")
+        for path in paths:
+            for name, variations in (self._load(path).get("responses") or {}).items():
+                if not str(name).startswith("utter_") or not isinstance(variations, list):
+                    continue
+                by_language, anywhere = found.setdefault(str(name)[len("utter_"):], {}), None
+                for variation in variations:
+                    if not isinstance(variation, dict) or not isinstance(variation.get("text"), str):
+                        continue
+                    languages = [c.get("value") for c in variation.get("condition") or []
+                                 if isinstance(c, dict) and c.get("name") == "language"]
+                    if not languages:
+                        anywhere = anywhere or variation["text"]
+                    for language in languages:
+                        by_language.setdefault(str(language), variation["text"])
+                for language in LANGUAGES:
+                    if anywhere is not None:
+                        by_language.setdefault(language, anywhere)
+        return {topic: texts for topic, texts in found.items() if texts}
+
     def categories(self) -> list[str]:
         """Categories a new topic can go into: those with examples and titles (and a domain.yml)."""
         if not self.domain.is_file():

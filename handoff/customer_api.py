@@ -7,7 +7,7 @@ from . import events
 from .agent_queue import position_of, snapshot
 from .auth import issue_customer_token, require_customer
 from .database import utcnow
-from .errors import ApiError
+from .errors import ApiError, InvalidInput
 from .lifecycle import (Status, end_by_customer, get_conversation, leave_offline_message,
                         request_handoff, start_conversation)
 from .models import Agent
@@ -54,7 +54,12 @@ def conversation_view(session, conversation) -> dict:
     if conversation.status == Status.ASSIGNED and conversation.agent_id is not None:
         agent = {"name": session.get(Agent, conversation.agent_id).name}
     return {"id": conversation.id, "status": conversation.status, "language": conversation.language,
-            "queue": queue, "agent": agent, "online": s.hours.is_open(utcnow())}
+            "queue": queue, "agent": agent, "online": s.hours.is_open(utcnow()), "surveys": _surveys()}
+
+
+def _surveys() -> list[str]:
+    """The questions the widget asks after the chat (SURVEYS), in order."""
+    return list(current_app.config["SURVEYS"])
 
 
 def _view_of(conversation_id: str) -> dict:
@@ -74,7 +79,7 @@ def create_conversation(body: schemas.NewConversation):
     with services().db.writing() as session:
         conversation = start_conversation(session, language, body.page_url)
     return {"id": conversation.id, "token": issue_customer_token(conversation.id),
-            "status": conversation.status, "language": conversation.language}, 201
+            "status": conversation.status, "language": conversation.language, "surveys": _surveys()}, 201
 
 
 @bp.get("/conversations/<conversation_id>")
@@ -180,8 +185,17 @@ def offline_message(conversation_id, body: schemas.OfflineMessage):
 @bp.post("/conversations/<conversation_id>/end")
 @endpoint({200: schemas.Conversation}, CUSTOMER, body=schemas.Ending)
 def end(conversation_id, body: schemas.Ending):
-    """End the conversation, optionally with a rating."""
+    """End the conversation, optionally with a rating: CSAT and effort (1-5, one comment), NPS (0-10,
+    its "why?" in nps_comment); only the surveys SURVEYS offers (else 422 survey_not_offered), once
+    per conversation (409 already_rated)."""
     require_customer(conversation_id)
+    offered = set(_surveys())
+    given = [name for name in ("csat", "ces", "nps") if getattr(body, name) is not None]
+    if any(name not in offered for name in given):
+        raise InvalidInput("survey_not_offered", f"This service does not ask for {', '.join(n for n in given if n not in offered)}.")
+    if body.nps_comment and body.nps is None:
+        raise InvalidInput("nps_comment_without_score", "Give the nps score with its comment.")
     with services().db.writing() as session:
-        end_by_customer(session, conversation_id, body.csat, body.ces, body.comment)
+        end_by_customer(session, conversation_id, body.csat, body.ces, body.comment,
+                        nps=body.nps, nps_comment=body.nps_comment)
     return _view_of(conversation_id)

@@ -26,8 +26,12 @@ HANDED_BACK = "handed_back"
 RESOLVED = "resolved"
 RATED = "rated"
 NOTE_ADDED = "note_added"
+# Answers at the agent's hand (handoff/agent_assist.py): a suggestion shown, then used or ignored.
+SUGGESTION_SHOWN = "suggestion_shown"
+SUGGESTION_SETTLED = "suggestion_settled"
 TYPING = "typing"
 REQUEUED = "requeued"  # back in the queue: its agent's account was deactivated
+PRESENCE_CHANGED = "presence_changed"  # an agent went online, away or offline (handoff/presence.py)
 
 # Staff actions (handoff/agents.py, the editor API), for the audit log (listeners/audit_listener.py).
 LOGGED_IN = "logged_in"

@@ -77,6 +77,7 @@ def dashboard(session, first: date, last: date, timezone: str, titles: Optional[
     handles = [r.value for r in by_name["resolved"] if r.value is not None]
     csat = [int(r.value) for r in by_name["rated"] if r.label == "csat"]
     ces = [int(r.value) for r in by_name["rated"] if r.label == "ces"]
+    nps_rows = [r for r in by_name["rated"] if r.label == "nps"]
     topics = Counter(r.label for r in answered if r.label not in NOT_TOPICS)
 
     per_agent: dict[int, dict[str, Any]] = defaultdict(lambda: {"claimed": 0, "resolved": 0, "handle_seconds": []})
@@ -114,6 +115,11 @@ def dashboard(session, first: date, last: date, timezone: str, titles: Optional[
                  "satisfied_rate": _rate(sum(1 for s in csat if s >= 4), len(csat))},
         "effort": {"average": _mean(ces), "count": len(ces),
                    "distribution": {str(score): ces.count(score) for score in range(1, 6)}},
+        "nps": {**net_promoter([int(r.value) for r in nps_rows]),
+                # By the day the conversation started, as every figure here: the periods add up to the total.
+                "trend": nps_trend([(started.get(r.conversation_id, r.at), int(r.value)) for r in nps_rows],
+                                   first, last, timezone),
+                "comments": _nps_comments(session, cohort)},
         "per_day": _per_day(started, handed_off, first, last, timezone),
         "recent_ratings": _recent_ratings(session, cohort, agents),
         "agents": [{"agent_id": agent_id, "name": agents.get(agent_id, ""), "claimed": figures["claimed"],
@@ -121,6 +127,51 @@ def dashboard(session, first: date, last: date, timezone: str, titles: Optional[
                     "handle_seconds_mean": _mean(figures["handle_seconds"])}
                    for agent_id, figures in sorted(per_agent.items())],
     }
+
+
+# NPS: 9-10 promoters, 7-8 passives, 0-6 detractors; the score is % promoters - % detractors.
+PROMOTER, DETRACTOR = 9, 6
+NPS_WEEKLY_AFTER_DAYS = 31  # a longer range shows the trend by week (Monday to Sunday), else by day
+
+
+def net_promoter(scores: list[int]) -> dict[str, Any]:
+    """The Net Promoter Score (-100..100, one decimal; None without ratings) and its 0-10 distribution."""
+    promoters = sum(1 for s in scores if s >= PROMOTER)
+    detractors = sum(1 for s in scores if s <= DETRACTOR)
+    return {"score": round(100 * (promoters - detractors) / len(scores), 1) if scores else None,
+            "count": len(scores), "promoters": promoters, "passives": len(scores) - promoters - detractors,
+            "detractors": detractors, "distribution": {str(score): scores.count(score) for score in range(11)}}
+
+
+def nps_trend(ratings: list[tuple[datetime, int]], first: date, last: date, timezone: str) -> dict[str, Any]:
+    """NPS per day of the range (support time zone), or per week (starting Monday; the first may
+    begin before the range) for a range longer than NPS_WEEKLY_AFTER_DAYS; every period listed, its
+    score None where nobody rated. `ratings`: (when, score)."""
+    zone = ZoneInfo(timezone)
+    weekly = (last - first).days + 1 > NPS_WEEKLY_AFTER_DAYS
+    start_of = (lambda d: d - timedelta(days=d.weekday())) if weekly else (lambda d: d)
+    periods: dict[date, list[int]] = {}
+    day = first
+    while day <= last:
+        periods.setdefault(start_of(day), [])
+        day += timedelta(days=1)
+    for at, score in ratings:
+        bucket = periods.get(start_of(at.astimezone(zone).date()))
+        if bucket is not None:
+            bucket.append(score)
+    return {"unit": "week" if weekly else "day",
+            "points": [{"start": start.isoformat(), "score": net_promoter(scores)["score"], "count": len(scores)}
+                       for start, scores in periods.items()]}
+
+
+def _nps_comments(session, cohort, limit: int = 20) -> list[dict]:
+    """The cohort's latest NPS comments, newest first, with their scores."""
+    rows = session.execute(select(Conversation.id, Conversation.nps, Conversation.nps_comment, Conversation.rated_at)
+                           .where(Conversation.id.in_(cohort), Conversation.nps.is_not(None),
+                                  Conversation.nps_comment.is_not(None))
+                           .order_by(Conversation.rated_at.desc(), Conversation.id).limit(limit)).all()
+    return [{"conversation_id": r.id, "score": r.nps, "comment": r.nps_comment, "rated_at": iso(r.rated_at)}
+            for r in rows]
 
 
 def topic_title(topic: str, titles: dict[str, dict], language: str) -> str:
@@ -146,9 +197,11 @@ def _per_day(started: dict[str, datetime], handed_off: set[str], first: date, la
 def _recent_ratings(session, cohort, agents: dict[int, str], limit: int = 20) -> list[dict]:
     """The cohort's latest ratings, newest first, with the customer's comment."""
     rows = session.execute(select(Conversation.id, Conversation.csat, Conversation.ces, Conversation.rating_comment,
-                                  Conversation.rated_at, Conversation.agent_id)
+                                  Conversation.rated_at, Conversation.agent_id, Conversation.nps,
+                                  Conversation.nps_comment)
                            .where(Conversation.id.in_(cohort), Conversation.rated_at.is_not(None))
                            .order_by(Conversation.rated_at.desc()).limit(limit)).all()
     return [{"conversation_id": r.id, "csat": r.csat, "ces": r.ces, "comment": r.rating_comment,
-             "rated_at": iso(r.rated_at), "agent_name": agents.get(r.agent_id) if r.agent_id is not None else None}
+             "rated_at": iso(r.rated_at), "agent_name": agents.get(r.agent_id) if r.agent_id is not None else None,
+             "nps": r.nps, "nps_comment": r.nps_comment}
             for r in rows]

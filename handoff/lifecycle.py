@@ -179,8 +179,11 @@ def _check_capacity(session, agent: Agent, default_limit: int) -> None:
         raise Conflict("agent_at_capacity", f"{agent.name} already has {limit} open conversations.")
 
 
-def claim(session, conversation_id: str, agent: Agent, default_limit: int, now: Optional[datetime] = None) -> Conversation:
-    """Exactly one agent wins a waiting conversation or offline ticket; the others get 409."""
+def claim(session, conversation_id: str, agent: Agent, default_limit: int, now: Optional[datetime] = None,
+          assigned_by: Optional[str] = None) -> Conversation:
+    """Exactly one agent wins a waiting conversation or offline ticket; the others get 409.
+    assigned_by: the auto-assignment mode that gave it to the agent (handoff/assignment.py), None
+    when the agent claimed it."""
     now = now or utcnow()
     won = _move(session, conversation_id, {Status.WAITING, Status.OFFLINE}, Status.ASSIGNED,
                 returning=(Conversation.queued_at, Conversation.language, Conversation.offline),
@@ -196,7 +199,8 @@ def claim(session, conversation_id: str, agent: Agent, default_limit: int, now: 
     wait = (now - queued_at).total_seconds() if queued_at else None
     events.record(session, events.Event(events.CLAIMED, conversation_id, agent_id=agent.id,
                                         data={"wait_seconds": wait, "agent_name": agent.name, "language": language,
-                                              "offline": bool(offline)}))
+                                              "offline": bool(offline),
+                                              **({"assigned_by": assigned_by} if assigned_by else {})}))
     return get_conversation(session, conversation_id)
 
 
@@ -295,8 +299,10 @@ def requeue_conversations_of(session, agent_id: int, actor: Optional["Actor"] = 
 
 
 def end_by_customer(session, conversation_id: str, csat: Optional[int], ces: Optional[int],
-                    comment: Optional[str], now: Optional[datetime] = None) -> Conversation:
-    """The customer closes the chat, optionally rating it. An offline ticket stays open for the team."""
+                    comment: Optional[str], now: Optional[datetime] = None, *, nps: Optional[int] = None,
+                    nps_comment: Optional[str] = None) -> Conversation:
+    """The customer closes the chat, optionally rating it (CSAT, effort, NPS: one rating per
+    conversation). An offline ticket stays open for the team."""
     now = now or utcnow()
     conversation = get_conversation(session, conversation_id)
     status = Status(conversation.status)
@@ -309,13 +315,15 @@ def end_by_customer(session, conversation_id: str, csat: Optional[int], ces: Opt
         events.record(session, events.Event(events.RESOLVED, conversation_id, agent_id=owner, data={
             "handle_seconds": (now - claimed_at).total_seconds() if claimed_at and owner else None,
             "by": "customer"}))
-    if csat is not None or ces is not None or comment:
+    if csat is not None or ces is not None or comment or nps is not None:
         rated = session.execute(
             update(Conversation).where(Conversation.id == conversation_id, Conversation.rated_at.is_(None))
-            .values(csat=csat, ces=ces, rating_comment=mask_card_numbers(comment) if comment else None, rated_at=now)
+            .values(csat=csat, ces=ces, rating_comment=mask_card_numbers(comment) if comment else None, rated_at=now,
+                    nps=nps, nps_comment=mask_card_numbers(nps_comment) if nps is not None and nps_comment else None)
             .execution_options(synchronize_session=False))
         if rated.rowcount != 1:
             raise Conflict("already_rated", "This conversation has already been rated.")
         events.record(session, events.Event(events.RATED, conversation_id, agent_id=conversation.agent_id,
-                                            data={"csat": csat, "ces": ces, "language": conversation.language}))
+                                            data={"csat": csat, "ces": ces, "nps": nps,
+                                                  "language": conversation.language}))
     return get_conversation(session, conversation_id)

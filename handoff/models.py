@@ -34,6 +34,13 @@ class Agent(Base):
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Set by a password reset: every call but the password change answers 403 until it is done.
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Presence (handoff/presence.py): what the agent chose in the console (online | away | offline),
+    # and when their console was last heard from; a console silent for PRESENCE_TIMEOUT_SECONDS is offline.
+    presence: Mapped[str] = mapped_column(String(8), default="offline", server_default="offline")
+    presence_seen_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
+    # When a conversation last went to this agent (claimed, assigned or transferred): "longest idle"
+    # breaks ties in auto-assignment (handoff/assignment.py).
+    last_assigned_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
 
 
 class Conversation(Base):
@@ -65,6 +72,9 @@ class Conversation(Base):
     ces: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
     rating_comment: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
     rated_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
+    # "How likely are you to recommend us?" 0-10 and its "why?" (given with the rating, once).
+    nps: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    nps_comment: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
 
     __table_args__ = (
         Index("ix_conversations_queue", "status", "priority_rank", "queued_at"),
@@ -154,14 +164,33 @@ class QuestionFlag(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
     conversation_id: Mapped[str] = mapped_column(String(32))
-    reason: Mapped[str] = mapped_column(String(16))  # handoff | not_helpful
+    reason: Mapped[str] = mapped_column(String(16))  # handoff | not_helpful | agent_answered
     topic: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)  # the answer that did not help
+    # agent_answered: the reply an agent wrote themselves (no suggested answer), material for a topic.
+    reply_message_id: Mapped[Optional[int]] = mapped_column(BigId, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (
         UniqueConstraint("message_id", "reason", name="uq_question_flags_message_reason"),
         Index("ix_question_flags_created", "created_at"),
     )
+
+
+class AssistSuggestion(Base):
+    """A FAQ answer the console suggested to an agent for one customer message (handoff/agent_assist.py),
+    and what became of it: used (inserted and sent, possibly edited) or ignored (the agent sent
+    something else). None while the agent has not replied."""
+    __tablename__ = "assist_suggestions"
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(200), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(32))
+    rank: Mapped[int] = mapped_column(Integer)  # 1 = the closest
+    language: Mapped[str] = mapped_column(String(8))
+    shown_at: Mapped[datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[Optional[str]] = mapped_column(String(16), nullable=True)  # used | ignored
+    settled_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
+
+    __table_args__ = (Index("ix_assist_suggestions_conversation", "conversation_id", "outcome"),)
 
 
 class HandledQuestion(Base):

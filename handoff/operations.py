@@ -81,7 +81,14 @@ def counter_families(counters):
     yield SummaryMetricFamily("tsunagi_first_agent_reply_seconds", "Handoff to first agent reply.",
                               count_value=total("first_agent_reply"), sum_value=summed("first_agent_reply"))
     yield counter("tsunagi_resolved_total", "Conversations resolved, by who closed them.", "resolved", "by")
-    yield counter("tsunagi_ratings_total", "Ratings given, by scale (csat, ces).", "rated", "scale")
+    yield counter("tsunagi_ratings_total", "Ratings given, by scale (csat, ces, nps).", "rated", "scale")
+    # Answers at the agent's hand (handoff/agent_assist.py), per topic.
+    yield counter("tsunagi_assist_suggestions_shown_total", "Suggested answers shown to agents, by topic.",
+                  "assist_shown", "topic")
+    yield counter("tsunagi_assist_suggestions_used_total", "Suggested answers agents sent, by topic.",
+                  "assist_used", "topic")
+    yield counter("tsunagi_assist_suggestions_ignored_total", "Suggested answers agents passed over, by topic.",
+                  "assist_ignored", "topic")
 
 
 class MetricCountersCollector:

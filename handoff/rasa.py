@@ -108,6 +108,16 @@ class RasaClient:
         body = {"sender": sender, "message": text, "metadata": {"language_hint": language_hint}}
         return self._on_servers(sender, lambda url: parse_turn(self._post(url + self.channel_path, body)))
 
+    def parse(self, sender: str, text: str, timeout: Optional[float] = None) -> dict[str, Any]:
+        """Rasa's NLU reading of a text (POST /model/parse), without a turn: the tracker does not
+        change, so it suits messages the bot must not answer (after a handoff). Asked of the
+        conversation's server only, and a slow or failed reading marks no server down: it is a
+        nicety for the console, and must not move the conversations' turns. Raises RasaUnavailable."""
+        result = self._post(self.server_for(sender) + "/model/parse", {"text": text}, timeout)
+        if not isinstance(result, dict):
+            raise RasaUnavailable("Rasa answered JSON of an unknown shape")
+        return result
+
     def restart(self, sender: str) -> None:
         self._on_servers(sender, lambda url: self._post(f"{url}/conversations/{sender}/tracker/events",
                                                         [{"event": "restart"}]))
@@ -151,11 +161,12 @@ class RasaClient:
             return result
         raise error or RasaUnavailable("no Rasa server")
 
-    def _post(self, url: str, body: Any) -> Any:
+    def _post(self, url: str, body: Any, timeout: Optional[float] = None) -> Any:
+        timeout = self.timeout if timeout is None else timeout
         try:
-            response = self._http.post(url, json=body, headers=self._token.header(), timeout=self.timeout)
+            response = self._http.post(url, json=body, headers=self._token.header(), timeout=timeout)
         except requests.ReadTimeout as error:
-            raise _ServerSlow(f"Rasa did not answer within {self.timeout:g} s") from error
+            raise _ServerSlow(f"Rasa did not answer within {timeout:g} s") from error
         except requests.RequestException as error:
             raise _ServerDown(f"Rasa unreachable: {type(error).__name__}") from error
         if response.status_code >= 500:

@@ -89,10 +89,15 @@ class OfflineMessage(Body):
     text: MessageText
 
 
+Survey = Literal["csat", "ces", "nps"]
+
+
 class Ending(Body):
     csat: Optional[Integer(1, 5)] = None
     ces: Optional[Integer(1, 5)] = None
     comment: Optional[Comment] = None
+    nps: Optional[Integer(0, 10)] = Field(None, description="how likely the customer would recommend the shop, 0-10")
+    nps_comment: Optional[Comment] = Field(None, description="the customer's \"why?\" to the nps score")
 
 
 class AfterQuery(Body):
@@ -119,6 +124,11 @@ class Login(Body):
 
 class AgentText(Body):
     text: MessageText
+
+
+class AgentReply(AgentText):
+    suggestion_topic: Optional[Text(200)] = Field(
+        None, description="the suggested answer's topic the agent inserted (and may have edited): counted as used")
 
 
 class Transfer(Body):
@@ -234,6 +244,7 @@ class Conversation(BaseModel):
     queue: Optional[QueuePlace]
     agent: Optional[AssignedAgent]
     online: bool
+    surveys: Optional[list[Survey]] = Field(None, description="the questions to ask after the chat (SURVEYS), in order")
 
 
 class StartedConversation(BaseModel):
@@ -241,6 +252,7 @@ class StartedConversation(BaseModel):
     token: str
     status: Status
     language: Language
+    surveys: Optional[list[Survey]] = Field(None, description="the questions to ask after the chat (SURVEYS), in order")
 
 
 class StreamTicket(BaseModel):
@@ -330,6 +342,8 @@ class ConversationDetail(ConversationSummary):
         csat: Optional[int] = None
         ces: Optional[int] = None
         comment: Optional[str] = None
+        nps: Optional[int] = None
+        nps_comment: Optional[str] = None
     handoff_turns: list[dict[str, Any]]
     page_url: Optional[str] = None
     rating: Optional[GivenRating] = None
@@ -343,6 +357,19 @@ class NoteCreated(BaseModel):
 
 class AgentMessage(BaseModel):
     message: Message
+
+
+class Suggestions(BaseModel):
+    class Suggestion(BaseModel):
+        topic: str
+        title: str
+        text: str = Field(description="the topic's answer in the customer's language")
+        confidence: Optional[float] = None
+        rank: int = Field(ge=1)
+    message_id: Optional[int] = Field(None, description="the customer's latest message; null when there is none")
+    seq: Optional[int] = None
+    language: Optional[Language] = None
+    suggestions: Annotated[list[Suggestion], Field(max_length=3)]
 
 
 class Agents(BaseModel):
@@ -393,6 +420,29 @@ class Kpis(BaseModel):
         conversations: int
         handoffs: int
 
+    class Nps(BaseModel):
+        class Trend(BaseModel):
+            class Point(BaseModel):
+                start: date
+                score: Optional[float] = None
+                count: int
+            unit: Literal["day", "week"]
+            points: list[Point]
+
+        class Comment(BaseModel):
+            conversation_id: str
+            score: int = Field(ge=0, le=10)
+            comment: str
+            rated_at: datetime
+        score: Optional[float] = Field(None, description="% promoters (9-10) - % detractors (0-6); null without ratings")
+        count: int
+        promoters: int
+        passives: int
+        detractors: int
+        distribution: dict[str, int]
+        trend: Trend
+        comments: Annotated[list[Comment], Field(max_length=20)]
+
     class RecentRating(BaseModel):
         conversation_id: str
         csat: Optional[int]
@@ -400,6 +450,8 @@ class Kpis(BaseModel):
         comment: Optional[str]
         rated_at: datetime
         agent_name: Optional[str]
+        nps: Optional[int] = None
+        nps_comment: Optional[str] = None
 
     class AgentLoad(BaseModel):
         agent_id: Optional[int] = None
@@ -425,6 +477,7 @@ class Kpis(BaseModel):
     handle_seconds: Figures
     csat: Csat
     effort: Effort
+    nps: Optional[Nps] = None
     per_day: list[Day]
     recent_ratings: Annotated[list[RecentRating], Field(max_length=20)]
     agents: list[AgentLoad]
@@ -455,6 +508,7 @@ class UnansweredGroups(BaseModel):
             created_at: datetime
             reasons: list[str]
             topic: Optional[str] = None
+            agent_reply: Optional[str] = Field(None, description="agent_answered: the reply the agent wrote")
 
         class NearestTopic(BaseModel):
             id: str

@@ -30,7 +30,7 @@ from .models import HandledQuestion, Message, QuestionFlag
 
 log = logging.getLogger(__name__)
 
-REASONS = ("fallback", "handoff", "not_helpful")
+REASONS = ("fallback", "handoff", "not_helpful", "agent_answered")
 HANDLED_ACTIONS = ("example_added", "topic_drafted", "dismissed")
 MAX_QUESTIONS = 500
 EXAMPLES_PER_GROUP = 8
@@ -53,6 +53,7 @@ class Question:
     created_at: datetime
     reasons: set[str] = field(default_factory=set)
     topic: Optional[str] = None  # the topic whose answer did not help
+    agent_reply: Optional[str] = None  # agent_answered: what the agent wrote (handoff/agent_assist.py)
 
 
 # Which messages.
@@ -83,13 +84,15 @@ def question_not_helped(session, conversation_id: str, topic: Optional[str], bef
     return session.scalars(query.order_by(Message.seq.desc()).limit(1)).first()
 
 
-def flag(session, message: Message, reason: str, topic: Optional[str] = None) -> None:
+def flag(session, message: Message, reason: str, topic: Optional[str] = None,
+         reply_message_id: Optional[int] = None) -> None:
     """Marks a question (once per reason), inside the caller's transaction."""
     exists = session.scalar(select(QuestionFlag.id).where(QuestionFlag.message_id == message.id,
                                                           QuestionFlag.reason == reason))
     if exists is None:
         session.execute(insert(QuestionFlag).values(message_id=message.id, conversation_id=message.conversation_id,
-                                                    reason=reason, topic=topic, created_at=utcnow()))
+                                                    reason=reason, topic=topic, reply_message_id=reply_message_id,
+                                                    created_at=utcnow()))
 
 
 def collect(session, start: datetime, end: datetime, language: Optional[str] = None,
@@ -109,11 +112,16 @@ def collect(session, start: datetime, end: datetime, language: Optional[str] = N
                                 {"fallback"} if m.nlu_intent in FALLBACK_INTENTS else set())
                  for m in session.scalars(query)}
     if questions:
-        for row in session.execute(select(QuestionFlag.message_id, QuestionFlag.reason, QuestionFlag.topic)
+        reply = Message.__table__.alias("reply")
+        for row in session.execute(select(QuestionFlag.message_id, QuestionFlag.reason, QuestionFlag.topic,
+                                          reply.c.text.label("reply_text"))
+                                   .join(reply, reply.c.id == QuestionFlag.reply_message_id, isouter=True)
                                    .where(QuestionFlag.message_id.in_(list(questions)))):
             questions[row.message_id].reasons.add(row.reason)
             if row.reason == "not_helpful":
                 questions[row.message_id].topic = row.topic
+            if row.reason == "agent_answered":
+                questions[row.message_id].agent_reply = row.reply_text
     return list(questions.values())
 
 
@@ -301,4 +309,4 @@ def groups(questions: list[Question], embedder: Embedder, topics, threshold: flo
 def question_json(question: Question) -> dict:
     return {"message_id": question.message_id, "conversation_id": question.conversation_id,
             "text": question.text, "language": question.language, "created_at": question.created_at,
-            "reasons": sorted(question.reasons), "topic": question.topic}
+            "reasons": sorted(question.reasons), "topic": question.topic, "agent_reply": question.agent_reply}

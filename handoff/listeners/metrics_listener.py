@@ -32,7 +32,8 @@ _PENDING = "tsunagi_metric_counts"  # session.info key: (name, label) -> [count,
 class MetricsListener(Listener):
     handles = frozenset({events.CONVERSATION_STARTED, events.BOT_ANSWERED, events.BOT_FELL_BACK,
                          events.HANDOFF_REQUESTED, events.OFFLINE_TICKET_OPENED, events.CLAIMED,
-                         events.MESSAGE_CREATED, events.RESOLVED, events.RATED})
+                         events.MESSAGE_CREATED, events.RESOLVED, events.RATED,
+                         events.SUGGESTION_SHOWN, events.SUGGESTION_SETTLED})
 
     def on_record(self, session, event: Event) -> None:
         data = event.data
@@ -61,6 +62,12 @@ class MetricsListener(Listener):
                 rows.append(("rated", "csat", data["csat"]))
             if data.get("ces") is not None:
                 rows.append(("rated", "ces", data["ces"]))
+            if data.get("nps") is not None:
+                rows.append(("rated", "nps", data["nps"]))
+        elif event.name == events.SUGGESTION_SHOWN:  # per topic; the value is its rank (1 = closest)
+            rows.append(("assist_shown", data["topic"], data["rank"]))
+        elif event.name == events.SUGGESTION_SETTLED:
+            rows.append(("assist_" + data["outcome"], data["topic"], data["rank"]))
         if not rows:
             return
         now = utcnow()

@@ -121,6 +121,7 @@ class RasaStandIn:
         self.offline = False
         self.received: list[dict] = []
         self.restarts: list[str] = []
+        self.parsed: list[str] = []  # texts read through /model/parse
         self._turns: dict[str, list[dict]] = {}
         self._fallbacks: dict[str, int] = {}
         self.answering = 0
@@ -156,6 +157,7 @@ class RasaStandIn:
             self.delay, self.offline = self._initial_delay, False
             self.received.clear()
             self.restarts.clear()
+            self.parsed.clear()
             self._turns.clear()
             self._fallbacks.clear()
         if self._server is None:
@@ -181,6 +183,24 @@ class RasaStandIn:
             with self._lock:
                 self.answering -= 1
 
+    def parse(self, body: dict) -> dict:
+        """Rasa's /model/parse: the NLU reading of a text, no turn (nothing remembered)."""
+        if self.delay:
+            time.sleep(self.delay)
+        text = str(body.get("text", ""))
+        with self._lock:
+            self.parsed.append(text)
+        intent, confidence = self._understand(text)
+        return {"text": text, "intent": {"name": intent, "confidence": confidence},
+                "intent_ranking": self._ranking(intent, confidence), "entities": []}
+
+    @staticmethod
+    def _ranking(intent: str, confidence: float) -> list[dict]:
+        ranking = [{"name": intent, "confidence": confidence}]
+        if intent == NLU_FALLBACK:
+            ranking += [{"name": name, "confidence": c} for name, c in zip(FALLBACK_RUNNERS_UP, (0.22, 0.12))]
+        return ranking
+
     def _answer(self, body: dict) -> dict:
         if self.delay:
             time.sleep(self.delay)  # a real model takes a moment: lets the widget show its typing dots
@@ -188,9 +208,7 @@ class RasaStandIn:
         hint = (body.get("metadata") or {}).get("language_hint")
         language = message_language(text, hint) or "ja"  # the real bot's rule (bot/language.py)
         intent, confidence = self._understand(text)
-        ranking = [{"name": intent, "confidence": confidence}]
-        if intent == NLU_FALLBACK:
-            ranking += [{"name": name, "confidence": c} for name, c in zip(FALLBACK_RUNNERS_UP, (0.22, 0.12))]
+        ranking = self._ranking(intent, confidence)
         nlu = {"text": text, "language": language, "intent": {"name": intent, "confidence": confidence},
                "intent_ranking": ranking}
         messages: list[dict] = []
@@ -266,6 +284,8 @@ def _handler(stand_in: RasaStandIn):
                 self._send(200, {"sender_id": match.group(1)})
             elif self.path == "/webhooks/gateway/webhook":
                 self._send(200, stand_in.answer(body))
+            elif self.path == "/model/parse":
+                self._send(200, stand_in.parse(body))
             elif self.path == "/webhooks/rest/webhook":
                 self._send(200, stand_in.answer(body)["messages"])
             else:

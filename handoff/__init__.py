@@ -35,6 +35,7 @@ class Services:
     limiter: Any
     stream_settings: Any
     wait_estimate: Any
+    sla: Any = None  # handoff/sla.SlaPolicy
 
 
 def create_app(test_config: Optional[dict] = None) -> Flask:
@@ -112,6 +113,7 @@ def _build_services(app: Flask) -> Services:
     from .database import Database, make_engine
     from .events import Dispatcher
     from .gateway import Gateway
+    from .listeners.assignment_listener import AssignmentListener
     from .listeners.audit_listener import AuditListener
     from .listeners.bot_restart_listener import BotRestartListener
     from .listeners.live_push_listener import LivePushListener
@@ -132,7 +134,14 @@ def _build_services(app: Flask) -> Services:
     broker = make_broker(c["REDIS_URL"], c["REDIS_CHANNEL_PREFIX"], c["REDIS_TIMEOUT"], c["REDIS_RETRY_SECONDS"])
     rasa = RasaClient(server_urls(c["RASA_URLS"], c["RASA_URL"]), c["RASA_CHANNEL_PATH"], c["RASA_TIMEOUT"],
                       c["RASA_JWT_SECRET"], c["RASA_DOWN_SECONDS"])
-    hours = SupportHours.parse(c["SUPPORT_HOURS"], c["SUPPORT_TIMEZONE"], c["SUPPORT_CLOSED_DATES"])
+    from .assignment import check_mode
+    from .sla import SlaPolicy
+    hours = SupportHours.parse(c["SUPPORT_HOURS"], c["SUPPORT_TIMEZONE"], c["SUPPORT_CLOSED_DATES"],
+                               c["SUPPORT_HOLIDAYS"])
+    sla = SlaPolicy.from_config(c, hours)
+    check_mode(c["ASSIGNMENT"])
+    if c["WHEN_NOBODY_ONLINE"] not in ("offline_form", "queue"):
+        raise ValueError(f"WHEN_NOBODY_ONLINE must be offline_form or queue, not {c['WHEN_NOBODY_ONLINE']!r}")
     db = Database(make_engine(url, c["DB_POOL_SIZE"], c["DB_MAX_OVERFLOW"]))
     wait_estimate = WaitEstimate.from_config(c)
     db.dispatcher = Dispatcher([
@@ -142,13 +151,14 @@ def _build_services(app: Flask) -> Services:
         BotRestartListener(rasa, db),
         UnansweredListener(),
         AuditListener(),
+        AssignmentListener(db, c["ASSIGNMENT"], c["AGENT_MAX_CONCURRENT"], c["PRESENCE_TIMEOUT_SECONDS"]),
     ])
     counter = RedisCounter(broker) if c["REDIS_URL"] else MemoryCounter()
     return Services(
         db=db, broker=broker, rasa=rasa, hours=hours, gateway=Gateway(db, rasa, hours),
         limiter=RateLimiter(counter, c["REDIS_CHANNEL_PREFIX"]),
         stream_settings=StreamSettings(c["STREAM_HEARTBEAT_SECONDS"], c["STREAM_MAX_SECONDS"], wait_estimate),
-        wait_estimate=wait_estimate,
+        wait_estimate=wait_estimate, sla=sla,
     )
 
 

@@ -9,8 +9,8 @@ says nothing about how fast the live queue moves. With no claims in the window, 
 counts QUEUE_DEFAULT_WAIT_SECONDS shared by the agents online; with no agent online there is no
 estimate (None), since nobody is serving the queue at any rate.
 
-"Online" is read from what agents do, so every process agrees without a presence service: an
-agent owns an open conversation, or claimed or resolved one in the last AGENT_ONLINE_MINUTES.
+"Online" is the agents' presence (handoff/presence.py): online in the console, whose console was
+heard from in the last PRESENCE_TIMEOUT_SECONDS. Away agents are not serving the queue.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from sqlalchemy import func, or_, select
 
 from .database import utcnow
 from .lifecycle import Status
+from .presence import online_agent_ids
 from .models import Agent, Conversation, Message, MetricEvent
 from .listeners.metrics_listener import OFFLINE_CLAIM
 from .transcript import iso
@@ -31,12 +32,12 @@ from .transcript import iso
 class WaitEstimate:
     """The wait estimate's settings (handoff/config.py)."""
     window_minutes: int = 60
-    online_minutes: int = 15
+    presence_timeout: float = 90
     default_wait: int = 120
 
     @classmethod
     def from_config(cls, config) -> "WaitEstimate":
-        return cls(config["QUEUE_ETA_WINDOW_MINUTES"], config["AGENT_ONLINE_MINUTES"],
+        return cls(config["QUEUE_ETA_WINDOW_MINUTES"], config["PRESENCE_TIMEOUT_SECONDS"],
                    config["QUEUE_DEFAULT_WAIT_SECONDS"])
 
 
@@ -55,22 +56,10 @@ def waiting_ids(session) -> list[str]:
                                 .order_by(*queue_order())))
 
 
-def agents_online(session, minutes: int, now: Optional[datetime] = None) -> set[int]:
-    """Active agents who own an open conversation or claimed or resolved one in the last `minutes`."""
-    since = (now or utcnow()) - timedelta(minutes=minutes)
-    # One query: it runs on every queue broadcast and waiting customer's GET.
-    owns = (select(Conversation.id).where(Conversation.agent_id == Agent.id,
-                                          Conversation.status == Status.ASSIGNED.value).exists())
-    acted = (select(MetricEvent.id).where(MetricEvent.agent_id == Agent.id,
-                                          MetricEvent.name.in_(("claimed", "resolved")),
-                                          MetricEvent.at >= since).exists())
-    return set(session.scalars(select(Agent.id).where(Agent.active.is_(True), or_(owns, acted))))
-
-
 def seconds_per_position(session, estimate: WaitEstimate, now: Optional[datetime] = None) -> Optional[float]:
     """Seconds each place in the queue adds to the wait, or None when no agent is online."""
     now = now or utcnow()
-    online = len(agents_online(session, estimate.online_minutes, now))
+    online = len(online_agent_ids(session, now, estimate.presence_timeout))
     if not online:
         return None
     window = estimate.window_minutes * 60

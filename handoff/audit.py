@@ -42,14 +42,17 @@ EVENT_ACTIONS = {
     events.ROLE_CHANGED: ("agent.role_changed", "agent"),
     events.PASSWORD_RESET: ("agent.password_reset", "agent"),
     events.PASSWORD_CHANGED: ("agent.password_changed", "agent"),
+    events.PRESENCE_CHANGED: ("agent.presence_changed", "agent"),
 }
+# A claim made by auto-assignment (handoff/assignment.py) rather than by the agent.
+ASSIGNED_ACTION = "conversation.assigned"
 # An editor's content change (events.CONTENT_CHANGED) -> audit action, by the change's kind.
 CONTENT_ACTIONS = {"example_added": "content.examples_added", "topic_drafted": "content.topic_drafted",
                    "dismissed": "content.questions_dismissed"}
 # Done outside the service (`make publish`, `make rollback`), recorded with `flask --app handoff audit record`.
 OUTSIDE_ACTIONS = ("content.published", "content.rolled_back")
 # Every action name the log holds, in the order the console lists them in its filter.
-ACTIONS = tuple(dict.fromkeys([action for action, _ in EVENT_ACTIONS.values()]
+ACTIONS = tuple(dict.fromkeys([action for action, _ in EVENT_ACTIONS.values()] + [ASSIGNED_ACTION]
                               + list(CONTENT_ACTIONS.values()) + list(OUTSIDE_ACTIONS)))
 
 CSV_COLUMNS = ("id", "at", "actor_id", "actor", "action", "target_type", "target_id", "detail", "ip", "user_agent")

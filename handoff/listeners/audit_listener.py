@@ -3,7 +3,7 @@ so an action that rolls back leaves no entry and a committed one always has its 
 from __future__ import annotations
 
 from .. import events
-from ..audit import CONTENT_ACTIONS, EVENT_ACTIONS, Actor, current_actor, new_entry
+from ..audit import ASSIGNED_ACTION, CONTENT_ACTIONS, EVENT_ACTIONS, Actor, current_actor, new_entry
 from ..events import Event, Listener
 
 
@@ -15,6 +15,8 @@ class AuditListener(Listener):
         if event.name == events.RESOLVED and data.get("by") != "agent":
             return  # the customer ended it: not a staff action
         actor = data.get("actor")
+        if event.name == events.CLAIMED and data.get("assigned_by"):
+            actor = Actor(None, f"assignment:{data['assigned_by']}")  # not whoever's request set it off
         if not isinstance(actor, Actor):
             # Conversation moves carry the owner as agent_id; the one acting is the request's agent.
             actor = current_actor(event.agent_id)
@@ -22,6 +24,8 @@ class AuditListener(Listener):
             action, target_type, target_id = CONTENT_ACTIONS[data["kind"]], "topic", data.get("topic")
         else:
             action, target_type = EVENT_ACTIONS[event.name]
+            if event.name == events.CLAIMED and data.get("assigned_by"):
+                action = ASSIGNED_ACTION  # auto-assignment gave it to the agent (handoff/assignment.py)
             target_id = event.conversation_id if target_type == "conversation" else data.get("target_agent_id")
             if event.name == events.LOGIN_FAILED and target_id is not None:
                 target_type = "agent"  # a failed attempt on an account that exists

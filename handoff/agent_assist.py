@@ -86,12 +86,28 @@ def suggest(ranking: Optional[list], language: str, answers: dict[str, dict[str,
     return found
 
 
-def latest_customer_message(session, conversation_id: str) -> Optional[Message]:
-    """The customer's latest message, skipping button payloads ("/affirm"): what the agent answers."""
-    return session.scalars(
-        select(Message).where(Message.conversation_id == conversation_id, Message.sender == "customer",
-                              ~Message.text.startswith("/"))
-        .order_by(Message.seq.desc()).limit(1)).first()
+def recent_customer_messages(session, conversation_id: str, before_seq: Optional[int] = None,
+                             limit: int = 10) -> list[Message]:
+    """The customer's latest messages, newest first, without button payloads ("/affirm")."""
+    query = select(Message).where(Message.conversation_id == conversation_id, Message.sender == "customer",
+                                  ~Message.text.startswith("/"))
+    if before_seq is not None:
+        query = query.where(Message.seq < before_seq)
+    return list(session.scalars(query.order_by(Message.seq.desc()).limit(limit)))
+
+
+def is_conversation_turn(message: Message, ranking: Optional[list] = None) -> bool:
+    """"Talk to a person", "thanks", "hello": the conversation itself, no question for the FAQ (its
+    top intent, as the bot read it or as the ranking kept for it says)."""
+    ranking = message.nlu_ranking if ranking is None else ranking
+    top = message.nlu_intent or next((r.get("name") for r in ranking or [] if isinstance(r, dict)), None)
+    return top in CONVERSATION_INTENTS
+
+
+def question_of(messages: list[Message]) -> Optional[Message]:
+    """The customer's question among their latest messages (newest first): the newest one that is
+    not a conversation turn (the message that asked for a person comes after the question)."""
+    return next((m for m in messages if not is_conversation_turn(m)), None)
 
 
 def ranking_from_parse(parse: dict[str, Any]) -> list[dict[str, Any]]:
@@ -137,10 +153,7 @@ def settle(session, reply: Message, used_topic: Optional[str]) -> None:
     used (the one the agent inserted, `used_topic`) or ignored (the others). A first reply to a
     question that used no suggestion flags the question `agent_answered`, with the reply, for the
     editors."""
-    question = session.scalars(
-        select(Message).where(Message.conversation_id == reply.conversation_id, Message.sender == "customer",
-                              Message.seq < reply.seq, ~Message.text.startswith("/"))
-        .order_by(Message.seq.desc()).limit(1)).first()
+    question = question_of(recent_customer_messages(session, reply.conversation_id, before_seq=reply.seq))
     if question is None:
         return
     now = utcnow()
@@ -162,8 +175,6 @@ def settle(session, reply: Message, used_topic: Optional[str]) -> None:
                                                       "language": row.language}))
     if used_topic is not None and used_topic in shown:
         return
-    if question.nlu_intent in CONVERSATION_INTENTS:  # "thanks", "talk to a person": no FAQ question
-        return
     answered_before = session.scalar(select(exists().where(
         Message.conversation_id == reply.conversation_id, Message.sender == "agent",
         Message.seq > question.seq, Message.seq < reply.seq)))
@@ -173,14 +184,24 @@ def settle(session, reply: Message, used_topic: Optional[str]) -> None:
 
 def suggestions_for(db, rasa: RasaClient, content: ContentFiles, conversation_id: str, timeout: float,
                     agent_id: Optional[int]) -> dict[str, Any]:
-    """What the console shows for a conversation: its latest customer message and the suggestions."""
+    """What the console shows for a conversation: the customer's question (their latest message
+    that is not a conversation turn such as "talk to a person") and its suggestions."""
     with db.reading() as session:
-        message = latest_customer_message(session, conversation_id)
+        recent = recent_customer_messages(session, conversation_id)
+    message = ranking = None
+    for candidate in recent:
+        ranking = candidate.nlu_ranking
+        if ranking is None:
+            ranking = read_unranked(db, rasa, candidate, timeout)
+            if ranking is None:  # Rasa cannot read it now: nothing to suggest for the latest question
+                message = candidate
+                break
+            candidate.nlu_ranking = ranking
+        if not is_conversation_turn(candidate, ranking):
+            message = candidate
+            break
     if message is None:
         return {"message_id": None, "language": None, "suggestions": []}
-    ranking = message.nlu_ranking
-    if ranking is None:
-        ranking = read_unranked(db, rasa, message, timeout)
     try:
         answers, titles = topic_answers(content), topic_titles(content)
     except ContentError as error:  # a file an editor broke: no suggestions until it is fixed

@@ -141,6 +141,7 @@
       li.querySelector(".qi-reason").textContent = item.offline && item.email ? item.email : reasonLabel(item.reason);
       li.querySelector(".qi-wait").dataset.wait = item.wait_seconds || 0;
       li.querySelector(".qi-question").textContent = item.first_question || "";
+      markSla(li.querySelector(".qi-sla"), item.sla, li);
       var claim = li.querySelector(".claim");
       claim.setAttribute("aria-label", T.claim + ": " + (item.first_question || item.id));
       claim.addEventListener("click", function () { claimConversation(item.id, li); });
@@ -160,6 +161,68 @@
     document.querySelectorAll("#queue .qi-wait[data-wait]").forEach(function (span) {
       span.textContent = fmt("waiting_for", { t: C.duration(Number(span.dataset.wait) + elapsed) });
     });
+    tickSla();
+  }
+
+  // ---- SLA clocks (handoff/sla.py) -----------------------------------------------------------
+  // The server says how many support-hours seconds are left and whether the clock runs now; the
+  // page counts down from there only while it runs (closed hours do not count). A breach is said
+  // in words and with a mark, not only in colour.
+
+  function markSla(node, sla, holder) {
+    var clock = sla && (sla.first_response && !sla.first_response.stopped ? sla.first_response :
+      sla.resolution && !sla.resolution.stopped ? sla.resolution : null);
+    if (!node) return;
+    node.hidden = !clock;
+    if (!clock) { delete node.dataset.left; if (holder) holder.classList.remove("sla-breached"); return; }
+    node.dataset.kind = clock === sla.first_response ? "first" : "resolution";
+    node.dataset.left = clock.seconds_left;
+    node.dataset.running = clock.running ? "1" : "";
+    node.dataset.at = Date.now();
+    renderSla(node, holder);
+  }
+
+  function renderSla(node, holder) {
+    var left = Number(node.dataset.left);
+    if (node.dataset.running) left -= (Date.now() - Number(node.dataset.at)) / 1000;
+    var late = left < 0, kind = node.dataset.kind;
+    node.textContent = fmt(kind === "first" ? (late ? "sla_first_late" : "sla_first_left")
+                                            : (late ? "sla_resolution_late" : "sla_resolution_left"),
+                           { t: C.duration(Math.abs(left)) }) + (node.dataset.running ? "" : " " + T.sla_paused);
+    node.dataset.sla = late ? "breached" : "ok";
+    node.classList.toggle("sla-breached", late);
+    if (holder) holder.classList.toggle("sla-breached", late);
+  }
+
+  function tickSla() {
+    document.querySelectorAll(".sla[data-left]").forEach(function (node) {
+      renderSla(node, node.closest(".queue-item"));
+    });
+  }
+
+  // ---- presence (handoff/presence.py) ---------------------------------------------------------
+  // The agent's own choice in the header; a heartbeat every 30 s tells the service the console is
+  // still open (without it for PRESENCE_TIMEOUT_SECONDS the agent counts as offline).
+
+  function showPresence(value) {
+    if (!value) return;
+    $("presence-select").value = value;
+    $("presence-dot").dataset.state = value;
+  }
+
+  function bindPresence() {
+    $("presence-select").addEventListener("change", function () {
+      var chosen = $("presence-select").value;
+      api("POST", "/api/agent/presence", { state: chosen }).then(function (res) {
+        showPresence(res.presence);
+      }).catch(C.showError);
+    });
+    function beat() {
+      api("POST", "/api/agent/presence/heartbeat", {}).then(function (res) { showPresence(res.presence); })
+        .catch(function () { /* the connection banner already says the service is unreachable */ });
+    }
+    beat();
+    setInterval(beat, 30000);
   }
 
   function claimConversation(id, li) {
@@ -336,6 +399,7 @@
       renderHeader(conv);
       renderDetails(conv);
       loadCanned(data.language).then(function (list) { fillCanned(conv, list); });
+      loadSuggestions(conv);
       scrollTranscript(conv);
     }).catch(function (err) {
       if (err.status === 404 || err.status === 403) closeTab(conv.id);
@@ -358,6 +422,7 @@
     status.textContent = statusLabel(d.status);
     status.dataset.status = d.status || "";
     p.querySelector(".conv-head .priority").hidden = d.priority !== "high";
+    if (d.sla !== undefined) markSla(p.querySelector(".conv-sla"), d.sla, null);
     var mine = isMine(conv);
     conv.tab.classList.toggle("closed", !mine);
     p.querySelectorAll(".conv-actions button, .conv-actions select, .reply textarea, .reply button, .reply select")
@@ -496,6 +561,42 @@
     select.parentNode.hidden = !list.length;
   }
 
+  // ---- suggested answers (handoff/agent_assist.py) -----------------------------------------
+  // The FAQ answers closest to the customer's question, fetched when the conversation opens and
+  // when a customer message arrives; "Insert" puts one in the reply box, editable before sending,
+  // and the reply then names its topic (counted as used; the others as ignored).
+
+  function loadSuggestions(conv) {
+    var asked = (conv.suggestionsAsked || 0) + 1;
+    conv.suggestionsAsked = asked;
+    return api("GET", convPath(conv.id, "/suggestions")).then(function (res) {
+      if (conv.suggestionsAsked === asked) renderSuggestions(conv, res);   // a later answer wins
+    }).catch(function () { /* suggestions are a help, never in the way */ });
+  }
+
+  function renderSuggestions(conv, res) {
+    var box = conv.panel.querySelector(".assist"), list = box.querySelector(".assist-list");
+    var text = conv.panel.querySelector(".reply-text");
+    list.textContent = "";
+    (res.suggestions || []).forEach(function (s) {
+      var insert = el("button", { type: "button", class: "ghost small assist-insert", text: T.assist_insert,
+        "aria-label": fmt("assist_insert_label", { title: s.title }), "data-topic": s.topic });
+      insert.disabled = !isMine(conv);
+      insert.addEventListener("click", function () {
+        text.value = text.value.trim() ? text.value.replace(/\s*$/, "\n") + s.text : s.text;
+        conv.insertedTopic = s.topic;
+        text.focus();
+        text.dispatchEvent(new Event("input"));
+      });
+      list.appendChild(el("li", { class: "assist-item", "data-topic": s.topic }, [
+        el("div", { class: "assist-head" }, [el("strong", { class: "assist-topic", text: s.title }), insert]),
+        el("p", { class: "assist-text", text: s.text })
+      ]));
+    });
+    box.hidden = !list.children.length;
+    conv.panel.setAttribute("data-suggestions-for", String(res.message_id || ""));
+  }
+
   function sendTyping(conv, typing) {
     api("POST", convPath(conv.id, "/typing"), { typing: typing }).catch(function () { /* cosmetic */ });
   }
@@ -519,6 +620,7 @@
       form.requestSubmit();
     });
     text.addEventListener("input", function () {
+      if (!text.value.trim()) conv.insertedTopic = null;   // the inserted answer was deleted
       var now = Date.now();
       if (now - lastTyping > 2500) { lastTyping = now; sendTyping(conv, true); }
       clearTimeout(stopTimer);
@@ -532,8 +634,11 @@
       button.disabled = true;
       clearTimeout(stopTimer);
       lastTyping = 0;
-      api("POST", convPath(id, "/messages"), { text: value }).then(function (res) {
+      var body = { text: value };
+      if (conv.insertedTopic) body.suggestion_topic = conv.insertedTopic;
+      api("POST", convPath(id, "/messages"), body).then(function (res) {
         text.value = "";
+        conv.insertedTopic = null;
         addTranscript(conv, res.message || res, false);
       }).catch(C.showError).then(function () { button.disabled = !isMine(conv); text.focus(); });
     });
@@ -619,8 +724,9 @@
     C.stream("/api/agent/stream", {
       queue: queueChanged,
       message: function (data) {
-        var conv = state.conversations[conversationIdOf(data)];
-        if (conv) addTranscript(conv, data.message || data, false);
+        var conv = state.conversations[conversationIdOf(data)], m = data.message || data;
+        if (conv) addTranscript(conv, m, false);
+        if (conv && m.sender === "customer") loadSuggestions(conv);
       },
       status: function (data) {
         var id = conversationIdOf(data), conv = state.conversations[id];
@@ -716,6 +822,7 @@
     $("app-view").hidden = false;
     bindAlertsButton();
     bindCannedAdmin();
+    bindPresence();
     $("queue-language").addEventListener("change", loadQueue);
     setInterval(tickWaits, 1000);
     startStream();

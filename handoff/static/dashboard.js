@@ -178,6 +178,41 @@
       options: barOptions()
     }, scores.map(function (s) { return s + ": " + (effortDist[s] || 0); }).join(", "), !effort.count);
 
+    // NPS: the score, its 0-10 distribution (detractors red, passives amber, promoters green), its
+    // trend per day or week, and the comments.
+    var nps = k.nps || { count: 0, distribution: {}, trend: { unit: "day", points: [] }, comments: [] };
+    var signed = function (v) { return v === null || v === undefined ? "–" : (v > 0 ? "+" : "") + v.toFixed(1); };
+    $("tile-nps").textContent = signed(nps.score);
+    $("tile-nps-sub").textContent = T.kpi_ratings + ": " + (nps.count || 0) + (nps.count ? " · " +
+      fmt("kpi_nps_sub", { p: nps.promoters, n: nps.passives, d: nps.detractors }) : "");
+    var npsScores = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"];
+    var npsDist = nps.distribution || {};
+    draw("nps", {
+      type: "bar",
+      data: { labels: npsScores, datasets: [{ label: T.count, data: npsScores.map(function (s) { return npsDist[s] || 0; }),
+        backgroundColor: npsScores.map(function (s) { return Number(s) <= 6 ? RED : Number(s) <= 8 ? AMBER : GREEN; }), borderRadius: 6 }] },
+      options: barOptions()
+    }, npsScores.map(function (s) { return s + ": " + (npsDist[s] || 0); }).join(", "), !nps.count);
+    var points = (nps.trend && nps.trend.points) || [];
+    draw("nps_trend", {
+      type: "line",
+      data: { labels: points.map(function (p) { return p.start.slice(5); }),
+        datasets: [{ label: T.kpi_nps, data: points.map(function (p) { return p.score; }), borderColor: PURPLE,
+          backgroundColor: PURPLE, spanGaps: true, tension: .3 }] },
+      options: barOptions({ scales: { x: { grid: { display: false } }, y: { min: -100, max: 100, grid: { color: "#eef1f0" } } } })
+    }, points.map(function (p) { return p.start + ": " + signed(p.score) + " (n=" + p.count + ")"; }).join(", "), !nps.count);
+    var npsComments = nps.comments || [];
+    $("card-nps-comments").hidden = !npsComments.length;
+    var npsBody = $("nps-comments-body");
+    npsBody.textContent = "";
+    npsComments.forEach(function (c) {
+      npsBody.appendChild(C.el("tr", null, [
+        C.el("td", { text: c.rated_at ? C.dateTime(c.rated_at) : "" }),
+        C.el("td", { class: "nps-score", text: String(c.score) }),
+        C.el("td", { text: c.comment })
+      ]));
+    });
+
     // Recent ratings with comments (newest first, up to 20)
     var recent = k.recent_ratings;
     $("card-ratings").hidden = !recent.length;

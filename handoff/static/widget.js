@@ -36,6 +36,7 @@
       subtitleAgent: "担当：{name}",
       subtitleEnded: "チャットは終了しました",
       subtitleOffline: "営業時間外です",
+      subtitleNobody: "ただいま対応できる担当者がいません",
       placeholder: "メッセージを入力…",
       inputLabel: "メッセージ",
       send: "送信",
@@ -53,6 +54,9 @@
       bot: "アシスタント",
       agent: "担当者",
       offlineTitle: "ただいま営業時間外です",
+      nobodyTitle: "ただいま対応できる担当者がいません",
+      nobodyBody: "メッセージを残していただければ、担当者が戻りしだいこのチャットでお返事します。",
+      nobodyThanks: "メッセージを受け付けました。担当者が戻りしだい、このチャットでお返事します。このページに戻ると返信をご覧いただけます。",
       offlineBody: "メッセージを残していただければ、営業時間になりしだい担当者がこのチャットでお返事します。",
       email: "メールアドレス",
       message: "お問い合わせ内容",
@@ -67,6 +71,10 @@
       cesLabel: "解決までの手間はいかがでしたか？",
       ces: ["とても大変", "大変", "ふつう", "簡単", "とても簡単"],
       comment: "ご意見・ご感想（任意）",
+      npsLabel: "このお店を友人や知人にすすめる可能性はどのくらいありますか？",
+      npsLow: "まったくすすめない",
+      npsHigh: "ぜひすすめたい",
+      npsWhy: "その理由をお聞かせください（任意）",
       rate: "評価を送信",
       skip: "評価せずに終了",
       thanks: "ご評価ありがとうございました。またのご利用をお待ちしております。",
@@ -90,6 +98,7 @@
       subtitleAgent: "With {name}",
       subtitleEnded: "This chat has ended",
       subtitleOffline: "We are closed right now",
+      subtitleNobody: "Nobody is available right now",
       placeholder: "Type a message…",
       inputLabel: "Message",
       send: "Send",
@@ -107,6 +116,9 @@
       bot: "Assistant",
       agent: "Agent",
       offlineTitle: "We are closed right now",
+      nobodyTitle: "Nobody is available right now",
+      nobodyBody: "Leave us a message and a member of our team will reply here in this chat as soon as one is back.",
+      nobodyThanks: "Thank you, we have your message. A member of our team will reply here in this chat as soon as one is back; come back to this page to read it.",
       offlineBody: "Leave us a message and a member of our team will reply here in this chat when support opens.",
       email: "E-mail address",
       message: "Your message",
@@ -122,6 +134,10 @@
       cesLabel: "How easy was it to get help?",
       ces: ["Very hard", "Hard", "Neither", "Easy", "Very easy"],
       comment: "Comment (optional)",
+      npsLabel: "How likely are you to recommend us to a friend?",
+      npsLow: "Not at all likely",
+      npsHigh: "Extremely likely",
+      npsWhy: "Why? (optional)",
       rate: "Send rating",
       skip: "End without rating",
       thanks: "Thank you for your feedback!",
@@ -290,6 +306,12 @@
     ".scale label b{font-size:15px;color:#1f2a26}",
     ".scale input:checked+label{border-color:var(--c);background:var(--c-soft);color:var(--c)}",
     ".scale input:focus-visible+label{outline:3px solid #f2b64c;outline-offset:1px}",
+    ".nps{display:grid;grid-template-columns:repeat(11,1fr);gap:3px}",
+    ".nps input{position:absolute;opacity:0;width:1px;height:1px}",
+    ".nps label{display:flex;align-items:center;justify-content:center;padding:7px 0;border:1.5px solid #d5dedb;border-radius:8px;font-size:13px;font-weight:600;cursor:pointer;color:#1f2a26}",
+    ".nps input:checked+label{border-color:var(--c);background:var(--c-soft);color:var(--c)}",
+    ".nps input:focus-visible+label{outline:3px solid #f2b64c;outline-offset:1px}",
+    ".nps-ends{display:flex;justify-content:space-between;font-size:11px;color:#6b7a75;margin-top:3px}",
     ".actions{display:flex;gap:8px;flex-wrap:wrap}",
     ".primary{padding:10px 18px;border:0;border-radius:10px;background:var(--c);color:var(--c-ink);font-weight:700}",
     ".secondary{padding:10px 14px;border:1.5px solid #d5dedb;border-radius:10px;background:#fff;color:#33443e;font-weight:600}",
@@ -538,6 +560,7 @@
     this.creating = this.api("POST", "/api/v1/conversations", { language: this.lang, page_url: location.href })
       .then(function (conv) {
         self.conversation = { id: conv.id, token: conv.token };
+        if (Array.isArray(conv.surveys)) self.surveys = conv.surveys;
         self.creating = null;
         self.save();
         self.setStatus(conv.status || "bot");
@@ -680,6 +703,7 @@
     if (conv.agent !== undefined) this.agentName = conv.agent && conv.agent.name ? conv.agent.name : null;
     if (conv.agent_name) this.agentName = conv.agent_name;
     if (conv.queue !== undefined) this.queue = conv.queue;
+    if (Array.isArray(conv.surveys)) this.surveys = conv.surveys;
     if (conv.online !== undefined) this.online = conv.online;
     if (conv.status) this.setStatus(conv.status);
     else this.renderBanner();
@@ -721,7 +745,8 @@
     this.stateDot.setAttribute("data-state", state);
     if (status === "assigned" && this.agentName) this.subtitle.textContent = fmt(t.subtitleAgent, { name: this.agentName });
     else if (status === "waiting") this.subtitle.textContent = t.subtitleWaiting;
-    else if (status === "offline") this.subtitle.textContent = t.subtitleOffline;
+    // Offline inside support hours: open, but no agent online (WHEN_NOBODY_ONLINE=offline_form).
+    else if (status === "offline") this.subtitle.textContent = this.online ? t.subtitleNobody : t.subtitleOffline;
     else if (state === "ended") this.subtitle.textContent = t.subtitleEnded;
     else this.subtitle.textContent = t.subtitleBot;
 
@@ -729,7 +754,7 @@
     this.endBtn.hidden = !this.conversation || state === "ended" || status === "offline";
 
     if (status === "offline" && !this.offlineSent) this.showOfflineForm();
-    else if (status === "offline") this.showCardMessage(t.offlineThanks, false);
+    else if (status === "offline") this.showCardMessage(this.online ? t.nobodyThanks : t.offlineThanks, false);
     else if (state === "ended" && !this.rated) this.showRating();
     else if (state === "ended") this.showCardMessage(t.thanks, true);
     else if (this.card.getAttribute("data-kind") !== "ended") this.hideCard();
@@ -1008,7 +1033,7 @@
   Widget.prototype.showOfflineForm = function () {
     var t = this.t, self = this;
     if (this.card.getAttribute("data-kind") === "offline") return;
-    var heading = h("h3", { tabindex: "-1", id: "tsunagi-offline-title", text: t.offlineTitle });
+    var heading = h("h3", { tabindex: "-1", id: "tsunagi-offline-title", text: this.online ? t.nobodyTitle : t.offlineTitle });
     var email = h("input", { type: "email", name: "email", autocomplete: "email", required: true, id: "tsunagi-email" });
     var text = h("textarea", { name: "text", rows: "4", required: true, id: "tsunagi-offline-text", maxlength: "2000" });
     var error = h("p", { class: "error", role: "alert" });
@@ -1030,13 +1055,13 @@
       }).then(function () {
         self.offlineSent = true;
         self.save();
-        self.showCardMessage(t.offlineThanks, false);
+        self.showCardMessage(self.online ? t.nobodyThanks : t.offlineThanks, false);
       }).catch(function (err) {
         submit.disabled = false;
         error.textContent = err.message || t.sendError;
       });
     });
-    this.showCard("offline", [heading, h("p", { text: t.offlineBody }), form], heading);
+    this.showCard("offline", [heading, h("p", { text: this.online ? t.nobodyBody : t.offlineBody }), form], heading);
   };
 
   Widget.prototype.askEnd = function () {
@@ -1084,23 +1109,55 @@
     return { el: fieldset, value: chosen };
   }
 
+  // "How likely are you to recommend us?": a radio group of 0-10 (Tab in, arrow keys to choose),
+  // its two ends named on screen and in each end's accessible name.
+  function npsGroup(t) {
+    var inputs = [], row = h("div", { class: "nps" });
+    for (var value = 0; value <= 10; value++) {
+      var id = "tsunagi-nps-" + value;
+      var input = h("input", { type: "radio", name: "nps", value: String(value), id: id });
+      var end = value === 0 ? t.npsLow : value === 10 ? t.npsHigh : null;
+      inputs.push(input);
+      row.appendChild(input);
+      row.appendChild(h("label", { for: id, title: end }, [h("span", { text: String(value) }),
+        end ? h("span", { class: "sr-only", text: " " + end }) : null]));
+    }
+    var ends = h("div", { class: "nps-ends", "aria-hidden": "true" }, [h("span", { text: "0 " + t.npsLow }),
+      h("span", { text: "10 " + t.npsHigh })]);
+    var fieldset = h("fieldset", null, [h("legend", { text: t.npsLabel }), row, ends]);
+    return { el: fieldset, value: function () {
+      var checked = inputs.filter(function (i) { return i.checked; })[0];
+      return checked ? Number(checked.value) : undefined;
+    } };
+  }
+
   Widget.prototype.showRating = function () {
     var t = this.t, self = this;
     if (this.card.getAttribute("data-kind") === "rating") return;
+    // Which questions the service asks (SURVEYS); all three when it has not said.
+    var surveys = this.surveys || ["csat", "ces", "nps"];
     var heading = h("h3", { tabindex: "-1", id: "tsunagi-rating-title", text: t.ratingTitle });
     var starLabels = [1, 2, 3, 4, 5].map(function (n) { return fmt(n === 1 || !t.stars ? t.star : t.stars, { n: n }); });
     var csat = ratingGroup("csat", t.csatLabel, "stars", starLabels, "stars");
     var ces = ratingGroup("ces", t.cesLabel, "scale", t.ces, "scale");
+    var nps = npsGroup(t);
     var comment = h("textarea", { id: "tsunagi-comment", rows: "2", maxlength: "1000" });
+    var npsComment = h("textarea", { id: "tsunagi-nps-comment", rows: "2", maxlength: "1000" });
     var error = h("p", { class: "error", role: "alert" });
     var submit = h("button", { class: "primary", type: "submit", text: t.rate });
     var skip = h("button", { class: "secondary", type: "button", text: t.skip });
-    var form = h("form", { novalidate: true, "aria-labelledby": "tsunagi-rating-title" }, [
-      csat.el, ces.el,
-      h("label", { class: "field", for: "tsunagi-comment" }, [t.comment, comment]),
+    var asks = function (name) { return surveys.indexOf(name) >= 0; };
+    var questions = [];
+    surveys.forEach(function (name) {
+      if (name === "csat") questions.push(csat.el);
+      if (name === "ces") questions.push(ces.el);
+      if (name === "nps") questions.push(nps.el, h("label", { class: "field", for: "tsunagi-nps-comment" }, [t.npsWhy, npsComment]));
+    });
+    if (asks("csat") || asks("ces")) questions.push(h("label", { class: "field", for: "tsunagi-comment" }, [t.comment, comment]));
+    var form = h("form", { novalidate: true, "aria-labelledby": "tsunagi-rating-title" }, questions.concat([
       error,
       h("div", { class: "actions" }, [submit, skip])
-    ]);
+    ]));
     function finish(body) {
       submit.disabled = skip.disabled = true;
       var go = self.conversation ? self.api("POST", self.path("/end"), body) : Promise.resolve();
@@ -1110,7 +1167,7 @@
         self.closeStream();
         self.status = "ended";
         self.setStatus("ended");
-        self.showCardMessage(body.csat || body.ces || body.comment ? t.thanks : t.endedThanks, true);
+        self.showCardMessage(body.csat || body.ces || body.comment || body.nps !== undefined ? t.thanks : t.endedThanks, true);
       }).catch(function (err) {
         submit.disabled = skip.disabled = false;
         error.textContent = err.message || t.sendError;
@@ -1122,6 +1179,10 @@
       if (csat.value()) body.csat = csat.value();
       if (ces.value()) body.ces = ces.value();
       if (comment.value.trim()) body.comment = comment.value.trim();
+      if (nps.value() !== undefined) {
+        body.nps = nps.value();
+        if (npsComment.value.trim()) body.nps_comment = npsComment.value.trim();
+      }
       finish(body);
     });
     skip.addEventListener("click", function () { finish({}); });

@@ -155,7 +155,7 @@ def _build_services(app: Flask) -> Services:
     ])
     counter = RedisCounter(broker) if c["REDIS_URL"] else MemoryCounter()
     return Services(
-        db=db, broker=broker, rasa=rasa, hours=hours, gateway=Gateway(db, rasa, hours),
+        db=db, broker=broker, rasa=rasa, hours=hours, gateway=Gateway(db, rasa, hours, c["WHEN_NOBODY_ONLINE"]),
         limiter=RateLimiter(counter, c["REDIS_CHANNEL_PREFIX"]),
         stream_settings=StreamSettings(c["STREAM_HEARTBEAT_SECONDS"], c["STREAM_MAX_SECONDS"], wait_estimate),
         wait_estimate=wait_estimate, sla=sla,

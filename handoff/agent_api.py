@@ -8,7 +8,7 @@ from typing import Optional
 from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import select
 
-from . import agent_assist, agent_desk, schemas
+from . import agent_assist, agent_desk, presence, schemas
 from .agent_queue import first_questions, last_message_times, queue_items
 from .agents import (agent_json, agent_of_session, change_own_password, list_agents, locked_agent, open_counts,
                      sign_in, sign_out)
@@ -58,6 +58,7 @@ def conversation_detail(session, conversation_id: str) -> dict:
     body = conversation_summary(conversation, _names(session), first_question,
                                 messages[-1].created_at if messages else None)
     body["handoff_turns"] = conversation.handoff_turns or []
+    body["sla"] = services().sla.status(conversation)
     body["page_url"] = conversation.page_url
     body["rating"] = None if conversation.rated_at is None else {
         "csat": conversation.csat, "ces": conversation.ces, "comment": conversation.rating_comment,
@@ -94,6 +95,8 @@ def login(body: schemas.Login):
     Throttled per address (RATE_LIMIT_LOGIN) and per account (RATE_LIMIT_LOGIN_PER_ACCOUNT): 429."""
     s = services()
     agent = sign_in(s.db, s.limiter, current_app.config, body.email, body.password, request.remote_addr or "unknown")
+    with s.db.writing() as session:  # signing in is going online; the console's header changes it
+        presence.set_state(session, agent.id, presence.ONLINE)
     token = log_in(agent)
     return {"agent": agent_json(agent), "csrf_token": token,
             "password_change_required": bool(agent.must_change_password)}
@@ -103,7 +106,9 @@ def login(body: schemas.Login):
 @agent_required(while_password_change=True)
 @endpoint({204: None}, AGENT)
 def logout():
-    """Log out."""
+    """Log out (and go offline)."""
+    with services().db.writing() as session:
+        presence.set_state(session, g.agent.id, presence.OFFLINE)
     sign_out(services().db, g.agent)
     log_out()
     return "", 204
@@ -128,7 +133,29 @@ def me():
     """The logged-in agent."""
     with services().db.reading() as session:
         count = open_counts(session).get(g.agent.id, 0)
-    return {"agent": agent_json(g.agent, count, _limit_of_agents()), "csrf_token": csrf_token()}
+        state = presence.state_of(session, g.agent.id)
+    return {"agent": {**agent_json(g.agent, count, _limit_of_agents()), "presence": state}, "csrf_token": csrf_token()}
+
+
+@bp.post("/presence")
+@agent_required()
+@endpoint({200: schemas.Presence}, AGENT, body=schemas.PresenceChange)
+def set_presence(body: schemas.PresenceChange):
+    """Go online, away or offline (the console's header). Online agents count in the wait estimate
+    and, with ASSIGNMENT=round_robin, get new conversations."""
+    with services().db.writing() as session:
+        state = presence.set_state(session, g.agent.id, body.state)
+    return {"presence": state, "timeout_seconds": current_app.config["PRESENCE_TIMEOUT_SECONDS"]}
+
+
+@bp.post("/presence/heartbeat")
+@agent_required()
+@endpoint({200: schemas.Presence}, AGENT)
+def presence_heartbeat():
+    """The console is open (sent every 30 s); without it for PRESENCE_TIMEOUT_SECONDS the agent is offline."""
+    with services().db.writing() as session:
+        state = presence.heartbeat(session, g.agent.id)
+    return {"presence": state, "timeout_seconds": current_app.config["PRESENCE_TIMEOUT_SECONDS"]}
 
 
 @bp.get("/queue")
@@ -137,7 +164,7 @@ def me():
 def queue(query: schemas.LanguageQuery):
     """Waiting conversations and offline tickets, by priority then wait."""
     with services().db.reading() as session:
-        return {"queue": queue_items(session, query.language)}
+        return {"queue": queue_items(session, query.language, services().sla)}
 
 
 @bp.get("/conversations")
@@ -153,7 +180,9 @@ def conversations(query: schemas.ConversationsQuery):
         rows = list(session.scalars(assigned.order_by(Conversation.claimed_at).limit(500)))
         ids = [c.id for c in rows]
         firsts, lasts = first_questions(session, ids), last_message_times(session, ids)
-        return {"conversations": [conversation_summary(c, names, firsts.get(c.id), lasts.get(c.id)) for c in rows]}
+        sla = services().sla
+        return {"conversations": [{**conversation_summary(c, names, firsts.get(c.id), lasts.get(c.id)),
+                                   "sla": sla.status(c)} for c in rows]}
 
 
 @bp.get("/conversations/<conversation_id>")
@@ -261,8 +290,9 @@ def resolve_conversation(conversation_id):
 def agents():
     """Agents, for transfer."""
     with services().db.reading() as session:
-        counts = open_counts(session)
-        return {"agents": [agent_json(a, counts.get(a.id, 0), _limit_of_agents()) for a in list_agents(session)]}
+        counts, states = open_counts(session), presence.states(session)
+        return {"agents": [{**agent_json(a, counts.get(a.id, 0), _limit_of_agents()), "presence": states.get(a.id)}
+                           for a in list_agents(session)]}
 
 
 @bp.get("/canned-replies")

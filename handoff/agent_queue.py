@@ -91,8 +91,9 @@ def snapshot(session, estimate: WaitEstimate) -> dict[str, Any]:
                                       .where(Conversation.status == Status.OFFLINE.value))}
 
 
-def queue_items(session, language: Optional[str] = None) -> list[dict[str, Any]]:
-    """Waiting conversations and offline tickets, for the agents' queue view."""
+def queue_items(session, language: Optional[str] = None, sla=None) -> list[dict[str, Any]]:
+    """Waiting conversations and offline tickets, for the agents' queue view; with `sla` (a
+    handoff/sla.SlaPolicy), each with its SLA clocks."""
     query = select(Conversation).where(Conversation.status.in_([Status.WAITING.value, Status.OFFLINE.value]))
     if language:
         query = query.where(Conversation.language == language)
@@ -103,6 +104,7 @@ def queue_items(session, language: Optional[str] = None) -> list[dict[str, Any]]
         "id": c.id, "status": c.status, "language": c.language, "reason": c.handoff_reason,
         "priority": c.priority, "wait_seconds": int((now - c.queued_at).total_seconds()) if c.queued_at else 0,
         "queued_at": iso(c.queued_at), "first_question": firsts.get(c.id), "offline": bool(c.offline), "email": c.email,
+        **({"sla": sla.status(c)} if sla is not None else {}),
     } for c in conversations]
 
 

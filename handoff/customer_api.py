@@ -166,7 +166,8 @@ def handoff(conversation_id, body: schemas.HandoffRequest):
     _limit("conversation", conversation_id, "RATE_LIMIT_PER_CONVERSATION")
     with services().db.writing() as session:
         conversation, _ = request_handoff(session, conversation_id, services().hours,
-                                          reason=body.reason or "request_human")
+                                          reason=body.reason or "request_human",
+                                          when_nobody_online=current_app.config["WHEN_NOBODY_ONLINE"])
     return _view_of(conversation_id)
 
 

@@ -39,10 +39,11 @@ class Exchange:
 
 
 class Gateway:
-    def __init__(self, db: Database, rasa: RasaClient, hours: SupportHours):
+    def __init__(self, db: Database, rasa: RasaClient, hours: SupportHours, when_nobody_online: str = "queue"):
         self.db = db
         self.rasa = rasa
         self.hours = hours
+        self.when_nobody_online = when_nobody_online  # WHEN_NOBODY_ONLINE (lifecycle.request_handoff)
 
     def customer_message(self, conversation_id: str, text: str, client_message_id: Optional[str] = None, *,
                          display_text: Optional[str] = None) -> Exchange:
@@ -120,7 +121,7 @@ class Gateway:
         if turn is None:
             if message.text.strip() == REQUEST_HUMAN_PAYLOAD:
                 request_handoff(session, conversation_id, self.hours, reason="request_human",
-                                language=language, reply_to_id=message.id)
+                                language=language, reply_to_id=message.id, when_nobody_online=self.when_nobody_online)
             else:
                 add_message(session, conversation_id, "system", system_text("rasa_unavailable", language), language,
                             reply_to_id=message.id,
@@ -147,7 +148,8 @@ class Gateway:
             request_handoff(session, conversation_id, self.hours, reason=str(payload.get("reason", "request_human")),
                             language=payload.get("language"), priority=payload.get("priority"), turns=turns,
                             offline=bool(payload.get("offline")), reply_to_id=message.id,
-                            bot_said_offline=bool(payload.get("offline")) if turn.messages else None)
+                            bot_said_offline=bool(payload.get("offline")) if turn.messages else None,
+                            when_nobody_online=self.when_nobody_online)
         return replies_to(session, message.id)
 
     @staticmethod

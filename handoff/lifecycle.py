@@ -21,6 +21,7 @@ from languages import LANGUAGES
 from support_hours import SupportHours
 from .system_messages import system_text
 from .masking import mask_card_numbers
+from .presence import online_agent_ids
 from .transcript import add_message
 
 if TYPE_CHECKING:
@@ -92,8 +93,13 @@ def request_handoff(session, conversation_id: str, hours: SupportHours, *, reaso
                     language: Optional[str] = None, priority: Optional[str] = None,
                     turns: Optional[list] = None, offline: bool = False,
                     reply_to_id: Optional[int] = None, now: Optional[datetime] = None,
-                    bot_said_offline: Optional[bool] = None) -> tuple[Conversation, bool]:
+                    bot_said_offline: Optional[bool] = None,
+                    when_nobody_online: str = "queue") -> tuple[Conversation, bool]:
     """Put a bot conversation in the queue, or open an offline ticket outside support hours.
+
+    when_nobody_online (WHEN_NOBODY_ONLINE): "offline_form" opens an offline ticket inside support
+    hours too when no agent is online (handoff/presence.py), and says so, rather than leaving the
+    customer in a queue nobody serves; "queue" queues them anyway.
 
     bot_said_offline: the bot's own reply already announced the handoff (False: "connecting you",
     True: "we are closed"); the service then adds no near-duplicate line of its own, unless its
@@ -113,6 +119,9 @@ def request_handoff(session, conversation_id: str, hours: SupportHours, *, reaso
         priority = "high" if reason == "complaint" else "normal"
     language = language if language in LANGUAGES else conversation.language
     offline = offline or not hours.is_open(now)
+    nobody_online = (not offline and when_nobody_online == "offline_form"
+                     and not online_agent_ids(session, now))
+    offline = offline or nobody_online
     target = Status.OFFLINE if offline else Status.WAITING
     moved = _move(session, conversation_id, {Status.BOT}, target,
                   handoff_reason=reason, priority=priority, priority_rank=PRIORITIES[priority],
@@ -124,11 +133,12 @@ def request_handoff(session, conversation_id: str, hours: SupportHours, *, reaso
             return conversation, False
         raise Conflict("conversation_resolved", "This conversation has ended; start a new one.")
     if bot_said_offline is None or bot_said_offline != offline:
-        add_message(session, conversation_id, "system", system_text("offline" if offline else "queued", language),
-                    language, reply_to_id=reply_to_id)
+        said = "nobody_online" if nobody_online else "offline" if offline else "queued"
+        add_message(session, conversation_id, "system", system_text(said, language), language, reply_to_id=reply_to_id)
     name = events.OFFLINE_TICKET_OPENED if offline else events.HANDOFF_REQUESTED
     events.record(session, events.Event(name, conversation_id, data={
-        "reason": reason, "priority": priority, "language": language, "status": target.value}))
+        "reason": reason, "priority": priority, "language": language, "status": target.value,
+        **({"nobody_online": True} if nobody_online else {})}))
     return get_conversation(session, conversation_id), True
 
 

@@ -276,6 +276,35 @@ class Agent(BaseModel):
     role: Literal["agent", "editor", "admin"]
     open_conversations: Optional[int] = None
     max_concurrent: Optional[int] = None
+    presence: Optional[Literal["online", "away", "offline"]] = Field(
+        None, description="online, away or offline (handoff/presence.py); offline also when the console has "
+                          "been silent for PRESENCE_TIMEOUT_SECONDS")
+
+
+class PresenceChange(Body):
+    state: Literal["online", "away", "offline"]
+
+
+class Presence(BaseModel):
+    presence: Literal["online", "away", "offline"]
+    timeout_seconds: int = Field(description="PRESENCE_TIMEOUT_SECONDS: send a heartbeat well within it")
+
+
+class SlaClock(BaseModel):
+    target_seconds: int
+    due_at: Optional[datetime] = Field(description="when the target runs out, support hours counted; null if "
+                                                   "support never opens")
+    seconds_left: int = Field(description="support-hours seconds left; negative: late by that much")
+    running: bool = Field(description="counting now (not stopped, and support is open)")
+    stopped: bool
+    breached: bool
+    met: bool
+
+
+class Sla(BaseModel):
+    first_response: Optional[SlaClock] = Field(None, description="null: no target for this priority")
+    resolution: Optional[SlaClock] = None
+    breached: bool
 
 
 class Session(BaseModel):
@@ -300,6 +329,7 @@ class QueueItem(BaseModel):
     first_question: Optional[str]
     offline: bool
     email: Optional[str]
+    sla: Optional[Sla] = None
 
 
 class Queue(BaseModel):
@@ -324,6 +354,7 @@ class ConversationSummary(BaseModel):
     updated_at: Optional[datetime] = None
     first_question: Optional[str]
     last_message_at: Optional[datetime]
+    sla: Optional[Sla] = None
 
 
 class Conversations(BaseModel):

@@ -20,6 +20,10 @@ _TEXTS = {
         "ja": "ただいま営業時間外のため、担当者がお返事できません。ご用件を残していただければ、営業時間になりしだい担当者がこのチャットでお返事します。",
         "en": "Our team is away right now. Leave your message, and a member of our team will reply here in this chat when support opens.",
     },
+    "nobody_online": {
+        "ja": "申し訳ありません。ただいま対応できる担当者がおりません。ご用件を残していただければ、担当者が戻りしだいこのチャットでお返事します。",
+        "en": "Sorry, nobody from our team is available right now. Leave your message, and a member of our team will reply here in this chat as soon as one is back.",
+    },
     "offline_received": {
         "ja": "メッセージを承りました。営業時間になりしだい、担当者がこのチャットでお返事します。このページに戻ると返信をご覧いただけます。",
         "en": "Thank you, we have your message. A member of our team will reply here in this chat when support opens; come back to this page to read it.",

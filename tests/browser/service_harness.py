@@ -69,6 +69,9 @@ def service_environment(database: Path, rasa_url: str, **overrides: str) -> dict
         "RATE_LIMIT_PER_CONVERSATION": "1000/minute",
         "RATE_LIMIT_LOGIN": "1000/minute",
         "LOG_LEVEL": "WARNING",
+        # The widget tests hand off with nobody signed in and expect the queue (the form offered
+        # when nobody is online: test_browser_sla_presence.py).
+        "WHEN_NOBODY_ONLINE": "queue",
         "PYTHONPATH": str(ROOT),
     })
     if os.environ.get("RASA_JWT_SECRET"):  # the real bot (tools/with-bot.sh) accepts signed calls only

@@ -116,6 +116,9 @@ def base_config(database_url: str, rasa_url: str, instance: str) -> dict:
         "RATE_LIMIT_PER_CONVERSATION": "100000/minute", "RATE_LIMIT_LOGIN": "100000/minute",
         "STREAM_HEARTBEAT_SECONDS": 0.2, "STREAM_MAX_SECONDS": 10, "CORS_ORIGINS": ["https://shop.example"],
         "LOG_LEVEL": "WARNING",
+        # These tests hand off with no agent signed in and look at the queue; nobody online ->
+        # the leave-a-message form is tested in test_presence_assignment.py.
+        "WHEN_NOBODY_ONLINE": "queue",
     }
 
 

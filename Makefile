@@ -16,7 +16,7 @@ NLU ?= data/tests/nlu_test.yml data/tests/blind/nlu_blind.yml
 REPORT ?= results/evaluation.json
 
 .PHONY: setup setup-bot setup-handoff model train run test test-bot test-handoff test-browser \
-        test-e2e evaluate bench-nlu bench-encoder bench-handoff bench-metrics lock-bot lock-handoff validate publish rollback test-editors
+        test-e2e evaluate bench-nlu bench-encoder bench-handoff bench-assist bench-metrics lock-bot lock-handoff validate publish rollback test-editors
 
 ## Environments (cached by content hash, idempotent) and the embedding model.
 setup: setup-bot setup-handoff model
@@ -71,6 +71,11 @@ bench-encoder: setup-bot model
 
 bench-handoff: setup-handoff
 	$(HANDOFF_PY) bench/handoff_bench.py
+
+# Suggested answers for agents: top-1/top-3 on both held-out sets and stored -> console latency,
+# with the real bot (tools/with-bot.sh serves models/current.tar.gz).
+bench-assist: setup-handoff model
+	tools/with-bot.sh $(HANDOFF_PY) bench/agent_assist.py
 
 ## One /metrics scrape on 100,000 events: the old full aggregation against the counters
 ## (SQLite, and PostgreSQL at BENCH_DATABASE_URL).

@@ -1,6 +1,6 @@
 """The estimated wait and offline tickets (issue 14): the wait comes from the rate at which the live
 queue is served (claims of the last QUEUE_ETA_WINDOW_MINUTES per claiming agent, times the agents
-online now); offline tickets never enter live-wait figures; and offline tickets promise a reply in
+online now by their presence, handoff/presence.py); offline tickets never enter live-wait figures; and offline tickets promise a reply in
 this chat, never by e-mail.
 
 Claim histories are scripted: metric_events rows at times the test sets, as the metrics listener
@@ -15,10 +15,11 @@ from pathlib import Path
 import yaml
 from sqlalchemy import select, update
 
-from handoff.agent_queue import WaitEstimate, agents_online, seconds_per_position
+from handoff import presence
+from handoff.agent_queue import WaitEstimate, seconds_per_position
 from handoff.database import utcnow
 from handoff.listeners.metrics_listener import OFFLINE_CLAIM
-from handoff.models import Conversation, MetricEvent
+from handoff.models import Agent, Conversation, MetricEvent
 
 from handoff_support import AgentSession, Customer, add_agent
 
@@ -44,6 +45,12 @@ def backdate_claims(app, agent_id: int, minutes: int) -> None:
                         .values(at=utcnow() - timedelta(minutes=minutes)))
 
 
+def set_presence(app, agent_id: int, state: str) -> None:
+    """What the agent chose in the console's header."""
+    with _db(app).writing() as session:
+        presence.set_state(session, agent_id, state)
+
+
 def waiting_customers(client, n: int) -> list[Customer]:
     customers = []
     for _ in range(n):
@@ -56,6 +63,8 @@ def waiting_customers(client, n: int) -> list[Customer]:
 
 def test_the_estimate_is_the_place_in_line_over_the_rate_the_live_queue_is_served(app, client):
     aiko, ben = add_agent(app, "aiko@shop.example"), add_agent(app, "ben@shop.example")
+    set_presence(app, aiko, "online")
+    set_presence(app, ben, "online")
     # Six live claims in the last hour, three each; one before the window; and an offline ticket
     # claimed 8 minutes ago after a night's wait, which must change nothing.
     script_claims(app, [(55, aiko, False, 40), (45, ben, False, 300), (35, aiko, False, 20), (25, ben, False, 90),
@@ -66,11 +75,10 @@ def test_the_estimate_is_the_place_in_line_over_the_rate_the_live_queue_is_serve
     assert [c.status()["queue"] for c in customers] == [
         {"position": 1, "eta_seconds": 600}, {"position": 2, "eta_seconds": 1200}, {"position": 3, "eta_seconds": 1800}]
 
-    # Ben's last claim was 20 minutes ago and he owns nothing: he is not online any more. The same
-    # pace per agent with one agent doubles the wait.
-    backdate_claims(app, ben, 20)
+    # Ben steps away: he is not serving the queue. The same pace per agent with one agent doubles the wait.
+    set_presence(app, ben, "away")
     with _db(app).reading() as session:
-        assert agents_online(session, 15) == {aiko}
+        assert presence.online_agent_ids(session) == [aiko]
     assert customers[0].status()["queue"] == {"position": 1, "eta_seconds": 1200}
 
 
@@ -103,7 +111,7 @@ def test_with_no_history_each_place_is_the_default_shared_by_the_agents_online(a
     add_agent(app, "aiko@shop.example")
     aiko = AgentSession(app, "aiko@shop.example")
     assert aiko.post(f"/api/agent/conversations/{first.id}/claim").status_code == 200
-    # The claim was two hours ago: nothing in the window, but Aiko still owns an open conversation.
+    # The claim was two hours ago: nothing in the window, but Aiko is online (signed in).
     backdate_claims(app, aiko.agent["id"], 120)
     third = waiting_customers(client, 1)[0]
     assert second.status()["queue"] == {"position": 1, "eta_seconds": 120}
@@ -126,13 +134,18 @@ def test_with_no_agent_online_there_is_no_estimate(app, client):
         assert seconds_per_position(session, WaitEstimate()) is None
 
 
-def test_the_window_and_online_minutes_are_settings(make_app):
-    app = make_app(QUEUE_ETA_WINDOW_MINUTES=30, AGENT_ONLINE_MINUTES=60)
+def test_the_window_and_the_presence_timeout_are_settings(make_app):
+    app = make_app(QUEUE_ETA_WINDOW_MINUTES=30, PRESENCE_TIMEOUT_SECONDS=60)
     aiko = add_agent(app, "aiko@shop.example")
+    set_presence(app, aiko, "online")
     script_claims(app, [(50, aiko, False, 60), (20, aiko, False, 60), (10, aiko, False, 60)])
     customer = waiting_customers(app.test_client(), 1)[0]
-    # Two claims in the last 30 minutes by one agent, online (claimed within 60 minutes): 900 s a place.
+    # Two claims in the last 30 minutes by one agent, online: 900 s a place.
     assert customer.status()["queue"] == {"position": 1, "eta_seconds": 900}
+    # Her console has been silent for longer than PRESENCE_TIMEOUT_SECONDS: nobody online, no estimate.
+    with _db(app).writing() as session:
+        session.execute(update(Agent).where(Agent.id == aiko).values(presence_seen_at=utcnow() - timedelta(seconds=61)))
+    assert customer.status()["queue"] == {"position": 1, "eta_seconds": None}
 
 
 # Offline tickets: nothing sends e-mail yet, so no text may promise it.

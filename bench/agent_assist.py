@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import statistics
@@ -165,6 +166,7 @@ def latency(rasa_url: str, jwt_secret: str, texts: list[tuple[str, str, str]], c
                       "RATE_LIMIT_PER_CONVERSATION": "1000000/minute", "RATE_LIMIT_LOGIN": "1000/minute"})
     with app.extensions["tsunagi"].db.writing() as session:
         create_agent(session, "bench@shop.example", "Bench", "agent", PASSWORD, 1000)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request would drown the table
     port = free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -91,8 +91,14 @@
       return el("span", { class: "badge reason", text: (T["reason_" + reason] || reason) + " " + group.reasons[reason] });
     })).concat(nearest ? [el("span", { class: "nearest" }, [T.nearest_topic + ": ",
       el("strong", { text: topicLabel(nearest) }), " · " + T.similarity + " " + nearest.similarity.toFixed(2)])] : []));
+    // What agents wrote themselves to these questions (reason agent_answered): material for an answer.
+    var replies = (group.examples || []).filter(function (e) { return e.agent_reply; });
+    var replyOf = {};
+    replies.forEach(function (e) { if (!(e.text in replyOf)) replyOf[e.text] = e.agent_reply; });
     var list = el("ul", { class: "group-examples" }, checks.map(function (c) {
-      return el("li", null, [el("label", null, [c.box, c.text])]);
+      var reply = replyOf[c.box.value];
+      return el("li", null, [el("label", null, [c.box, c.text])].concat(reply ? [
+        el("p", { class: "agent-reply" }, [el("span", { class: "agent-reply-label", text: T.agent_reply + ": " }), reply])] : []));
     }));
     var chosen = function () {
       return checks.filter(function (c) { return c.box.checked; }).map(function (c) { return c.box.value; });
@@ -138,6 +144,11 @@
       answer_en: el("textarea", { name: "answer_en", required: true }),
       offer_human: el("input", { type: "checkbox", name: "offer_human" })
     };
+    // An agent's own reply in a language starts that language's answer (the editor rewrites it).
+    (group.examples || []).forEach(function (e) {
+      var box = inputs["answer_" + e.language];
+      if (e.agent_reply && box && !box.value) box.value = e.agent_reply;
+    });
     var submit = el("button", { type: "submit", class: "primary", text: T.create_topic });
     var form = el("form", { class: "topic-form", hidden: true }, [
       field(T.topic_id, inputs.id), field(T.category, inputs.category),

@@ -120,6 +120,7 @@ def dashboard(session, first: date, last: date, timezone: str, titles: Optional[
                 "trend": nps_trend([(started.get(r.conversation_id, r.at), int(r.value)) for r in nps_rows],
                                    first, last, timezone),
                 "comments": _nps_comments(session, cohort)},
+        "assist": _assist(by_name, titles or {}, language),
         "per_day": _per_day(started, handed_off, first, last, timezone),
         "recent_ratings": _recent_ratings(session, cohort, agents),
         "agents": [{"agent_id": agent_id, "name": agents.get(agent_id, ""), "claimed": figures["claimed"],
@@ -132,6 +133,18 @@ def dashboard(session, first: date, last: date, timezone: str, titles: Optional[
 # NPS: 9-10 promoters, 7-8 passives, 0-6 detractors; the score is % promoters - % detractors.
 PROMOTER, DETRACTOR = 9, 6
 NPS_WEEKLY_AFTER_DAYS = 31  # a longer range shows the trend by week (Monday to Sunday), else by day
+
+
+def _assist(by_name: dict[str, list], titles: dict[str, dict], language: str) -> list[dict[str, Any]]:
+    """Suggested answers per topic (handoff/agent_assist.py): shown to agents, used (sent, maybe
+    edited), ignored (the agent sent something else); most shown first."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for outcome in ("shown", "used", "ignored"):
+        for r in by_name["assist_" + outcome]:
+            counts[r.label][outcome] += 1
+    return [{"topic": topic, "title": topic_title(topic, titles, language), "shown": c["shown"], "used": c["used"],
+             "ignored": c["ignored"], "used_rate": _rate(c["used"], c["used"] + c["ignored"])}
+            for topic, c in sorted(counts.items(), key=lambda kv: (-kv[1]["shown"], kv[0]))]
 
 
 def net_promoter(scores: list[int]) -> dict[str, Any]:
@@ -205,3 +218,54 @@ def _recent_ratings(session, cohort, agents: dict[int, str], limit: int = 20) ->
              "rated_at": iso(r.rated_at), "agent_name": agents.get(r.agent_id) if r.agent_id is not None else None,
              "nps": r.nps, "nps_comment": r.nps_comment}
             for r in rows]
+
+
+def sla_attainment(session, first: date, last: date, timezone: str, policy, agent_states: dict[int, str]) -> dict[str, Any]:
+    """SLA attainment (handoff/sla.py) for the dashboard's cohort (conversations started in the range)
+    that were handed off: per clock, how many met their target and how many breached it, overall,
+    per agent (the conversation's agent) and per day (the day it started). A clock still running and
+    not yet late is pending: neither met nor breached yet, so it is not in the rate."""
+    start, end = day_range(first, last, timezone)
+    zone = ZoneInfo(timezone)
+    cohort = (select(MetricEvent.conversation_id)
+              .where(MetricEvent.name == "conversation_started", MetricEvent.at >= start, MetricEvent.at < end)
+              .scalar_subquery())
+    conversations = list(session.scalars(select(Conversation).where(Conversation.id.in_(cohort),
+                                                                    Conversation.queued_at.is_not(None))))
+    now = policy.now()
+
+    def tally() -> dict[str, dict[str, Any]]:
+        return {kind: {"met": 0, "breached": 0, "pending": 0} for kind in ("first_response", "resolution")}
+
+    overall = tally()
+    per_agent: dict[int, dict] = defaultdict(tally)
+    days = {first + timedelta(days=n): tally() for n in range((last - first).days + 1)}
+    for conversation in conversations:
+        status = policy.status(conversation, now)
+        if status is None:
+            continue
+        buckets = [overall]
+        if conversation.agent_id is not None:
+            buckets.append(per_agent[conversation.agent_id])
+        day = days.get(conversation.created_at.astimezone(zone).date())
+        if day is not None:
+            buckets.append(day)
+        for kind in ("first_response", "resolution"):
+            clock = status[kind]
+            if clock is None:
+                continue
+            outcome = "breached" if clock["breached"] else "met" if clock["met"] else "pending"
+            for bucket in buckets:
+                bucket[kind][outcome] += 1
+
+    def rated(counts: dict[str, dict]) -> dict[str, dict]:
+        return {kind: {**c, "rate": _rate(c["met"], c["met"] + c["breached"])} for kind, c in counts.items()}
+
+    names = dict(session.execute(select(Agent.id, Agent.name)).all())
+    return {
+        "targets": {"first_response": dict(policy.first_response), "resolution": dict(policy.resolution)},
+        **rated(overall),
+        "per_agent": [{"agent_id": agent_id, "name": names.get(agent_id, ""), "presence": agent_states.get(agent_id),
+                       **rated(counts)} for agent_id, counts in sorted(per_agent.items())],
+        "per_day": [{"date": day.isoformat(), **rated(counts)} for day, counts in days.items()],
+    }

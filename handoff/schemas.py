@@ -451,6 +451,14 @@ class Kpis(BaseModel):
         conversations: int
         handoffs: int
 
+    class AssistTopic(BaseModel):
+        topic: str
+        title: str
+        shown: int
+        used: int
+        ignored: int
+        used_rate: Optional[float] = Field(None, description="used / (used + ignored); null before any reply")
+
     class Nps(BaseModel):
         class Trend(BaseModel):
             class Point(BaseModel):
@@ -491,6 +499,7 @@ class Kpis(BaseModel):
         resolved: Optional[int] = None
         open: Optional[int] = None
         handle_seconds_mean: Optional[float] = None
+        presence: Optional[Literal["online", "away", "offline"]] = None
     model_config = ConfigDict(populate_by_name=True)
     first: Optional[date] = Field(None, alias="from")
     last: Optional[date] = Field(None, alias="to")
@@ -509,9 +518,40 @@ class Kpis(BaseModel):
     csat: Csat
     effort: Effort
     nps: Optional[Nps] = None
+    assist: Optional[list[AssistTopic]] = Field(None, description="suggested answers per topic: shown, used, ignored")
     per_day: list[Day]
     recent_ratings: Annotated[list[RecentRating], Field(max_length=20)]
     agents: list[AgentLoad]
+    sla: Optional["SlaAttainment"] = None
+
+
+class SlaTally(BaseModel):
+    met: int
+    breached: int
+    pending: int = Field(description="still running and not late yet: not in the rate")
+    rate: Optional[float] = Field(description="met / (met + breached); null when none settled")
+
+
+class SlaAttainment(BaseModel):
+    class AgentAttainment(BaseModel):
+        agent_id: int
+        name: str
+        presence: Optional[Literal["online", "away", "offline"]] = None
+        first_response: SlaTally
+        resolution: SlaTally
+
+    class DayAttainment(BaseModel):
+        date: date
+        first_response: SlaTally
+        resolution: SlaTally
+    targets: dict[str, dict[str, int]] = Field(description="seconds per priority (SLA_FIRST_RESPONSE, SLA_RESOLUTION)")
+    first_response: SlaTally
+    resolution: SlaTally
+    per_agent: list[AgentAttainment]
+    per_day: list[DayAttainment]
+
+
+Kpis.model_rebuild()  # its `sla` names SlaAttainment, defined after it
 
 
 class UnansweredQuestions(BaseModel):

@@ -213,6 +213,19 @@
       ]));
     });
 
+    // Suggested answers per topic: shown, used, ignored.
+    var assist = k.assist || [];
+    $("card-assist").hidden = !assist.length;
+    var assistBody = $("assist-body");
+    assistBody.textContent = "";
+    assist.forEach(function (a) {
+      assistBody.appendChild(C.el("tr", { "data-topic": a.topic }, [
+        C.el("td", { text: a.title }), C.el("td", { text: String(a.shown) }),
+        C.el("td", { text: String(a.used) + (a.used_rate !== null && a.used_rate !== undefined ? " (" + pct(a.used_rate) + ")" : "") }),
+        C.el("td", { text: String(a.ignored) })
+      ]));
+    });
+
     // Recent ratings with comments (newest first, up to 20)
     var recent = k.recent_ratings;
     $("card-ratings").hidden = !recent.length;

@@ -145,6 +145,11 @@ def test_used_and_ignored_suggestions_are_counted_per_topic_once(app, client, ag
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'tsunagi_assist_suggestions_used_total{topic="shipping_fee"} 1.0' in metrics
     assert 'tsunagi_assist_suggestions_ignored_total{topic="returns_policy"} 1.0' in metrics
+    boss = agent_factory("boss@shop.example", role="admin")
+    assist = boss.get("/api/admin/kpis?lang=en").get_json()["assist"]
+    assert assist == [
+        {"topic": "returns_policy", "title": "Return policy", "shown": 1, "used": 0, "ignored": 1, "used_rate": 0.0},
+        {"topic": "shipping_fee", "title": "Shipping fee", "shown": 1, "used": 1, "ignored": 0, "used_rate": 1.0}]
 
 
 def test_a_reply_the_agent_wrote_reaches_the_editors_unanswered_list(app, client, agent_factory):

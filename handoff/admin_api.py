@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from flask import Blueprint, Response, current_app, g
 from sqlalchemy import select
 
-from . import schemas
+from . import presence, schemas
 from . import agents as staff
 from .audit import ACTIONS, Actor, Filters, csv_rows, entry_json, page_of, start_of_day
 from .auth import agent_required
@@ -16,7 +16,7 @@ from .content_files import ContentError, project_content, topic_titles
 from .database import utcnow
 from .errors import InvalidInput
 from .gateway import FALLBACK_INTENTS
-from .kpis import day_range, dashboard
+from .kpis import day_range, dashboard, sla_attainment
 from .models import HandledQuestion, Message
 from .openapi import AGENT, endpoint
 from .transcript import iso
@@ -52,9 +52,15 @@ def kpis(query: schemas.KpisQuery):
         titles = topic_titles(project_content())
     except ContentError:  # a file an editor broke: the figures still show, topics by id
         titles = {}
+    timezone = current_app.config["SUPPORT_TIMEZONE"]
     with services().db.reading() as session:
-        return dashboard(session, first, last, current_app.config["SUPPORT_TIMEZONE"], titles,
-                         query.lang or current_app.config["DEFAULT_LANGUAGE"])
+        figures = dashboard(session, first, last, timezone, titles,
+                            query.lang or current_app.config["DEFAULT_LANGUAGE"])
+        states = presence.states(session)
+        for agent in figures["agents"]:
+            agent["presence"] = states.get(agent["agent_id"])
+        figures["sla"] = sla_attainment(session, first, last, timezone, services().sla, states)
+        return figures
 
 
 @bp.get("/unanswered")

@@ -262,6 +262,8 @@ def sla_attainment(session, first: date, last: date, timezone: str, policy, agen
         return {kind: {**c, "rate": _rate(c["met"], c["met"] + c["breached"])} for kind, c in counts.items()}
 
     names = dict(session.execute(select(Agent.id, Agent.name)).all())
+    for agent_id in session.scalars(select(Agent.id).where(Agent.active.is_(True))):
+        per_agent[agent_id]  # noqa: B018 - the whole team shows, with its presence, even with nothing to count
     return {
         "targets": {"first_response": dict(policy.first_response), "resolution": dict(policy.resolution)},
         **rated(overall),

@@ -164,6 +164,44 @@
       options: barOptions({ plugins: { legend: { display: true, position: "bottom" } } })
     }, agents.map(function (a) { return a.name + ": " + a.claimed + "/" + a.resolved + "/" + a.open; }).join(", "), !agents.length);
 
+    // SLA attainment (handoff/sla.py): per day as a chart, per agent (with presence) as a table.
+    var sla = k.sla;
+    if (sla) {
+      var slaDays = sla.per_day || [];
+      var ratePct = function (t) { return t.rate === null || t.rate === undefined ? null : Math.round(t.rate * 1000) / 10; };
+      draw("sla_per_day", {
+        type: "line",
+        data: {
+          labels: slaDays.map(function (d) { return d.date.slice(5); }),
+          datasets: [
+            { label: T.sla_first_response, data: slaDays.map(function (d) { return ratePct(d.first_response); }), borderColor: GREEN, backgroundColor: GREEN, spanGaps: true, tension: .3 },
+            { label: T.sla_resolution, data: slaDays.map(function (d) { return ratePct(d.resolution); }), borderColor: AMBER, backgroundColor: AMBER, spanGaps: true, tension: .3 }
+          ]
+        },
+        options: barOptions({ plugins: { legend: { display: true, position: "bottom" } },
+          scales: { x: { grid: { display: false } }, y: { min: 0, max: 100, grid: { color: "#eef1f0" } } } })
+      }, slaDays.map(function (d) { return d.date + ": " + pct(d.first_response.rate) + " / " + pct(d.resolution.rate); }).join(", "),
+      !slaDays.some(function (d) { return d.first_response.met + d.first_response.breached + d.resolution.met + d.resolution.breached; }));
+      var cell = function (t) {
+        return fmt("sla_cell", { rate: pct(t.rate), met: t.met, total: t.met + t.breached });
+      };
+      $("sla-summary").textContent = T.sla_first_response + " " + cell(sla.first_response) + " · " +
+        T.sla_resolution + " " + cell(sla.resolution);
+      var presenceOf = {};
+      (k.agents || []).forEach(function (a) { presenceOf[a.agent_id] = a.presence; });
+      var slaBody = $("sla-agents-body");
+      slaBody.textContent = "";
+      (sla.per_agent || []).forEach(function (a) {
+        var state = a.presence || presenceOf[a.agent_id] || "offline";
+        slaBody.appendChild(C.el("tr", null, [
+          C.el("td", { text: a.name || "#" + a.agent_id }),
+          C.el("td", null, [C.el("span", { class: "presence-badge", "data-state": state, text: T["presence_" + state] || state })]),
+          C.el("td", { class: "sla-first", text: cell(a.first_response) }),
+          C.el("td", { class: "sla-resolution", text: cell(a.resolution) })
+        ]));
+      });
+    }
+
     // CSAT and effort distributions
     var scores = ["1", "2", "3", "4", "5"];
     var csatDist = csat.distribution || {}, effortDist = effort.distribution || {};

@@ -139,3 +139,41 @@ def test_malformed_sla_and_holiday_settings_stop_the_service_at_start(tmp_path):
         create_app({**base, "SLA_RESOLUTION": "normal=soon"})
     with pytest.raises(ValueError, match="SUPPORT_HOLIDAYS"):
         create_app({**base, "SUPPORT_HOLIDAYS": ["2026-13-01"]})
+
+
+def test_the_dashboard_shows_attainment_per_agent_and_per_day_equal_to_a_hand_count(make_app):
+    app = make_app(SLA_FIRST_RESPONSE="normal=15m", SLA_RESOLUTION="normal=1h")  # SUPPORT_HOURS=always
+    services = app.extensions["tsunagi"]
+    add_agent(app, "boss@shop.example", role="admin", name="Boss")
+    add_agent(app, "aiko@shop.example", name="Aiko")
+    boss, aiko = AgentSession(app, "boss@shop.example"), AgentSession(app, "aiko@shop.example")
+    client = app.test_client()
+    late, quick, waiting = Customer(client), Customer(client), Customer(client)
+    from sqlalchemy import update
+
+    from handoff.database import utcnow
+    from handoff.models import Conversation
+    for customer, minutes_ago in ((late, 30), (quick, 5), (waiting, 20)):
+        assert customer.post("/handoff", {"reason": "request_human"}).get_json()["status"] == "waiting"
+        with services.db.writing() as session:
+            session.execute(update(Conversation).where(Conversation.id == customer.id)
+                            .values(queued_at=utcnow() - timedelta(minutes=minutes_ago)))
+    for agent, customer in ((boss, late), (aiko, quick)):
+        assert agent.post(f"/api/agent/conversations/{customer.id}/claim").status_code == 200
+        assert agent.post(f"/api/agent/conversations/{customer.id}/messages", {"text": "Hello"}).status_code == 201
+    assert aiko.post(f"/api/agent/conversations/{quick.id}/resolve").status_code == 200
+    assert aiko.post("/api/agent/presence", {"state": "away"}).status_code == 200
+
+    sla = boss.get("/api/admin/kpis").get_json()["sla"]
+    # By hand: first replies: quick met (5 min), late breached (30 min), waiting breached (20 min, no
+    # reply yet). Resolutions: quick met; late and waiting still inside their hour (pending).
+    assert sla["first_response"] == {"met": 1, "breached": 2, "pending": 0, "rate": 0.3333}
+    assert sla["resolution"] == {"met": 1, "breached": 0, "pending": 2, "rate": 1.0}
+    agents = {a["name"]: a for a in sla["per_agent"]}
+    assert agents["Boss"]["first_response"] == {"met": 0, "breached": 1, "pending": 0, "rate": 0.0}
+    assert agents["Aiko"]["first_response"] == {"met": 1, "breached": 0, "pending": 0, "rate": 1.0}
+    assert agents["Aiko"]["resolution"]["met"] == 1 and agents["Boss"]["resolution"]["pending"] == 1
+    assert agents["Boss"]["presence"] == "online" and agents["Aiko"]["presence"] == "away"
+    today = [day for day in sla["per_day"] if day["first_response"]["met"] + day["first_response"]["breached"]]
+    assert len(today) == 1 and today[0]["first_response"] == sla["first_response"]
+    assert sla["targets"] == {"first_response": {"normal": 900}, "resolution": {"normal": 3600}}

@@ -192,10 +192,10 @@ def end(conversation_id, body: schemas.Ending):
     require_customer(conversation_id)
     offered = set(_surveys())
     given = [name for name in ("csat", "ces", "nps") if getattr(body, name) is not None]
+    if body.nps_comment and "nps" not in given:
+        given.append("nps")  # a "why?" alone is the NPS survey's answer too, kept as written
     if any(name not in offered for name in given):
         raise InvalidInput("survey_not_offered", f"This service does not ask for {', '.join(n for n in given if n not in offered)}.")
-    if body.nps_comment and body.nps is None:
-        raise InvalidInput("nps_comment_without_score", "Give the nps score with its comment.")
     with services().db.writing() as session:
         end_by_customer(session, conversation_id, body.csat, body.ces, body.comment,
                         nps=body.nps, nps_comment=body.nps_comment)

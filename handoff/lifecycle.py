@@ -325,11 +325,11 @@ def end_by_customer(session, conversation_id: str, csat: Optional[int], ces: Opt
         events.record(session, events.Event(events.RESOLVED, conversation_id, agent_id=owner, data={
             "handle_seconds": (now - claimed_at).total_seconds() if claimed_at and owner else None,
             "by": "customer"}))
-    if csat is not None or ces is not None or comment or nps is not None:
+    if csat is not None or ces is not None or comment or nps is not None or nps_comment:
         rated = session.execute(
             update(Conversation).where(Conversation.id == conversation_id, Conversation.rated_at.is_(None))
             .values(csat=csat, ces=ces, rating_comment=mask_card_numbers(comment) if comment else None, rated_at=now,
-                    nps=nps, nps_comment=mask_card_numbers(nps_comment) if nps is not None and nps_comment else None)
+                    nps=nps, nps_comment=mask_card_numbers(nps_comment) if nps_comment else None)
             .execution_options(synchronize_session=False))
         if rated.rowcount != 1:
             raise Conflict("already_rated", "This conversation has already been rated.")

@@ -28,7 +28,6 @@ def end(customer: Customer, **rating):
     ({"nps": "7"}, "invalid_parameter"), ({"nps": True}, "invalid_parameter"),
     ({"nps": 7, "nps_comment": "x" * 2001}, "message_too_long"),
     ({"nps": 7, "nps_comment": "nul\u0000"}, "invalid_parameter"),
-    ({"nps_comment": "no score"}, "nps_comment_without_score"),
 ])
 def test_bad_nps_ratings_are_4xx_json_errors_and_nothing_is_stored(app, client, body, code):
     customer = Customer(client, "en")
@@ -51,6 +50,12 @@ def test_an_nps_is_given_once_per_conversation_with_its_comment(app, client):
     with app.extensions["tsunagi"].db.reading() as session:
         conversation = session.get(Conversation, customer.id)
         assert (conversation.csat, conversation.nps, conversation.nps_comment) == (5, 9, "丁寧な対応でした")
+    # A "why?" without its score is kept as written (nothing the customer wrote is lost).
+    why_only = Customer(client, "en")
+    assert end(why_only, nps_comment="Hard to say").status_code == 200
+    with app.extensions["tsunagi"].db.reading() as session:
+        conversation = session.get(Conversation, why_only.id)
+        assert (conversation.nps, conversation.nps_comment) == (None, "Hard to say")
     # NPS alone is a rating too: once.
     alone = Customer(client, "en")
     assert end(alone, nps=0).status_code == 200

@@ -20,7 +20,7 @@ def test_start_gives_id_token_status_and_language(client):
     response = client.post("/api/v1/conversations", json={"language": "ja", "page_url": "https://shop.example/cart"})
     assert response.status_code == 201
     body = response.get_json()
-    assert set(body) == {"id", "token", "status", "language"}
+    assert set(body) == {"id", "token", "status", "language", "surveys"}  # surveys: SURVEYS, for the widget
     assert body["status"] == "bot" and body["language"] == "ja"
 
 

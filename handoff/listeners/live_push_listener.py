@@ -63,6 +63,10 @@ class LivePushListener(Listener):
         else:
             kind = "status"
             public = status_view(session, event.conversation_id)
+            if event.name == events.OFFLINE_TICKET_OPENED:
+                # Why there is nobody: support closed, or open with no agent online (the widget words
+                # its leave-a-message form accordingly; WHEN_NOBODY_ONLINE).
+                public["online"] = bool(event.data.get("nobody_online"))
         if "event_id" in event.data:  # numbered with the message itself (transcript.add_message)
             event_id, owner = event.data["event_id"], event.data["conversation"].agent_id
         else:

@@ -97,8 +97,8 @@ def recent_customer_messages(session, conversation_id: str, before_seq: Optional
 
 
 def is_conversation_turn(message: Message, ranking: Optional[list] = None) -> bool:
-    """"Talk to a person", "thanks", "hello": the conversation itself, no question for the FAQ (its
-    top intent, as the bot read it or as the ranking kept for it says)."""
+    """The conversation itself ("talk to a person", "thanks", "hello"), no question for the FAQ: its
+    top intent, as the bot read it or as the ranking kept for it says."""
     ranking = message.nlu_ranking if ranking is None else ranking
     top = message.nlu_intent or next((r.get("name") for r in ranking or [] if isinstance(r, dict)), None)
     return top in CONVERSATION_INTENTS
@@ -175,6 +175,8 @@ def settle(session, reply: Message, used_topic: Optional[str]) -> None:
                                                       "language": row.language}))
     if used_topic is not None and used_topic in shown:
         return
+    if question.nlu_intent is None and question.nlu_ranking is None:
+        return  # never read (no console asked for suggestions): it may be a "thanks", not a question
     answered_before = session.scalar(select(exists().where(
         Message.conversation_id == reply.conversation_id, Message.sender == "agent",
         Message.seq > question.seq, Message.seq < reply.seq)))

@@ -96,7 +96,7 @@ def login(body: schemas.Login):
     s = services()
     agent = sign_in(s.db, s.limiter, current_app.config, body.email, body.password, request.remote_addr or "unknown")
     with s.db.writing() as session:  # signing in is going online; the console's header changes it
-        presence.set_state(session, agent.id, presence.ONLINE)
+        presence.set_state(session, agent.id, presence.ONLINE, cause=presence.SIGNED_IN)
     token = log_in(agent)
     return {"agent": agent_json(agent), "csrf_token": token,
             "password_change_required": bool(agent.must_change_password)}
@@ -108,7 +108,7 @@ def login(body: schemas.Login):
 def logout():
     """Log out (and go offline)."""
     with services().db.writing() as session:
-        presence.set_state(session, g.agent.id, presence.OFFLINE)
+        presence.set_state(session, g.agent.id, presence.OFFLINE, cause=presence.SIGNED_OUT)
     sign_out(services().db, g.agent)
     log_out()
     return "", 204

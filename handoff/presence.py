@@ -60,15 +60,20 @@ def states(session, now: Optional[datetime] = None, timeout: Optional[float] = N
             for row in session.execute(select(Agent.id, Agent.presence, Agent.presence_seen_at, Agent.active))}
 
 
+# Causes of a change. Only an agent's own choice goes to the audit log: signing in and out have
+# their own entries there, and a heartbeat's return after a timeout is no one's action.
+CHOSEN, SIGNED_IN, SIGNED_OUT, HEARTBEAT = "chosen", "signed_in", "signed_out", "heartbeat"
+
+
 def _record_change(session, agent_id: int, before: str, after: str, cause: str) -> None:
     if before != after:
         events.record(session, events.Event(events.PRESENCE_CHANGED, agent_id=agent_id, data={
             "from": before, "state": after, "cause": cause, "target_agent_id": agent_id,
-            "audit": {"from": before, "to": after, "cause": cause}}))
+            "audit": {"from": before, "to": after}}))
 
 
-def set_state(session, agent_id: int, state: str, now: Optional[datetime] = None) -> str:
-    """The agent chose a state (or signed out: offline). Counts as a heartbeat too. Returns the state."""
+def set_state(session, agent_id: int, state: str, now: Optional[datetime] = None, cause: str = CHOSEN) -> str:
+    """The agent chose a state (or signed in or out: `cause`). Counts as a heartbeat too. Returns the state."""
     if state not in STATES:
         raise InvalidInput("invalid_presence", f"state must be one of {', '.join(STATES)}.")
     now = now or utcnow()
@@ -76,7 +81,7 @@ def set_state(session, agent_id: int, state: str, now: Optional[datetime] = None
     session.execute(update(Agent).where(Agent.id == agent_id)
                     .values(presence=state, presence_seen_at=now).execution_options(synchronize_session=False))
     after = state_of(session, agent_id, now)
-    _record_change(session, agent_id, before, after, "chosen")
+    _record_change(session, agent_id, before, after, cause)
     return after
 
 
@@ -88,7 +93,7 @@ def heartbeat(session, agent_id: int, now: Optional[datetime] = None) -> str:
     session.execute(update(Agent).where(Agent.id == agent_id)
                     .values(presence_seen_at=now).execution_options(synchronize_session=False))
     after = state_of(session, agent_id, now)
-    _record_change(session, agent_id, before, after, "heartbeat")
+    _record_change(session, agent_id, before, after, HEARTBEAT)
     return after
 
 

@@ -14,6 +14,8 @@ class AuditListener(Listener):
         data = event.data
         if event.name == events.RESOLVED and data.get("by") != "agent":
             return  # the customer ended it: not a staff action
+        if event.name == events.PRESENCE_CHANGED and data.get("cause") != "chosen":
+            return  # signing in or out has its own entry; a heartbeat's return is nobody's action
         actor = data.get("actor")
         if event.name == events.CLAIMED and data.get("assigned_by"):
             actor = Actor(None, f"assignment:{data['assigned_by']}")  # not whoever's request set it off

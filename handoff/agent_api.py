@@ -227,9 +227,12 @@ def suggestions(conversation_id):
     """Suggested FAQ answers (three at most) for the customer's latest message, in the customer's language."""
     s = services()
     with s.db.reading() as session:
-        get_conversation(session, conversation_id)
+        conversation = get_conversation(session, conversation_id)
+    # Counted as shown only to the agent who can use them (the owner): a colleague or an admin
+    # looking on, or a resolved conversation, would count suggestions nobody could send.
+    owner = conversation.status == Status.ASSIGNED.value and conversation.agent_id == g.agent.id
     return agent_assist.suggestions_for(s.db, s.rasa, project_content(), conversation_id,
-                                        current_app.config["ASSIST_PARSE_TIMEOUT"], g.agent.id)
+                                        current_app.config["ASSIST_PARSE_TIMEOUT"], g.agent.id, count_shown=owner)
 
 
 @bp.post("/conversations/<conversation_id>/notes")

@@ -185,7 +185,7 @@ def settle(session, reply: Message, used_topic: Optional[str]) -> None:
 
 
 def suggestions_for(db, rasa: RasaClient, content: ContentFiles, conversation_id: str, timeout: float,
-                    agent_id: Optional[int]) -> dict[str, Any]:
+                    agent_id: Optional[int], count_shown: bool = True) -> dict[str, Any]:
     """What the console shows for a conversation: the customer's question (their latest message
     that is not a conversation turn such as "talk to a person") and its suggestions."""
     with db.reading() as session:
@@ -210,7 +210,7 @@ def suggestions_for(db, rasa: RasaClient, content: ContentFiles, conversation_id
         log.warning("no suggestions: %s", error.message)
         answers, titles = {}, {}
     found = suggest(ranking, message.language, answers, titles)
-    if found:
+    if found and count_shown:
         with db.writing() as session:
             record_shown(session, message, found, agent_id)
     return {"message_id": message.id, "seq": message.seq, "language": message.language,

@@ -122,6 +122,9 @@ def test_rasa_down_means_no_suggestions_not_an_error(app, client, agent_factory,
 def test_used_and_ignored_suggestions_are_counted_per_topic_once(app, client, agent_factory):
     agent = agent_factory()
     first = handed_off(client, agent, "en", "How much is shipping?")
+    looking_on = agent_factory("ben@shop.example")
+    assert [s["topic"] for s in suggestions(looking_on, first.id)["suggestions"]] == ["shipping_fee"]
+    assert counters(app, "assist_shown") == {}  # only the owner can send them: not counted for others
     suggestions(agent, first.id)
     suggestions(agent, first.id)  # shown again (a reload): counted once
     assert counters(app, "assist_shown") == {"shipping_fee": 1}

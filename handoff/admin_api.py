@@ -126,8 +126,9 @@ def _staff_member(session, agent) -> dict:
 def list_staff():
     """Every account, active or not (admin)."""
     with services().db.reading() as session:
-        counts = staff.open_counts(session)
-        return {"agents": [staff.staff_json(a, counts.get(a.id, 0)) for a in staff.list_all_agents(session)]}
+        counts, states = staff.open_counts(session), presence.states(session)
+        return {"agents": [{**staff.staff_json(a, counts.get(a.id, 0)), "presence": states.get(a.id)}
+                           for a in staff.list_all_agents(session)]}
 
 
 @bp.post("/agents")

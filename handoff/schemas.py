@@ -669,6 +669,7 @@ class StaffMember(BaseModel):
     must_change_password: bool
     open_conversations: int
     created_at: Optional[str]
+    presence: Optional[Literal["online", "away", "offline"]] = None
 
 
 class Staff(BaseModel):

@@ -19,6 +19,9 @@
     var badges = [el("span", { class: "badge state", "data-state": agent.active ? "active" : "inactive",
                                text: agent.active ? T.state_active : T.state_inactive })];
     if (agent.must_change_password) badges.push(el("span", { class: "badge must-change", text: T.state_must_change }));
+    if (agent.active && agent.presence) {  // online / away / offline (handoff/presence.py), in words
+      badges.push(el("span", { class: "presence-badge", "data-state": agent.presence, text: T["presence_" + agent.presence] }));
+    }
     return badges;
   }
 

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, update
 
 from handoff.models import Conversation
 from page_objects import Console, Widget
-from service_harness import CustomerClient
+from service_harness import AGENTS, CustomerClient
 
 
 def handed_off_minutes_ago(service, conversation_id: str, minutes: float) -> None:
@@ -54,6 +54,17 @@ def test_the_agent_sets_presence_in_the_console_and_the_widget_follows(start_ser
     other.say("配送状況を知りたい")
     assert other.ask_for_person()["status"] == "waiting"
     expect(console.queue_item("配送状況を知りたい")).to_be_visible()
+
+    # The team as an admin sees it: presence in words beside each active account.
+    page.locator("#presence-select").select_option("away")
+    expect(page.locator("#presence-dot")).to_have_attribute("data-state", "away")
+    admin = new_page()
+    Console(admin, service.url).login("admin")
+    admin.goto(f"{service.url}/console/staff?lang=ja")
+    badge = admin.locator(f'#staff-body tr[data-email="{AGENTS["yamada"][0]}"] .presence-badge')
+    expect(badge).to_have_text("離席中")
+    expect(badge).to_have_attribute("data-state", "away")
+    expect(admin.locator(f'#staff-body tr[data-email="{AGENTS["admin"][0]}"] .presence-badge')).to_have_text("対応可能")
 
 
 def test_an_sla_breach_shows_in_the_queue_in_words_and_turns_on_as_the_clock_runs(start_service, new_page):

@@ -97,3 +97,13 @@ def test_an_sla_breach_shows_in_the_queue_in_words_and_turns_on_as_the_clock_run
     soon.get_by_role("button").click()
     expect(console.panel().locator(".conv-sla")).to_contain_text("初回返信の期限超過")
     expect(console.panel().locator(".conv-sla")).to_have_class("conv-sla sla sla-breached")
+
+    # The dashboard's attainment: two first replies late (one of them now Yamada's), one still in time.
+    admin = new_page()
+    Console(admin, service.url).login("admin")
+    admin.goto(f"{service.url}/console/dashboard?lang=ja")
+    expect(admin.locator("body[data-loaded]")).to_have_count(1)
+    expect(admin.locator("#sla-summary")).to_contain_text("初回返信 0%（0/2）")
+    yamada = admin.locator("#sla-agents-body tr", has_text=AGENTS["yamada"][1])
+    expect(yamada.locator(".sla-first")).to_have_text("0%（0/1）")
+    expect(yamada.locator(".presence-badge")).to_have_text("対応可能")

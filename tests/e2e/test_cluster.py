@@ -103,7 +103,10 @@ def cluster(database_and_redis, request, tmp_path):
                "REDIS_CHANNEL_PREFIX": f"cluster-{secrets.token_hex(4)}:", "SUPPORT_HOURS": "always",
                "RASA_URLS": ",".join(r.url for r in rasas), "RASA_URL": "",
                # A slow answer on a busy machine is not a server down (that would resend the turn).
-               "RASA_TIMEOUT": "120", "LOG_LEVEL": "WARNING", "WEB_CONCURRENCY": "1"}
+               "RASA_TIMEOUT": "120", "LOG_LEVEL": "WARNING", "WEB_CONCURRENCY": "1",
+               # No agent signs in before the handoff here: queue it (nobody online -> the form is
+               # tests/handoff/test_presence_assignment.py's).
+               "WHEN_NOBODY_ONLINE": "queue"}
         services = []
         for n in range(2):
             port = free_port()

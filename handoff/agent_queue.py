@@ -23,7 +23,7 @@ from sqlalchemy import func, or_, select
 from .database import utcnow
 from .lifecycle import Status
 from .presence import online_agent_ids
-from .models import Agent, Conversation, Message, MetricEvent
+from .models import Conversation, Message, MetricEvent
 from .listeners.metrics_listener import OFFLINE_CLAIM
 from .transcript import iso
 

@@ -9,8 +9,11 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import update
 
 from handoff import create_app
+from handoff.database import utcnow
+from handoff.models import Conversation
 from handoff.sla import SlaPolicy, parse_targets
 from support_hours import SupportHours
 
@@ -119,9 +122,6 @@ def test_the_queue_and_the_console_show_the_clock_of_the_service_test_clock(make
     agent = AgentSession(app, "aiko@shop.example")
     customer = Customer(app.test_client())
     assert customer.post("/handoff", {"reason": "request_human"}).status_code == 200
-    from sqlalchemy import update
-
-    from handoff.models import Conversation
     with services.db.writing() as session:  # the handoff happened at the test clock's time
         session.execute(update(Conversation).where(Conversation.id == customer.id).values(queued_at=now[0]))
     item = agent.get("/api/agent/queue").get_json()["queue"][0]
@@ -149,10 +149,6 @@ def test_the_dashboard_shows_attainment_per_agent_and_per_day_equal_to_a_hand_co
     boss, aiko = AgentSession(app, "boss@shop.example"), AgentSession(app, "aiko@shop.example")
     client = app.test_client()
     late, quick, waiting = Customer(client), Customer(client), Customer(client)
-    from sqlalchemy import update
-
-    from handoff.database import utcnow
-    from handoff.models import Conversation
     for customer, minutes_ago in ((late, 30), (quick, 5), (waiting, 20)):
         assert customer.post("/handoff", {"reason": "request_human"}).get_json()["status"] == "waiting"
         with services.db.writing() as session:

@@ -10,11 +10,12 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from handoff.agent_assist import suggest
+from handoff.agent_assist import suggest, topic_answers
 from handoff.content_files import ContentFiles, topic_titles
 from handoff.models import AssistSuggestion, MetricCounter, QuestionFlag
 
 from handoff_support import Customer
+from tests.support.project_copy import copy_content
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -65,6 +66,19 @@ def test_a_ranking_maps_to_the_three_closest_topics_answers_in_the_customers_lan
         assert s.text == answer_in_file(s.topic, language)
     assert found[0].title == {"ja": "送料について", "en": "Shipping fee"}[language]
     assert found[0].confidence == 0.3
+
+
+def test_an_edited_answer_is_suggested_as_soon_as_its_file_changes(tmp_path):
+    content = ContentFiles(copy_content(tmp_path / "project"))
+    assert topic_answers(content)["shipping_fee"]["en"] == answer_in_file("shipping_fee", "en")
+    path = tmp_path / "project" / "data" / "nlu" / "shipping.yml"
+    text = path.read_text(encoding="utf-8")
+    # One answer for every language (a variation without a language condition), written by an editor.
+    start = text.index("  utter_shipping_fee:\n")
+    end = text.index("  utter_shipping_time:\n")
+    path.write_text(text[:start] + '  utter_shipping_fee:\n  - text: "Shipping: see our guide."\n' + text[end:],
+                    encoding="utf-8")
+    assert topic_answers(content)["shipping_fee"] == {"ja": "Shipping: see our guide.", "en": "Shipping: see our guide."}
 
 
 def test_no_topic_in_the_ranking_means_no_suggestion():

@@ -179,7 +179,8 @@ def offline_message(conversation_id, body: schemas.OfflineMessage):
     _limit("conversation", conversation_id, "RATE_LIMIT_PER_CONVERSATION")
     with services().db.writing() as session:
         conversation = get_conversation(session, conversation_id)
-        leave_offline_message(session, conversation_id, body.email.strip(), body.text, conversation.language)
+        leave_offline_message(session, conversation_id, body.email.strip(), body.text, conversation.language,
+                              support_open=services().hours.is_open(utcnow()))
     return _view_of(conversation_id), 201
 
 

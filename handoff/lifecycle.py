@@ -143,8 +143,10 @@ def request_handoff(session, conversation_id: str, hours: SupportHours, *, reaso
 
 
 def leave_offline_message(session, conversation_id: str, email: str, text: str, language: str,
-                          now: Optional[datetime] = None) -> Conversation:
-    """The customer leaves an e-mail address and a message for the team (an offline ticket)."""
+                          now: Optional[datetime] = None, support_open: bool = False) -> Conversation:
+    """The customer leaves an e-mail address and a message for the team (an offline ticket).
+    support_open: left inside support hours (nobody was online), so the reply comes when someone
+    is back, not "when support opens"."""
     now = now or utcnow()
     conversation = get_conversation(session, conversation_id)
     status = Status(conversation.status)
@@ -166,7 +168,8 @@ def leave_offline_message(session, conversation_id: str, email: str, text: str, 
             raise Conflict("conversation_changed", "The conversation changed meanwhile; try again.")
         opened = True
     message = add_message(session, conversation_id, "customer", text, language)
-    add_message(session, conversation_id, "system", system_text("offline_received", conversation.language),
+    received = "offline_received_open" if support_open else "offline_received"
+    add_message(session, conversation_id, "system", system_text(received, conversation.language),
                 conversation.language, reply_to_id=message.id)
     if opened:
         events.record(session, events.Event(events.OFFLINE_TICKET_OPENED, conversation_id, data={

@@ -28,6 +28,10 @@ _TEXTS = {
         "ja": "メッセージを承りました。営業時間になりしだい、担当者がこのチャットでお返事します。このページに戻ると返信をご覧いただけます。",
         "en": "Thank you, we have your message. A member of our team will reply here in this chat when support opens; come back to this page to read it.",
     },
+    "offline_received_open": {
+        "ja": "メッセージを承りました。担当者が戻りしだい、このチャットでお返事します。このページに戻ると返信をご覧いただけます。",
+        "en": "Thank you, we have your message. A member of our team will reply here in this chat as soon as one is back; come back to this page to read it.",
+    },
     "agent_joined": {"ja": "{name}が対応いたします。", "en": "{name} has joined the conversation."},
     "transferred": {"ja": "{name}に引き継ぎました。", "en": "{name} has taken over the conversation."},
     "handed_back": {

@@ -101,6 +101,8 @@ def test_nobody_online_inside_hours_offers_the_leave_a_message_form_in_the_custo
         assert said in customer.history()[-1]["text"]
         left = customer.post("/offline-message", {"email": "kana@example.jp", "text": "Where is my order?"})
         assert left.status_code == 201, left.get_json()
+        thanks = customer.history()[-1]["text"]  # a reply when someone is back, not "when support opens"
+        assert ("担当者が戻りしだい" if language == "ja" else "as soon as one is back") in thanks
     assert statuses(app)["offline"] == 2
 
     # Someone away is not someone there; someone online is.

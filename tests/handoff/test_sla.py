@@ -173,3 +173,13 @@ def test_the_dashboard_shows_attainment_per_agent_and_per_day_equal_to_a_hand_co
     today = [day for day in sla["per_day"] if day["first_response"]["met"] + day["first_response"]["breached"]]
     assert len(today) == 1 and today[0]["first_response"] == sla["first_response"]
     assert sla["targets"] == {"first_response": {"normal": 900}, "resolution": {"normal": 3600}}
+
+
+def test_a_holiday_is_closed_for_the_bot_and_the_offline_tickets_too():
+    hours = SupportHours.parse("Mon-Fri 10:00-18:00", "Asia/Tokyo", "", "2026-12-09")
+    assert not hours.is_open(tokyo(9, 12, 0))  # Wednesday, a holiday
+    assert hours.is_open(tokyo(10, 12, 0)) and hours.is_open(tokyo(8, 12, 0))
+    assert hours.open_intervals(tokyo(9, 12).astimezone(TOKYO).date()) == []
+    assert SupportHours.from_env({"SUPPORT_HOLIDAYS": "2026-12-09,2027-01-11"}).holidays == {"2026-12-09", "2027-01-11"}
+    # `always` (a 24h shop) has no closed days at all.
+    assert SupportHours.parse("always", "Asia/Tokyo", "", "2026-12-09").is_open(tokyo(9, 12, 0))

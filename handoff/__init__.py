@@ -35,6 +35,7 @@ class Services:
     limiter: Any
     stream_settings: Any
     wait_estimate: Any
+    channel_workers: Any = None  # the outbox and webhook-event workers (handoff/channels)
 
 
 def create_app(test_config: Optional[dict] = None) -> Flask:
@@ -69,6 +70,8 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
     from . import admin_api, agent_api, customer_api, editor_api, operations, pages
     for module in (customer_api, agent_api, admin_api, editor_api, operations, pages):
         app.register_blueprint(module.bp)
+    from . import channels
+    channels.install(app)  # LINE and e-mail routes, their senders, and the outbox workers
 
     _install_error_handlers(app)
     _install_cors(app)
@@ -114,6 +117,7 @@ def _build_services(app: Flask) -> Services:
     from .gateway import Gateway
     from .listeners.audit_listener import AuditListener
     from .listeners.bot_restart_listener import BotRestartListener
+    from .listeners.channel_delivery_listener import ChannelDeliveryListener
     from .listeners.live_push_listener import LivePushListener
     from .listeners.metrics_listener import MetricsListener
     from .listeners.queue_listener import QueueListener
@@ -142,6 +146,7 @@ def _build_services(app: Flask) -> Services:
         BotRestartListener(rasa, db),
         UnansweredListener(),
         AuditListener(),
+        ChannelDeliveryListener(app.extensions),
     ])
     counter = RedisCounter(broker) if c["REDIS_URL"] else MemoryCounter()
     return Services(

@@ -1,7 +1,8 @@
 """What the service itself says to customers, in each language it speaks.
 
-Offline tickets promise a reply in this chat, never by e-mail: nothing sends e-mail yet (the
-address the customer leaves is shown to agents only)."""
+Offline tickets promise a reply by e-mail only when e-mail is configured (SMTP_URL and MAIL_FROM,
+handoff/channels/email.py): then the agent's reply also goes to the address the form took.
+Otherwise they promise a reply in this chat, and the address is shown to agents only."""
 from __future__ import annotations
 
 from languages import LANGUAGES  # noqa: F401 (the APIs import it from here)
@@ -24,6 +25,21 @@ _TEXTS = {
         "ja": "メッセージを承りました。営業時間になりしだい、担当者がこのチャットでお返事します。このページに戻ると返信をご覧いただけます。",
         "en": "Thank you, we have your message. A member of our team will reply here in this chat when support opens; come back to this page to read it.",
     },
+    # The same two, when e-mail is configured (system_text picks them; see the module docstring).
+    "offline_email": {
+        "ja": "ただいま営業時間外のため、担当者がお返事できません。ご用件とメールアドレスを残していただければ、営業時間になりしだい担当者がメールとこのチャットでお返事します。",
+        "en": "Our team is away right now. Leave your message and e-mail address, and a member of our team will reply by e-mail and here in this chat when support opens.",
+    },
+    "offline_received_email": {
+        "ja": "メッセージを承りました。営業時間になりしだい、担当者がご入力のメールアドレスとこのチャットでお返事します。",
+        "en": "Thank you, we have your message. A member of our team will reply to the e-mail address you gave, and here in this chat, when support opens.",
+    },
+    # E-mail replies (handoff/channels/email.py).
+    "email_subject": {"ja": "【{shop}】お問い合わせへのご返信", "en": "Re: your message to {shop}"},
+    "email_footer": {
+        "ja": "このメールにそのまま返信していただくと、担当者に届きます。",
+        "en": "Reply to this e-mail to write to our team.",
+    },
     "agent_joined": {"ja": "{name}が対応いたします。", "en": "{name} has joined the conversation."},
     "transferred": {"ja": "{name}に引き継ぎました。", "en": "{name} has taken over the conversation."},
     "handed_back": {
@@ -34,6 +50,23 @@ _TEXTS = {
 }
 
 
+# Texts that promise an e-mail reply when the app has e-mail configured.
+_EMAIL_PROMISES = {"offline": "offline_email", "offline_received": "offline_received_email"}
+
+
 def system_text(key: str, language: str, **values: str) -> str:
+    if key in _EMAIL_PROMISES and email_replies():
+        key = _EMAIL_PROMISES[key]
     texts = _TEXTS[key]
     return texts.get(language, texts["en"]).format(**values)
+
+
+def email_replies() -> bool:
+    """Whether the app at hand sends agents' replies to offline tickets by e-mail (outside an app
+    context, e.g. a script, no promise is made)."""
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return False
+    from .channels.email import mail_configured
+    return mail_configured(current_app.config)

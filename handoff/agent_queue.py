@@ -114,6 +114,7 @@ def queue_items(session, language: Optional[str] = None) -> list[dict[str, Any]]
         "id": c.id, "status": c.status, "language": c.language, "reason": c.handoff_reason,
         "priority": c.priority, "wait_seconds": int((now - c.queued_at).total_seconds()) if c.queued_at else 0,
         "queued_at": iso(c.queued_at), "first_question": firsts.get(c.id), "offline": bool(c.offline), "email": c.email,
+        "channel": c.channel, "channel_address": c.channel_address, "customer_name": c.customer_name,
     } for c in conversations]
 
 

@@ -288,6 +288,10 @@ class QueueItem(BaseModel):
     first_question: Optional[str]
     offline: bool
     email: Optional[str]
+    # Where the customer talks to us (handoff/channels): the channel, their address on it, the name it gave.
+    channel: Literal["web", "line", "email"] = "web"
+    channel_address: Optional[str] = None
+    customer_name: Optional[str] = None
 
 
 class Queue(BaseModel):
@@ -312,6 +316,9 @@ class ConversationSummary(BaseModel):
     updated_at: Optional[datetime] = None
     first_question: Optional[str]
     last_message_at: Optional[datetime]
+    channel: Literal["web", "line", "email"] = "web"
+    channel_address: Optional[str] = None
+    customer_name: Optional[str] = None
 
 
 class Conversations(BaseModel):

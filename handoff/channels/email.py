@@ -419,16 +419,23 @@ def _process_stored_mail(app, row) -> None:
                 detail=str(payload.get("why"))[:1000])
         log.info("auto-reply %s recorded, not answered (%s)", message_id, payload.get("why"))
         return
-    with db.reading() as session:
-        if session.scalar(select(EmailRecord.id).where(EmailRecord.message_id == _stored_id(message_id))):
-            return  # processed before a crash kept the row from being marked done
-    from . import receive_message  # the one inbound gateway of every channel
+    from . import open_conversation, receive_message  # the one inbound gateway of every channel
+    # The conversation first, and this mail recorded in it, before the gateway runs: the bot's
+    # answer is sent by another thread, which threads it after this mail. A retry after a crash
+    # finds the record (kept) and the message (receive_message takes an external_id once).
+    conversation_id = open_conversation(app, CHANNEL, payload["address"], payload["text"],
+                                        display_name=payload.get("display_name") or None,
+                                        conversation_id=conversation_id)
+    _record(db, message_id=message_id, direction="in", conversation_id=conversation_id, kind="message",
+            status="received", address=payload["address"], subject=payload.get("subject"))
     kept_id = receive_message(app, CHANNEL, payload["address"], payload["text"],
-                              display_name=payload.get("display_name") or None, external_id=message_id[:100],
+                              display_name=payload.get("display_name") or None, external_id=message_id,
                               conversation_id=conversation_id,
                               metadata={"subject": payload.get("subject"), "message_id": message_id})
-    _record(db, message_id=message_id, direction="in", conversation_id=kept_id, kind="message", status="received",
-            address=payload["address"], subject=payload.get("subject"))
+    if kept_id != conversation_id:  # resolved in between: the message went to a new conversation
+        with db.writing() as session:
+            session.execute(update(EmailRecord).where(EmailRecord.message_id == _stored_id(message_id))
+                            .values(conversation_id=kept_id).execution_options(synchronize_session=False))
 
 
 def _transcript_text(settings: MailSettings, body: Body) -> str:

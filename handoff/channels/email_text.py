@@ -87,11 +87,12 @@ def kind_of(message: EmailMessage, envelope_from: Optional[str]) -> tuple[str, s
         return AUTO_REPLY, f"Precedence: {precedence}"
     if header(message, "List-Id") or header(message, "List-Unsubscribe"):
         return AUTO_REPLY, "mailing list"
-    # The subject is the weakest signal, so it comes last: a person may write "自動返信" in theirs,
-    # but hardly as the subject's first words.
+    # The subject is the weakest signal, so it comes last, and counts only as a marker the
+    # client put in front ("自動返信：", "【自動返信】", "Automatic reply:", "Out of Office:"): a
+    # person may well write about auto-replies.
     subject = header(message, "Subject")
-    if re.match(r"^\s*(自動返信|自動応答|不在(通知|のお知らせ)?|Auto(matic)?[ -]?(reply|response)|Out of (the )?Office)",
-                subject, re.IGNORECASE):
+    if re.match(r"^\s*[\[【(（]?\s*(自動返信|自動応答|不在通知|Auto(matic)?[ -]?(reply|response)|AutoReply|Out of (the )?Office)"
+                r"\s*[\]】)）:：]", subject, re.IGNORECASE):
         return AUTO_REPLY, f"subject {subject[:60]!r}"
     return PERSON, ""
 

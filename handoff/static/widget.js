@@ -54,12 +54,15 @@
       agent: "担当者",
       offlineTitle: "ただいま営業時間外です",
       offlineBody: "メッセージを残していただければ、営業時間になりしだい担当者がこのチャットでお返事します。",
+      // When the service sends e-mail (the conversation's email_replies), the reply also goes there.
+      offlineBodyEmail: "メッセージとメールアドレスを残していただければ、営業時間になりしだい担当者がメールとこのチャットでお返事します。",
       email: "メールアドレス",
       message: "お問い合わせ内容",
       emailInvalid: "メールアドレスを正しく入力してください",
       messageMissing: "お問い合わせ内容を入力してください",
       submit: "送信する",
       offlineThanks: "メッセージを受け付けました。営業時間になりしだい、担当者がこのチャットでお返事します。このページに戻ると返信をご覧いただけます。",
+      offlineThanksEmail: "メッセージを受け付けました。営業時間になりしだい、担当者がご入力のメールアドレスとこのチャットでお返事します。",
       ratingTitle: "ご利用ありがとうございました",
       ratingIntro: "よろしければ今回のサポートを評価してください。",
       csatLabel: "満足度",
@@ -108,12 +111,14 @@
       agent: "Agent",
       offlineTitle: "We are closed right now",
       offlineBody: "Leave us a message and a member of our team will reply here in this chat when support opens.",
+      offlineBodyEmail: "Leave us a message and your e-mail address, and a member of our team will reply by e-mail and here in this chat when support opens.",
       email: "E-mail address",
       message: "Your message",
       emailInvalid: "Please enter a valid e-mail address",
       messageMissing: "Please write your message",
       submit: "Send message",
       offlineThanks: "Thank you, we have your message. A member of our team will reply here in this chat when support opens; come back to this page to read it.",
+      offlineThanksEmail: "Thank you, we have your message. A member of our team will reply to the e-mail address you gave, and here in this chat, when support opens.",
       ratingTitle: "Thanks for chatting with us",
       ratingIntro: "Would you rate this conversation?",
       csatLabel: "How satisfied are you?",
@@ -538,6 +543,7 @@
     this.creating = this.api("POST", "/api/v1/conversations", { language: this.lang, page_url: location.href })
       .then(function (conv) {
         self.conversation = { id: conv.id, token: conv.token };
+        if (conv.email_replies !== undefined) self.emailReplies = conv.email_replies;
         self.creating = null;
         self.save();
         self.setStatus(conv.status || "bot");
@@ -681,6 +687,7 @@
     if (conv.agent_name) this.agentName = conv.agent_name;
     if (conv.queue !== undefined) this.queue = conv.queue;
     if (conv.online !== undefined) this.online = conv.online;
+    if (conv.email_replies !== undefined) this.emailReplies = conv.email_replies;
     if (conv.status) this.setStatus(conv.status);
     else this.renderBanner();
   };
@@ -729,7 +736,7 @@
     this.endBtn.hidden = !this.conversation || state === "ended" || status === "offline";
 
     if (status === "offline" && !this.offlineSent) this.showOfflineForm();
-    else if (status === "offline") this.showCardMessage(t.offlineThanks, false);
+    else if (status === "offline") this.showCardMessage(this.emailReplies ? t.offlineThanksEmail : t.offlineThanks, false);
     else if (state === "ended" && !this.rated) this.showRating();
     else if (state === "ended") this.showCardMessage(t.thanks, true);
     else if (this.card.getAttribute("data-kind") !== "ended") this.hideCard();
@@ -1030,13 +1037,13 @@
       }).then(function () {
         self.offlineSent = true;
         self.save();
-        self.showCardMessage(t.offlineThanks, false);
+        self.showCardMessage(self.emailReplies ? t.offlineThanksEmail : t.offlineThanks, false);
       }).catch(function (err) {
         submit.disabled = false;
         error.textContent = err.message || t.sendError;
       });
     });
-    this.showCard("offline", [heading, h("p", { text: t.offlineBody }), form], heading);
+    this.showCard("offline", [heading, h("p", { text: this.emailReplies ? t.offlineBodyEmail : t.offlineBody }), form], heading);
   };
 
   Widget.prototype.askEnd = function () {

@@ -5,6 +5,7 @@ service's own receiver (handoff/channels/email_receiver.py) through a real SMTP 
 """
 from __future__ import annotations
 
+import logging
 import smtplib
 import threading
 import time
@@ -152,8 +153,10 @@ def test_offline_ticket_is_answered_by_email_with_threading_headers(mail_app, si
     app, _ = mail_app(SUPPORT_HOURS="never")
     customer, agent, mail = offline_ticket_answered(app, sink)
     settings = settings_of(app)
-    # The promise of an e-mail reply is made, since e-mail is configured.
+    # The promise of an e-mail reply is made, since e-mail is configured (the widget's texts too).
     assert any("メール" in m.text for m in transcript(app, customer.id) if m.sender == "system")
+    assert customer.status()["email_replies"] is True
+    assert app.test_client().post("/api/v1/conversations", json={"language": "ja"}).get_json()["email_replies"] is True
 
     subject = raw_header(mail, "Subject")
     assert "=?utf-8?" in subject.lower() and str(make_header(decode_header(subject))) == "【つなぎ商店】お問い合わせへのご返信"
@@ -191,6 +194,7 @@ def test_without_email_configured_the_offline_texts_promise_no_email(make_app):
     system = [m["text"] for m in customer.history() if m["sender"] == "system"]
     assert system and not any("メール" in text for text in system)
     assert all("このチャット" in text for text in system)
+    assert customer.status()["email_replies"] is False
 
 
 def test_the_customers_reply_lands_in_the_same_conversation_without_the_quote(mail_app, sink):
@@ -265,7 +269,7 @@ def test_smtp_down_then_up_delivers_exactly_once(mail_app, sink):
         with app.extensions["tsunagi"].db.reading() as session:
             return session.scalar(select(OutboxEntry).where(OutboxEntry.channel == "email"))
     wait_until(lambda: row() is not None and row().attempts >= 3, "three failed tries while the relay is down")
-    assert row().status in ("pending", "sending") and "Connection" in (row().last_error or "") + "Connection"
+    assert row().status in ("pending", "sending") and "Connection refused" in row().last_error
     sink.start()
     wait_until(lambda: row().status == "sent", "the row sent once the relay is back")
     time.sleep(0.5)  # a few more polls of the workers: nothing is sent again
@@ -279,6 +283,26 @@ def test_smtp_down_then_up_delivers_exactly_once(mail_app, sink):
     with app.extensions["tsunagi"].db.reading() as session:
         records = list(session.scalars(select(EmailRecord).where(EmailRecord.direction == "out")))
     assert [(r.status, r.message_id) for r in records] == [("sent", str(mails[0]["Message-ID"]))]
+
+
+def test_the_smtp_password_never_reaches_a_log_or_the_outbox(mail_app, caplog):
+    caplog.set_level(logging.DEBUG)
+    closed = free_port()  # nothing listens: every try fails and is logged
+    app, _ = mail_app(SUPPORT_HOURS="never", SMTP_URL=f"smtp://shop%40relay:s3cret-pw@127.0.0.1:{closed}")
+    customer = Customer(app.test_client(), "ja")
+    customer.send("/request_human")
+    customer.post("/offline-message", {"email": "hana@example.jp", "text": "返品したいです"})
+    add_agent(app, "aiko@shop.example", name="Aiko")
+    agent = AgentSession(app, "aiko@shop.example")
+    agent.post(f"/api/agent/conversations/{customer.id}/claim")
+    agent.post(f"/api/agent/conversations/{customer.id}/messages", {"text": "ご連絡します。"})
+
+    def row():
+        with app.extensions["tsunagi"].db.reading() as session:
+            return session.scalar(select(OutboxEntry).where(OutboxEntry.channel == "email"))
+    wait_until(lambda: row() is not None and row().attempts >= 2 and row().last_error, "two failed tries")
+    assert f"127.0.0.1:{closed}" in row().last_error
+    assert "s3cret" not in row().last_error and "s3cret" not in caplog.text
 
 
 def test_a_5xx_answer_fails_the_mail_at_once(mail_app, sink):

@@ -265,6 +265,25 @@ class ChannelWorkers:
         self.outbox.stop()
 
 
+FAILED_RECENT_HOURS = 24  # /healthz is degraded while a row failed this recently
+
+
+def health(session) -> dict[str, int]:
+    """For /healthz: rows waiting to be sent, and rows that failed in the last FAILED_RECENT_HOURS."""
+    pending = session.scalar(select(func.count()).select_from(OutboxEntry)
+                             .where(OutboxEntry.status.in_((PENDING, SENDING))))
+    failed = session.scalar(select(func.count()).select_from(OutboxEntry).where(
+        OutboxEntry.status == FAILED, OutboxEntry.created_at >= utcnow() - timedelta(hours=FAILED_RECENT_HOURS)))
+    return {"pending": pending, "failed": failed}
+
+
+def counts_by_channel(session) -> list[tuple[str, str, int]]:
+    """For /metrics: (channel, status, rows) of the rows not sent (pending, sending, failed)."""
+    return [tuple(row) for row in session.execute(
+        select(OutboxEntry.channel, OutboxEntry.status, func.count()).where(OutboxEntry.status != SENT)
+        .group_by(OutboxEntry.channel, OutboxEntry.status))]
+
+
 def failed_rows(session, limit: int = 50) -> list[OutboxEntry]:
     return list(session.scalars(select(OutboxEntry).where(OutboxEntry.status == FAILED)
                                 .order_by(OutboxEntry.id.desc()).limit(limit)))

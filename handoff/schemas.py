@@ -234,6 +234,8 @@ class Conversation(BaseModel):
     queue: Optional[QueuePlace]
     agent: Optional[AssignedAgent]
     online: bool
+    email_replies: bool = Field(False, description="the team's reply to an offline ticket also goes to the e-mail "
+                                                   "address the offline form takes (e-mail is configured)")
 
 
 class StartedConversation(BaseModel):
@@ -241,6 +243,7 @@ class StartedConversation(BaseModel):
     token: str
     status: Status
     language: Language
+    email_replies: bool = Field(False, description="as in Conversation")
 
 
 class StreamTicket(BaseModel):
@@ -512,7 +515,8 @@ class Health(BaseModel):
     status: str = Field(description="`ok`, `degraded` (200: a part in `degraded` is down, chat still works) or "
                                     "`unavailable` (503: no database)")
     checks: dict[str, Any]
-    degraded: list[str] = Field(default=[], description="the parts down: `redis`, `rasa`")
+    degraded: list[str] = Field(default=[], description="the parts down: `redis`, `rasa`; `outbox`: a message to a "
+                                                        "channel (LINE, e-mail) failed after every retry in the last 24 hours")
     rasa_servers: list[RasaServer] = []
 
 

@@ -411,6 +411,18 @@ class Kpis(BaseModel):
         rated_at: datetime
         agent_name: Optional[str]
 
+    class ChannelFigures(BaseModel):
+        channel: Literal["web", "line", "email"]
+        conversations: int
+        handoffs: int
+        containment_rate: Optional[float]
+        handoff_rate: Optional[float]
+        fallback_rate: Optional[float]
+        queue_wait_seconds: Figures
+        first_response_seconds: Figures
+        csat_average: Optional[float]
+        csat_count: int
+
     class AgentLoad(BaseModel):
         agent_id: Optional[int] = None
         name: Optional[str] = None
@@ -436,6 +448,8 @@ class Kpis(BaseModel):
     csat: Csat
     effort: Effort
     per_day: list[Day]
+    by_channel: list[ChannelFigures] = Field(default=[], description="the same cohort's main figures per channel "
+                                                                     "(web, line, email) it has conversations on")
     recent_ratings: Annotated[list[RecentRating], Field(max_length=20)]
     agents: list[AgentLoad]
 
@@ -506,6 +520,29 @@ class ContentChange(Handled):
         added: list[str]
         skipped: list[dict[str, Any]]
     change: Change
+
+
+class ChannelsStatus(BaseModel):
+    """GET /api/agent/channels: which channels are on, LINE's push quota, and the outbox."""
+    class Channel(BaseModel):
+        class Quota(BaseModel):
+            type: Optional[str] = Field(None, description="`limited` (a monthly limit) or `none` (no limit)")
+            limit: Optional[int] = None
+            used: Optional[int] = None
+        channel: Literal["web", "line", "email"]
+        configured: bool
+        push_quota: Optional[Quota] = Field(None, description="this month's push messages (LINE), when the API reports it")
+
+    class FailedRow(BaseModel):
+        id: int
+        channel: str
+        conversation_id: Optional[str]
+        attempts: int
+        last_error: Optional[str]
+        created_at: datetime
+    channels: list[Channel]
+    outbox: dict[str, int] = Field(description="`pending` rows, and rows `failed` in the last 24 hours")
+    failed: Annotated[list[FailedRow], Field(max_length=20)]
 
 
 class Health(BaseModel):

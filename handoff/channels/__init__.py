@@ -17,14 +17,20 @@ import importlib
 import logging
 from typing import Any, Optional
 
+from flask import Blueprint, current_app
 from sqlalchemy import select, update
+
+from .. import schemas
+from ..auth import agent_required
+from ..openapi import AGENT, endpoint
 
 from ..database import utcnow
 from ..errors import Conflict
 from ..lifecycle import Status, start_conversation
 from ..models import Conversation, Message
-from ..outbox import ChannelWorkers, InboundReply, inbound_reply
-from ..transcript import add_message
+from ..outbox import ChannelWorkers, InboundReply, failed_rows, inbound_reply
+from ..outbox import health as outbox_health
+from ..transcript import add_message, iso
 from languages import LANGUAGES, message_language
 
 log = logging.getLogger(__name__)
@@ -36,13 +42,44 @@ CHANNEL_MODULES = ("line", "email")
 _MAX_EXTERNAL_ID = 100  # messages.client_message_id
 
 
+api = Blueprint("channels_api", __name__, url_prefix="/api/agent/channels")
+
+
+@api.get("")
+@agent_required()
+@endpoint({200: schemas.ChannelsStatus}, AGENT)
+def channels_status():
+    """The channels configured here, LINE's push quota this month, and the outbox (waiting, failed)."""
+    app = current_app._get_current_object()
+    configured = app.extensions["tsunagi_channel_modules"]
+    channels = [{"channel": "web", "configured": True, "push_quota": None}]
+    for name, module in configured.items():
+        status = getattr(module, "status", None)
+        channels.append(status(app) if status else {"channel": name, "configured": module_enabled(app, name),
+                                                    "push_quota": None})
+    with app.extensions["tsunagi"].db.reading() as session:
+        health = outbox_health(session)
+        failed = [{"id": row.id, "channel": row.channel, "conversation_id": row.conversation_id,
+                   "attempts": row.attempts, "last_error": row.last_error, "created_at": iso(row.created_at)}
+                  for row in failed_rows(session, limit=20)]
+    return {"channels": channels, "outbox": health, "failed": failed}
+
+
+def module_enabled(app, name: str) -> bool:
+    return name in app.extensions.get("tsunagi_channels_enabled", ())
+
+
 def install(app) -> None:
     """Register every channel's routes; start the outbox and event workers when a channel is configured."""
     enabled = []
+    modules = {}
     for name in CHANNEL_MODULES:
-        module = importlib.import_module(f"{__name__}.{name}")
+        module = modules[name] = importlib.import_module(f"{__name__}.{name}")
         if module.install(app):
             enabled.append(name)
+    app.extensions["tsunagi_channel_modules"] = modules
+    app.extensions["tsunagi_channels_enabled"] = tuple(enabled)
+    app.register_blueprint(api)
     app.extensions["tsunagi_channels"] = workers = ChannelWorkers(app)
     services = app.extensions["tsunagi"]
     services.channel_workers = workers

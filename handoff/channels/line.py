@@ -89,6 +89,13 @@ def install(app) -> bool:
     return configured(app.config)
 
 
+def status(app) -> dict:
+    """For the console: whether LINE is on, and this month's push quota when LINE reports it."""
+    on = configured(app.config)
+    return {"channel": CHANNEL, "configured": on,
+            "push_quota": app.extensions["tsunagi_line"].quota() if on else None}
+
+
 def configured(config) -> bool:
     return bool(config["LINE_CHANNEL_SECRET"] and config["LINE_CHANNEL_ACCESS_TOKEN"])
 

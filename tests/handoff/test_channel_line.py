@@ -52,6 +52,12 @@ def line_app(line_app_factory):
     return line_app_factory()
 
 
+@pytest.fixture
+def app(line_app):
+    """The conftest's agent_factory and client work on the LINE-configured app."""
+    return line_app
+
+
 class LineUser:
     """A LINE user's phone as our webhook sees it: events, signed and posted as LINE does."""
 
@@ -344,3 +350,46 @@ def test_retry_keys_are_uuids_stable_per_row_and_part():
     assert retry_key("line:message:1", 0) == retry_key("line:message:1", 0)
     assert retry_key("line:message:1", 0) != retry_key("line:message:1", 1) != retry_key("line:message:2", 1)
     assert str(uuid.UUID(retry_key("line:message:1", 0))) == retry_key("line:message:1", 0)
+
+
+# ---- the console and the dashboard -----------------------------------------------------------------
+
+def test_the_console_shows_lines_push_quota_and_failed_deliveries(line_app, line, agent_factory):
+    line.quota = {"type": "limited", "value": 200}
+    user = LineUser(line_app, line)
+    user.says("talk to a person")
+    conversation = wait_until(lambda: (c := conversation_of(line_app)) and c.status == "waiting" and c, "handed off")
+    agent = agent_factory()
+    agent.post(f"/api/agent/conversations/{conversation.id}/claim")
+    wait_until(lambda: outbox_settled(line_app), "settled")
+    pushes = len([d for d in line.delivered if d["kind"] == "push"])
+    status = agent.get("/api/agent/channels").get_json()
+    line_status = next(c for c in status["channels"] if c["channel"] == "line")
+    assert line_status == {"channel": "line", "configured": True,
+                           "push_quota": {"type": "limited", "limit": 200, "used": pushes}}
+    assert status["outbox"] == {"pending": 0, "failed": 0} and status["failed"] == []
+    # LINE refuses a push for good (400): the row fails and the console lists it.
+    line.fail_next(1, status=400)
+    agent.post(f"/api/agent/conversations/{conversation.id}/messages", {"text": "This one is refused"})
+    wait_until(lambda: outbox_settled(line_app), "settled")
+    status = agent.get("/api/agent/channels").get_json()
+    assert status["outbox"]["failed"] == 1
+    assert status["failed"][0]["conversation_id"] == conversation.id and "400" in status["failed"][0]["last_error"]
+
+
+def test_the_dashboard_splits_its_figures_by_channel(line_app, line, client):
+    from handoff_support import Customer
+    add_agent(line_app, "boss@shop.example", role="admin")
+    boss = AgentSession(line_app, "boss@shop.example")
+    Customer(client).send("How much is shipping?")
+    user = LineUser(line_app, line)
+    user.says("blah")
+    wait_until(lambda: line.delivered, "the apology")
+    user.says("blah blah")
+    wait_until(lambda: (c := conversation_of(line_app)) and c.status == "waiting", "handed off")
+    kpis = boss.get("/api/admin/kpis").get_json()
+    by_channel = {c["channel"]: c for c in kpis["by_channel"]}
+    assert set(by_channel) == {"web", "line"} and kpis["conversations"] == 2
+    assert (by_channel["web"]["conversations"], by_channel["web"]["handoffs"], by_channel["web"]["fallback_rate"]) == (1, 0, 0.0)
+    assert (by_channel["line"]["conversations"], by_channel["line"]["handoffs"]) == (1, 1)
+    assert by_channel["line"]["handoff_rate"] == 1.0 and by_channel["line"]["fallback_rate"] == 1.0

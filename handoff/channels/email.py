@@ -42,7 +42,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..database import utcnow
-from ..models import Conversation, EmailRecord
+from ..models import Conversation, EmailRecord, OutboxEntry
 from .. import events
 from ..events import Event, Listener
 from ..outbox import PermanentFailure, TemporaryFailure, enqueue, register_event_processor, register_sender
@@ -211,8 +211,13 @@ def compose(settings: MailSettings, session, conversation_id: str, to: str, lang
     mail["Subject"] = subject
     mail["Date"] = format_datetime(utcnow())
     mail["Message-ID"] = outbound_message_id(settings, items[0]["id"])
-    if references:
-        mail["In-Reply-To"] = references[-1]
+    # The mail this one answers: the customer's latest, else our own latest (or the thread's root).
+    parent = next((message_id for message_id, direction, _ in reversed(earlier) if direction == "in"),
+                  references[-1] if references else None)
+    if parent:
+        if parent not in references:
+            references.append(parent)
+        mail["In-Reply-To"] = parent
         mail["References"] = " ".join(references)
     if not any(item.get("sender") == "agent" for item in items):
         mail["Auto-Submitted"] = "auto-replied"  # RFC 3834: other robots must not answer the bot
@@ -476,9 +481,16 @@ def _mark_bounced(settings: MailSettings, db, ids: list[str]) -> list[tuple[str,
     if not ours:
         return []
     with db.writing() as session:
-        rows = list(session.execute(select(EmailRecord.conversation_id, EmailRecord.message_id).where(
+        rows = list(session.execute(select(EmailRecord.conversation_id, EmailRecord.message_id,
+                                           EmailRecord.transcript_message_id).where(
             EmailRecord.message_id.in_(ours), EmailRecord.direction == "out")).all())
         session.execute(update(EmailRecord).where(EmailRecord.message_id.in_(ours), EmailRecord.direction == "out")
                         .values(status="failed", detail="bounced").execution_options(synchronize_session=False))
-    return [(c, m) for c, m in rows]
+        # The outbox row too: agents see it among the failed deliveries, /healthz counts it.
+        keys = [f"{CHANNEL}:message:{transcript_id}" for _, _, transcript_id in rows if transcript_id]
+        if keys:
+            session.execute(update(OutboxEntry).where(OutboxEntry.idempotency_key.in_(keys))
+                            .values(status="failed", last_error="bounced: the recipient's server returned the mail")
+                            .execution_options(synchronize_session=False))
+    return [(c, m) for c, m, _ in rows]
 

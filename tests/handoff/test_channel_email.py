@@ -253,6 +253,27 @@ def test_a_new_email_opens_a_conversation_the_bot_answers_first(mail_app, sink):
     assert str(second["References"]).split() == [str(mail["Message-ID"]), str(answer["Message-ID"]),
                                                  str(follow_up["Message-ID"])]
 
+    # The customer asks for a person; an agent claims the conversation and answers from the
+    # console, the same way as on the web: the answer is mailed, threaded after the customer's mail.
+    asking = a_mail("yamada@example.jp", SUPPORT, "Re: 送料について", "人と話したいです",
+                    References=f"{mail['Message-ID']} {answer['Message-ID']}")
+    send_mail(receiver, asking)
+    wait_until(lambda: _status(app, conversation.id) == "waiting", "the handoff")
+    add_agent(app, "aiko@shop.example", name="Aiko")
+    agent = AgentSession(app, "aiko@shop.example")
+    assert agent.conversation(conversation.id)["channel_address"] == "yamada@example.jp"
+    assert agent.post(f"/api/agent/conversations/{conversation.id}/claim").status_code == 200
+    assert agent.post(f"/api/agent/conversations/{conversation.id}/messages", {"text": "Aikoです。承ります。"}).status_code == 201
+    by_agent = wait_until(lambda: [m for m in sink.to("yamada@example.jp")
+                                   if "Aikoです。承ります。" in m.get_body(("plain",)).get_content()], "the agent's mail")
+    assert len(by_agent) == 1 and str(by_agent[0]["In-Reply-To"]) == str(asking["Message-ID"])
+    assert by_agent[0]["Auto-Submitted"] is None
+
+
+def _status(app, conversation_id: str) -> str:
+    with app.extensions["tsunagi"].db.reading() as session:
+        return session.get(Conversation, conversation_id).status
+
 
 def test_smtp_down_then_up_delivers_exactly_once(mail_app, sink):
     app, _ = mail_app(SUPPORT_HOURS="never")
@@ -370,6 +391,9 @@ def test_auto_replies_and_bounces_are_recorded_and_never_answered(mail_app, sink
     assert [records[str(m["Message-ID"])].kind for m in auto_replies] == ["auto_reply"] * 4
     assert records["<bounce.1@mx.example.jp>"].kind == "bounce"
     assert records[str(answer["Message-ID"])].status == "failed"  # the bounced mail is marked
+    with app.extensions["tsunagi"].db.reading() as session:
+        row = session.scalar(select(OutboxEntry).where(OutboxEntry.conversation_id == conversation_id))
+    assert row.status == "failed" and row.last_error.startswith("bounced")  # listed to agents as failed
 
 
 def _conversation_of(app, address: str) -> str:

@@ -2,9 +2,10 @@
 over SMTP through the outbox, and the customers' mail comes back into the same conversation.
 
 Outbound: `SMTP_URL` (smtp://user:pass@host:587 with STARTTLS, smtps://host:465 with implicit TLS,
-smtp://host:25 without credentials on a trusted network). Each transcript message is one e-mail
-with a text and an HTML part, a deterministic `Message-ID` (the outbox's idempotency key: a retried
-send carries the same id, and a row already delivered is never sent again), and `In-Reply-To` /
+smtp://host:25 without credentials on a trusted network). Each outbox row (one agent reply, or the
+messages of one bot turn) is one e-mail with a text and an HTML part, a deterministic `Message-ID`
+(the outbox's idempotency key: a retried send carries the same id, and a row already delivered is
+never sent again), and `In-Reply-To` /
 `References` so mail clients thread the conversation. Replies go to `support+<token>@domain`, the
 token being the conversation id and an HMAC of it under SECRET_KEY: a reply finds its conversation
 without anyone being able to write into a conversation whose token they were not sent.
@@ -17,7 +18,7 @@ Inbound: SMTP reception (aiosmtpd, `flask --app handoff mail serve`), not IMAP p
 - a refusal is part of the protocol: a mail too large or from an unusable address gets a 5xx
   answer, and the sending server tells the sender, so nothing is silently lost.
 The customer's reply is matched to its conversation by the reply address's token, else by
-In-Reply-To / References against the Message-IDs we sent; the quoted earlier mail is stripped
+In-Reply-To / References against the Message-IDs we sent and received; the quoted earlier mail is stripped
 (handoff/channels/email_text.py). A mail that matches nothing opens a new conversation the bot
 answers first. Bounces and auto-replies are recorded (table email_messages) and never answered; a
 bounce of a mail we sent marks it failed.
@@ -76,7 +77,7 @@ class MailSettings:
     @property
     def configured(self) -> bool:
         """E-mail goes out only with both a server and a from address; the offline texts promise an
-        e-mail reply only then (system_messages.offline_texts)."""
+        e-mail reply only then (system_messages.email_replies)."""
         return bool(self.smtp_url and valid_address(self.mail_from))
 
     @property
@@ -134,9 +135,11 @@ def conversation_of_address(settings: MailSettings, address: str) -> Optional[st
     return conversation_id
 
 
-def outbound_message_id(settings: MailSettings, transcript_message_id: int) -> str:
-    """The same id every time this transcript message is sent: the idempotency key of its mail."""
-    return f"<tsunagi.{transcript_message_id}.{_mac(settings, 'message', str(transcript_message_id), 12)}@{settings.domain}>"
+def outbound_message_id(settings: MailSettings, conversation_id: str, transcript_message_id: int) -> str:
+    """The same id every time this transcript message is sent: the idempotency key of its mail.
+    The MAC covers the conversation too, so a database started afresh never repeats an old id."""
+    mac = _mac(settings, "message", f"{conversation_id}:{transcript_message_id}", 16)
+    return f"<tsunagi.{transcript_message_id}.{mac}@{settings.domain}>"
 
 
 def thread_root_id(settings: MailSettings, conversation_id: str) -> str:
@@ -210,7 +213,7 @@ def compose(settings: MailSettings, session, conversation_id: str, to: str, lang
     mail["Reply-To"] = Address(settings.from_name, addr_spec=reply_address(settings, conversation_id))
     mail["Subject"] = subject
     mail["Date"] = format_datetime(utcnow())
-    mail["Message-ID"] = outbound_message_id(settings, items[0]["id"])
+    mail["Message-ID"] = outbound_message_id(settings, conversation_id, items[0]["id"])
     # The mail this one answers: the customer's latest, else our own latest (or the thread's root).
     parent = next((message_id for message_id, direction, _ in reversed(earlier) if direction == "in"),
                   references[-1] if references else None)
@@ -292,7 +295,7 @@ def send_outbox_row(app, row) -> None:
     to = payload.get("address") or ""
     if not items or not valid_address(to):
         raise PermanentFailure(f"nothing to send or no valid address ({to!r})")
-    message_id = outbound_message_id(settings, items[0]["id"])
+    message_id = outbound_message_id(settings, row.conversation_id, items[0]["id"])
     if not settings.configured:
         raise TemporaryFailure("SMTP_URL or MAIL_FROM is not set")
     with db.reading() as session:

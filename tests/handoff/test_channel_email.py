@@ -163,7 +163,7 @@ def test_offline_ticket_is_answered_by_email_with_threading_headers(mail_app, si
     assert mail["From"].addresses[0].addr_spec == SUPPORT and mail["From"].addresses[0].display_name == "つなぎ商店"
     assert str(mail["To"]) == "hana@example.jp"
     first_id = str(mail["Message-ID"])
-    assert first_id.endswith(f"@{SHOP}>") and first_id == outbound_message_id(settings, _last_agent_message(app, customer.id))
+    assert first_id.endswith(f"@{SHOP}>") and first_id == outbound_message_id(settings, customer.id, _last_agent_message(app, customer.id))
     root = thread_root_id(settings, customer.id)
     assert str(mail["In-Reply-To"]) == root and str(mail["References"]) == root
     assert mail["Reply-To"].addresses[0].addr_spec == reply_address(settings, customer.id)

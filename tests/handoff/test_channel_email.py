@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, select, text
 from handoff.channels.email import (outbound_message_id, reply_address, send_outbox_row, settings_of,
                                     thread_root_id)
 from handoff.channels.email_receiver import mail_receiver
-from handoff.channels.email_text import AUTO_REPLY, BOUNCE, PERSON, kind_of, strip_quote
+from handoff.channels.email_text import AUTO_REPLY, BOUNCE, PERSON, body_of, kind_of, strip_quote
 from handoff.models import ChannelEvent, Conversation, EmailRecord, Message, OutboxEntry
 from handoff_support import AgentSession, Customer, add_agent
 from tests.support.ports import free_port
@@ -490,3 +490,14 @@ def test_kinds_of_mail():
     assert kind_of(mail(), "")[0] == BOUNCE
     assert kind_of(mail(From="MAILER-DAEMON@mx.example.jp"), "x@mx.example.jp")[0] == BOUNCE
     assert kind_of(mail(From="postmaster@mx.example.jp"), None)[0] == BOUNCE
+
+
+def test_an_html_only_mail_is_read_as_text_without_its_quote():
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "a@example.jp", SUPPORT, "x"
+    mail.set_content('<html><head><style>p{color:red}</style></head><body><div>届いた商品が<b>違います</b>。</div>'
+                     '<div>交換をお願いします。</div><div class="gmail_quote">2026年11月30日(月) 10:00 つなぎ商店 '
+                     '&lt;support@shop.example&gt;:<blockquote>ご注文ありがとうございます。</blockquote></div>'
+                     '<script>alert(1)</script></body></html>', subtype="html")
+    body = body_of(mail)
+    assert body.text == "届いた商品が違います。\n\n交換をお願いします。" and body.attachments == []

@@ -37,8 +37,8 @@ _TEXTS = {
     # E-mail replies (handoff/channels/email.py).
     "email_subject": {"ja": "【{shop}】お問い合わせへのご返信", "en": "Re: your message to {shop}"},
     "email_footer": {
-        "ja": "このメールにそのまま返信していただくと、担当者に届きます。",
-        "en": "Reply to this e-mail to write to our team.",
+        "ja": "ご質問やご返事は、このメールにそのままご返信ください。",
+        "en": "To answer or ask anything else, just reply to this e-mail.",
     },
     "agent_joined": {"ja": "{name}が対応いたします。", "en": "{name} has joined the conversation."},
     "transferred": {"ja": "{name}に引き継ぎました。", "en": "{name} has taken over the conversation."},

@@ -124,7 +124,8 @@ def request_handoff(session, conversation_id: str, hours: SupportHours, *, reaso
             return conversation, False
         raise Conflict("conversation_resolved", "This conversation has ended; start a new one.")
     if bot_said_offline is None or bot_said_offline != offline:
-        add_message(session, conversation_id, "system", system_text("offline" if offline else "queued", language),
+        add_message(session, conversation_id, "system",
+                    system_text("offline" if offline else "queued", language, channel=conversation.channel),
                     language, reply_to_id=reply_to_id)
     name = events.OFFLINE_TICKET_OPENED if offline else events.HANDOFF_REQUESTED
     events.record(session, events.Event(name, conversation_id, data={
@@ -156,7 +157,7 @@ def leave_offline_message(session, conversation_id: str, email: str, text: str, 
             raise Conflict("conversation_changed", "The conversation changed meanwhile; try again.")
         opened = True
     message = add_message(session, conversation_id, "customer", text, language)
-    add_message(session, conversation_id, "system", system_text("offline_received", conversation.language),
+    add_message(session, conversation_id, "system", system_text("offline_received", conversation.language, channel=conversation.channel),
                 conversation.language, reply_to_id=message.id)
     if opened:
         events.record(session, events.Event(events.OFFLINE_TICKET_OPENED, conversation_id, data={

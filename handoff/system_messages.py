@@ -34,6 +34,11 @@ _TEXTS = {
         "ja": "メッセージを承りました。営業時間になりしだい、担当者がご入力のメールアドレスとこのチャットでお返事します。",
         "en": "Thank you, we have your message. A member of our team will reply to the e-mail address you gave, and here in this chat, when support opens.",
     },
+    # On an e-mail conversation, where every reply is a mail.
+    "offline_by_email": {
+        "ja": "ただいま営業時間外のため、担当者がすぐにはお返事できません。営業時間になりしだい、担当者がメールでお返事します。",
+        "en": "Our team is away right now. A member of our team will reply by e-mail when support opens.",
+    },
     # E-mail replies (handoff/channels/email.py).
     "email_subject": {"ja": "【{shop}】お問い合わせへのご返信", "en": "Re: your message to {shop}"},
     "email_footer": {
@@ -50,12 +55,18 @@ _TEXTS = {
 }
 
 
-# Texts that promise an e-mail reply when the app has e-mail configured.
+# Texts that promise an e-mail reply: on the website when the app has e-mail configured (the
+# offline form takes an address), always on an e-mail conversation; never on LINE.
 _EMAIL_PROMISES = {"offline": "offline_email", "offline_received": "offline_received_email"}
+_BY_EMAIL = {"offline": "offline_by_email"}
 
 
-def system_text(key: str, language: str, **values: str) -> str:
-    if key in _EMAIL_PROMISES and email_replies():
+def system_text(key: str, language: str, *, channel: str = "web", **values: str) -> str:
+    """The text in the language (English when there is none in it). `channel`: the
+    conversation's, for the texts that say how the team will reply."""
+    if channel == "email" and key in _BY_EMAIL:
+        key = _BY_EMAIL[key]
+    elif channel == "web" and key in _EMAIL_PROMISES and email_replies():
         key = _EMAIL_PROMISES[key]
     texts = _TEXTS[key]
     return texts.get(language, texts["en"]).format(**values)

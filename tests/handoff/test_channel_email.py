@@ -275,6 +275,15 @@ def _status(app, conversation_id: str) -> str:
         return session.get(Conversation, conversation_id).status
 
 
+def test_outside_support_hours_an_email_customer_is_promised_a_reply_by_email(mail_app, sink):
+    app, receiver = mail_app(SUPPORT_HOURS="never")
+    send_mail(receiver, a_mail("kato@example.jp", SUPPORT, "相談", "人と話したいです"))
+    mail = wait_until(lambda: sink.to("kato@example.jp"), "the answer mailed")[0]
+    plain = mail.get_body(("plain",)).get_content()
+    assert "担当者がメールでお返事します" in plain and "チャット" not in plain and "メールアドレス" not in plain
+    assert _status(app, _conversation_of(app, "kato@example.jp")) == "offline"
+
+
 def test_smtp_down_then_up_delivers_exactly_once(mail_app, sink):
     app, _ = mail_app(SUPPORT_HOURS="never")
     sink.stop()  # the relay is down: connections refused

@@ -112,7 +112,9 @@ class QueueSettings:
     lease_seconds: float = 60.0
     poll_seconds: float = 0.5
     threads: int = 2
-    batch: int = 5
+    # Rows a thread claims at once. One: a thread works a row at a time (a webhook event waits for
+    # the bot), so rows claimed together would wait behind each other while other threads idle.
+    batch: int = 1
 
     @classmethod
     def from_config(cls, config: dict, threads_key: str) -> "QueueSettings":
@@ -132,7 +134,9 @@ class Queue:
         self.handlers = handlers
         self.settings = settings
         self.name = name
-        self._wake = threading.Event()
+        # Wakes one idle thread per signal (not all of them: each would run a claim for one row).
+        self._signal = threading.Condition()
+        self._kicks = 0
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._claim_statement = None
@@ -143,35 +147,47 @@ class Queue:
 
     def wake(self) -> None:
         """New rows were committed in this process: claim now instead of at the next poll."""
-        self._wake.set()
+        with self._signal:
+            self._kicks += 1
+            self._signal.notify()
 
     def start(self) -> "Queue":
         if self._threads:
             return self
         for number in range(self.settings.threads):
-            thread = threading.Thread(target=self._run, name=f"{self.name}-{number}", daemon=True)
+            thread = threading.Thread(target=self._run, args=(number,), name=f"{self.name}-{number}", daemon=True)
             thread.start()
             self._threads.append(thread)
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        self._wake.set()
+        with self._signal:
+            self._signal.notify_all()
         for thread in self._threads:
             thread.join(timeout)
         self._threads = []
 
-    def _run(self) -> None:
+    def _run(self, number: int) -> None:
+        # The first thread looks for rows from other processes (and retries coming due) every
+        # poll; the others mostly wait to be woken, so an idle process runs few claims.
+        poll = self.settings.poll_seconds * (1 if number == 0 else 10)
         while not self._stop.is_set():
             try:
                 worked = self.work_once()
             except Exception:  # the database down for a moment must not end the worker
                 log.exception("%s: claiming failed", self.name)
                 worked = 0
-            if worked:
-                continue
-            self._wake.wait(self.settings.poll_seconds)
-            self._wake.clear()
+                self._stop.wait(self.settings.poll_seconds)
+            with self._signal:
+                if worked:
+                    self._signal.notify()  # there may be more: another idle thread looks too
+                    continue
+                if self._kicks:  # rows were committed while this thread was claiming
+                    self._kicks -= 1
+                    continue
+                if not self._stop.is_set():
+                    self._signal.wait(poll)
 
     def work_once(self) -> int:
         """Claim due rows and handle them; how many were handled."""

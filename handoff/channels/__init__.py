@@ -206,6 +206,15 @@ def customer_name_known(app, channel: str, address: str) -> bool:
             Conversation.customer_name.is_not(None)).limit(1)) is not None
 
 
+def set_customer_name(app, channel: str, address: str, name: str) -> None:
+    """The name the channel gives the customer, on their open conversation on it."""
+    with app.extensions["tsunagi"].db.writing() as session:
+        session.execute(update(Conversation).where(
+            Conversation.channel == channel, Conversation.channel_address == address,
+            Conversation.status != Status.RESOLVED.value).values(customer_name=name[:200])
+            .execution_options(synchronize_session=False))
+
+
 def _earlier_message(db, channel: str, address: str, key: str, conversation_id: Optional[str]) -> Optional[str]:
     with db.reading() as session:
         query = select(Message.conversation_id).join(Conversation, Conversation.id == Message.conversation_id) \

@@ -52,7 +52,7 @@ from ..errors import ApiError, NotFound, Unauthorized
 from ..models import ChannelEvent, Conversation, OutboxEntry
 from ..outbox import (PENDING, FAILED, PermanentFailure, TemporaryFailure, note_progress,
                       register_event_processor, register_sender)
-from . import customer_name_known, receive_message, receive_notice, workers_of
+from . import customer_name_known, receive_message, receive_notice, set_customer_name, workers_of
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +158,7 @@ def process_event(app, row) -> None:
         log.info("LINE event %s from a %s source ignored (only one-to-one chats are served)", kind, source.get("type"))
         return
     metadata = {"reply_token": event.get("replyToken"), "received_at": received_at}
-    api: LineApi = app.extensions["tsunagi_line"]
-    name = None if customer_name_known(app, CHANNEL, user_id) else api.display_name(user_id)
+    name = None  # asked of LINE's profile API after the answer, not before: it would delay the reply
     if kind == "message":
         message = event.get("message") if isinstance(event.get("message"), dict) else {}
         if message.get("type") == "text" and isinstance(message.get("text"), str) and message["text"].strip():
@@ -183,8 +182,14 @@ def process_event(app, row) -> None:
                        external_id=f"follow:{row.external_id}", metadata=metadata)
     elif kind == "unfollow":
         _drop_undelivered(app, user_id)
+        return
     else:
         log.info("LINE event %s not handled", kind)
+        return
+    if not customer_name_known(app, CHANNEL, user_id):
+        name = app.extensions["tsunagi_line"].display_name(user_id)
+        if name:
+            set_customer_name(app, CHANNEL, user_id, name)
 
 
 def _text(key: str, language: str) -> str:

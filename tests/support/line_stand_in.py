@@ -94,10 +94,15 @@ class LineStandIn:
     # ---- the API ---------------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, headers, body) -> tuple[int, dict]:
+        record = {"method": method, "path": path, "body": body, "at": time.monotonic(),
+                  "retry_key": headers.get("X-Line-Retry-Key"), "authorization": headers.get("Authorization")}
         with self._lock:
-            self.requests.append({"method": method, "path": path, "body": body, "at": time.monotonic(),
-                                  "retry_key": headers.get("X-Line-Retry-Key"),
-                                  "authorization": headers.get("Authorization")})
+            self.requests.append(record)
+        status, answer = self._handle(method, path, headers, body)
+        record["status"] = status
+        return status, answer
+
+    def _handle(self, method: str, path: str, headers, body) -> tuple[int, dict]:
         if headers.get("Authorization") != f"Bearer {self.token}":
             return 401, {"message": "Authentication failed"}
         if self.delay:

@@ -83,7 +83,7 @@ SETTINGS: list[Setting] = [
     Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
     # Channels (docs/channels.md): the outbox and the webhook events' workers, then LINE.
     Setting("CHANNEL_WORKERS", True, _bool,
-            "Run the outbox and webhook-event workers (background threads) in this process when a channel (LINE, e-mail) is configured. Off: this process only stores rows; another process must run the workers."),
+            "Run the outbox and webhook-event workers (background threads) in this process when a channel (LINE, e-mail) is configured. Off: this process only stores rows, and the processes (on any host) that have it on send them; at least one must."),
     Setting("OUTBOX_THREADS", 2, int, "Outbox worker threads per process (each sends one row at a time)."),
     Setting("CHANNEL_EVENT_THREADS", 8, int,
             "Threads per process that process stored webhook events (each waits for the bot's answer to one customer message at a time)."),

@@ -103,7 +103,7 @@ SETTINGS: list[Setting] = [
     Setting("LINE_API_BASE", "https://api.line.me", str, "Base URL of the LINE Messaging API (tests point it at a stand-in)."),
     Setting("LINE_TIMEOUT", 10.0, float, "Seconds to wait for one LINE API call before it counts as failed (and is retried)."),
     Setting("LINE_REPLY_TOKEN_SECONDS", 25.0, float,
-            "A reply token is used (free reply API) only this many seconds after the webhook received its event; after that the message is pushed (counts against the month's quota). LINE does not guarantee a token's lifetime; 25 s stays well inside what it has honoured."),
+            "A reply token is used (free reply API) only this many seconds after the webhook received its event; after that the message is pushed (counts against the month's quota). LINE documents no fixed lifetime for a token, and tokens are reported refused after about 30 s (cofacts/rumors-line-bot#154); 25 s stays under that."),
     # The e-mail channel (handoff/channels/email.py, docs/channels.md).
     Setting("SMTP_URL", "", str,
             "Where mail is sent: `smtp://user:pass@host:587` (STARTTLS; credentials are never sent without it except to the loopback), `smtps://user:pass@host:465` (TLS from the start), `smtp://host:25` (no credentials, a trusted relay). Percent-encode `@`, `:` and `/` in the user and password. E-mail is on when it and MAIL_FROM are set; the password is never logged."),

@@ -766,6 +766,8 @@ def main():
     parser.add_argument("--line-rate", type=float, default=50,
                         help="LINE run: messages per second (webhook questions and agent pushes; 0 skips the LINE runs)")
     parser.add_argument("--line-seconds", type=float, default=60, help="LINE outage run: seconds of sending (default 60)")
+    parser.add_argument("--line-drain-seconds", type=float, default=900,
+                        help="LINE runs: how long to wait, after the sending, for every event and outbox row to be done")
     parser.add_argument("--line-failure", type=float, default=0.2,
                         help="LINE outage run: share of LINE message calls the stand-in fails (default 0.2)")
     parser.add_argument("--line-rasa-delay", type=float, default=0.3,
@@ -814,13 +816,15 @@ def main():
         print(f"LINE: stand-in failing {args.line_failure:.0%} of message calls, {args.line_rate:.0f} messages/s "
               f"for {args.line_seconds:g} s ...", flush=True)
         results["line"].append(dict(line_channel(args.line_rate, args.line_seconds, args.line_failure,
-                                                 args.line_rasa_delay, workdir), run="outage"))
+                                                 args.line_rasa_delay, workdir, drain_seconds=args.line_drain_seconds),
+                                    run="outage"))
     if args.line_rate and args.line_latency_rate:
         print(f"LINE: reply latency, {args.line_latency_rate:.0f} questions/s, no failures, "
               f"{'the real bot' if args.line_rasa_url else 'Rasa stand-in'} ...", flush=True)
         results["line"].append(dict(line_channel(args.line_latency_rate, args.line_latency_seconds, 0.0,
                                                  args.line_rasa_delay, workdir, rasa_url=args.line_rasa_url,
-                                                 agent_share=0.0), run="latency"))
+                                                 agent_share=0.0, drain_seconds=args.line_drain_seconds),
+                                    run="latency"))
     if args.keep and Path(args.output).is_file():
         earlier = json.loads(Path(args.output).read_text())
         for part in ("delivery", "streams", "rasa_failover", "line"):

@@ -137,7 +137,11 @@ def _build_services(app: Flask) -> Services:
     rasa = RasaClient(server_urls(c["RASA_URLS"], c["RASA_URL"]), c["RASA_CHANNEL_PATH"], c["RASA_TIMEOUT"],
                       c["RASA_JWT_SECRET"], c["RASA_DOWN_SECONDS"])
     hours = SupportHours.parse(c["SUPPORT_HOURS"], c["SUPPORT_TIMEZONE"], c["SUPPORT_CLOSED_DATES"])
-    db = Database(make_engine(url, c["DB_POOL_SIZE"], c["DB_MAX_OVERFLOW"]))
+    # The channels' worker threads each hold a connection while they work a row: counted on top of
+    # the requests' pool, or the pool would keep opening and closing overflow connections under load.
+    # (Connections open as needed: an idle pool holds none of them.)
+    pool_size = c["DB_POOL_SIZE"] + (c["OUTBOX_THREADS"] + c["CHANNEL_EVENT_THREADS"] if c["CHANNEL_WORKERS"] else 0)
+    db = Database(make_engine(url, pool_size, c["DB_MAX_OVERFLOW"]))
     wait_estimate = WaitEstimate.from_config(c)
     db.dispatcher = Dispatcher([
         LivePushListener(broker),

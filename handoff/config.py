@@ -28,7 +28,7 @@ class Setting:
 SETTINGS: list[Setting] = [
     Setting("DATABASE_URL", "sqlite:///instance/handoff.sqlite3", str,
             "SQLAlchemy URL. SQLite (WAL mode) by default; `postgresql+psycopg://user@host/db` for several processes or hosts. A relative SQLite path is relative to the working directory."),
-    Setting("DB_POOL_SIZE", 10, int, "Connections kept per process (PostgreSQL)."),
+    Setting("DB_POOL_SIZE", 10, int, "Connections kept per process (PostgreSQL); one more per outbox and webhook-event worker thread when CHANNEL_WORKERS is on."),
     Setting("DB_MAX_OVERFLOW", 20, int, "Extra connections a process may open under load (PostgreSQL)."),
     Setting("REDIS_URL", "", str,
             "When set, live events and rate-limit counters go through Redis, so several processes share them. Empty: in-process only (one process)."),
@@ -107,6 +107,8 @@ SETTINGS: list[Setting] = [
     # The e-mail channel (handoff/channels/email.py, docs/channels.md).
     Setting("SMTP_URL", "", str,
             "Where mail is sent: `smtp://user:pass@host:587` (STARTTLS; credentials are never sent without it except to the loopback), `smtps://user:pass@host:465` (TLS from the start), `smtp://host:25` (no credentials, a trusted relay). Percent-encode `@`, `:` and `/` in the user and password. E-mail is on when it and MAIL_FROM are set; the password is never logged."),
+    Setting("SMTP_CA_FILE", "", str,
+            "A CA bundle (PEM) that verifies the SMTP server's certificate, for a relay with a private CA. Empty: the system's CAs. The certificate is always verified, host name included."),
     Setting("SMTP_TIMEOUT", 10.0, float, "Seconds one SMTP conversation may take before it counts as failed (and is retried)."),
     Setting("MAIL_FROM", "", str,
             "The shop's support address mail is sent from (e.g. `support@shop.example`). Its domain is the Message-ID domain and the only domain the receiver takes mail for; replies go to `<local>+<token>@<domain>`, so the shop's server must deliver plus-addresses (`support+...@`) to the receiver."),

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from handoff import outbox
-from handoff.database import utcnow
 from handoff.models import OutboxEntry
 from handoff.outbox import PermanentFailure, Queue, QueueSettings, TemporaryFailure, backoff_seconds, enqueue
 

@@ -25,6 +25,7 @@ bounce of a mail we sent marks it failed.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import logging
@@ -60,6 +61,7 @@ _TOKEN_MAC_CHARS = 16  # 64 bits of HMAC-SHA256: guessing one takes 2**63 mails 
 @dataclass(frozen=True)
 class MailSettings:
     smtp_url: str
+    ca_file: str
     mail_from: str
     from_name: str
     secret: str
@@ -69,7 +71,7 @@ class MailSettings:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "MailSettings":
-        return cls(smtp_url=config.get("SMTP_URL") or "", mail_from=(config.get("MAIL_FROM") or "").strip(),
+        return cls(smtp_url=config.get("SMTP_URL") or "", ca_file=config.get("SMTP_CA_FILE") or "", mail_from=(config.get("MAIL_FROM") or "").strip(),
                    from_name=config.get("MAIL_FROM_NAME") or "", secret=str(config.get("SECRET_KEY") or ""),
                    timeout=float(config.get("SMTP_TIMEOUT", 10.0)), max_bytes=int(config.get("MAIL_MAX_BYTES", 10485760)),
                    max_text_chars=int(config.get("MAIL_MAX_TEXT_CHARS", 4000)))
@@ -251,8 +253,8 @@ def deliver(settings: MailSettings, mail: EmailMessage, envelope_from: str) -> N
         raise PermanentFailure("SMTP_URL must be smtp://... or smtps://...")
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password else None
-    context = ssl.create_default_context()
     try:
+        context = ssl.create_default_context(cafile=settings.ca_file or None)  # a missing file: OSError below
         if parts.scheme == "smtps":
             client = smtplib.SMTP_SSL(parts.hostname, parts.port or 465, timeout=settings.timeout, context=context)
         else:
@@ -266,7 +268,7 @@ def deliver(settings: MailSettings, mail: EmailMessage, envelope_from: str) -> N
                 # A password never crosses the network in clear.
                 raise TemporaryFailure(f"{settings.server_for_logs()} offers no STARTTLS; not sending credentials")
             if user:
-                client.login(user, password or "")
+                _log_in(client, user, password or "")
             refused = client.send_message(mail, from_addr=envelope_from)
             if refused:  # some recipients refused, the mail has one: treat as that answer
                 code = min(code for code, _ in refused.values())
@@ -282,6 +284,20 @@ def deliver(settings: MailSettings, mail: EmailMessage, envelope_from: str) -> N
         raise failure(f"{settings.server_for_logs()} answered {error.smtp_code}") from None
     except (smtplib.SMTPException, OSError) as error:
         raise TemporaryFailure(f"{settings.server_for_logs()}: {type(error).__name__}: {error}") from None
+
+
+def _log_in(client: smtplib.SMTP, user: str, password: str) -> None:
+    """smtplib's login encodes the credentials as ASCII; AUTH PLAIN is UTF-8 (RFC 4616), so a
+    password with other characters goes that way."""
+    if (user + password).isascii():
+        client.login(user, password)
+        return
+    if not client.has_extn("auth") or "PLAIN" not in client.esmtp_features.get("auth", "").upper().split():
+        raise PermanentFailure("the SMTP server offers no AUTH PLAIN for a non-ASCII user name or password")
+    token = base64.b64encode(f"\0{user}\0{password}".encode("utf-8")).decode("ascii")
+    code, response = client.docmd("AUTH", "PLAIN " + token)
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, response)
 
 
 def send_outbox_row(app, row) -> None:

@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import ssl
+import subprocess
 import threading
 import time
 from email import policy
 from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.parser import BytesParser
+from urllib.parse import quote
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, select, text
+from aiosmtpd.smtp import AuthResult
+from sqlalchemy import select
 
 from handoff.channels.email import (outbound_message_id, reply_address, send_outbox_row, settings_of,
                                     thread_root_id)
@@ -76,12 +80,7 @@ def sink():
 
 
 @pytest.fixture
-def mail_app(make_app, sink, database_url):
-    if database_url.startswith("postgresql"):  # the shared fixture empties the older tables only
-        engine = create_engine(database_url)
-        with engine.begin() as connection:
-            connection.execute(text("TRUNCATE email_messages, outbox, channel_events RESTART IDENTITY"))
-        engine.dispose()
+def mail_app(make_app, sink):
     built = []
 
     def build(**overrides):
@@ -130,16 +129,22 @@ def processed(app, message_id: str) -> bool:
         return session.scalar(select(ChannelEvent.status).where(ChannelEvent.external_id == message_id)) == "sent"
 
 
-def offline_ticket_answered(app, sink, reply="ご返品の件、承知しました。<b>明日</b>ご連絡します。"):
+def answer_offline_ticket(app, reply: str, agent_email: str = "aiko@shop.example"):
     """A web customer leaves an offline ticket with an e-mail address; an agent claims and answers it."""
     customer = Customer(app.test_client(), "ja")
     customer.send("/request_human")
     left = customer.post("/offline-message", {"email": "hana@example.jp", "text": "返品したいです"})
     assert left.status_code == 201
-    add_agent(app, "aiko@shop.example", name="Aiko")
-    agent = AgentSession(app, "aiko@shop.example")
+    add_agent(app, agent_email, name="Aiko")
+    agent = AgentSession(app, agent_email)
     assert agent.post(f"/api/agent/conversations/{customer.id}/claim").status_code == 200
     assert agent.post(f"/api/agent/conversations/{customer.id}/messages", {"text": reply}).status_code == 201
+    return customer, agent
+
+
+def offline_ticket_answered(app, sink, reply="ご返品の件、承知しました。<b>明日</b>ご連絡します。"):
+    """answer_offline_ticket, and the mail the relay received."""
+    customer, agent = answer_offline_ticket(app, reply)
     mail = wait_until(lambda: sink.to("hana@example.jp"), "the agent's reply mailed to the customer")[0]
     return customer, agent, mail
 
@@ -510,3 +515,74 @@ def test_an_html_only_mail_is_read_as_text_without_its_quote():
                      '<script>alert(1)</script></body></html>', subtype="html")
     body = body_of(mail)
     assert body.text == "届いた商品が違います。\n\n交換をお願いします。" and body.attachments == []
+
+
+class TlsRelay(SmtpSink):
+    """The sink behind TLS with a login: STARTTLS required before AUTH (`starttls`), or TLS from
+    the first byte (`implicit`), with a self-signed certificate for 127.0.0.1 made by openssl."""
+
+    def __init__(self, folder, mode: str, password: str = "pa:ss wörd"):
+        super().__init__()
+        self.mode, self.password, self.logins = mode, password, []
+        self.cert, key = folder / "cert.pem", folder / "key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                        "-out", str(self.cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.load_cert_chain(self.cert, key)
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):
+        encrypted = session.ssl is not None or self.mode == "implicit"
+        self.logins.append((auth_data.login.decode(), auth_data.password.decode(), encrypted))
+        return AuthResult(success=auth_data.password.decode() == self.password)
+
+    def start(self):
+        if self.mode == "starttls":
+            self._controller = Controller(self, hostname="127.0.0.1", port=self.port, decode_data=False,
+                                          tls_context=self.context, require_starttls=True, auth_required=True,
+                                          auth_require_tls=True, authenticator=self.authenticate)
+        else:
+            self._controller = Controller(self, hostname="127.0.0.1", port=self.port, decode_data=False,
+                                          # every byte is TLS here; aiosmtpd only knows STARTTLS sessions as such
+                                          ssl_context=self.context, auth_required=True, auth_require_tls=False,
+                                          authenticator=self.authenticate)
+        self._controller.start()
+        return self
+
+
+@pytest.mark.parametrize("mode, scheme", [("starttls", "smtp"), ("implicit", "smtps")])
+def test_mail_goes_out_over_tls_with_a_login(mode, scheme, make_app, tmp_path):
+    relay = TlsRelay(tmp_path, mode).start()
+    try:
+        url = f"{scheme}://shop%40relay:{quote(relay.password)}@127.0.0.1:{relay.port}"
+        app = make_app(SMTP_URL=url, SMTP_CA_FILE=str(relay.cert), MAIL_FROM=SUPPORT, SUPPORT_HOURS="never",
+                       OUTBOX_BACKOFF_SECONDS=0.1, OUTBOX_BACKOFF_MAX_SECONDS=0.3, OUTBOX_POLL_SECONDS=0.05)
+        try:
+            offline_ticket_answered(app, relay)
+            assert relay.logins == [("shop@relay", "pa:ss wörd", True)]  # over TLS, percent-decoded
+            delivered = len(relay.mails)
+        finally:
+            app.extensions["tsunagi_channels"].stop()
+        # A certificate no CA we trust vouches for: nothing is sent (no login either), and the row is
+        # retried (a setting to fix), never dropped.
+        for wrong in (dict(SMTP_URL=url, SMTP_CA_FILE=""),):
+            app = make_app(MAIL_FROM=SUPPORT, SUPPORT_HOURS="never", OUTBOX_BACKOFF_SECONDS=0.1,
+                           OUTBOX_BACKOFF_MAX_SECONDS=0.3, OUTBOX_POLL_SECONDS=0.05, OUTBOX_MAX_ATTEMPTS=1000, **wrong)
+            try:
+                answer_offline_ticket(app, "ご連絡します。", agent_email="second@shop.example")
+
+                def tried():
+                    with app.extensions["tsunagi"].db.reading() as session:
+                        return session.scalar(select(OutboxEntry.attempts).where(OutboxEntry.channel == "email")
+                                              .order_by(OutboxEntry.id.desc())) or 0
+                wait_until(lambda: tried() >= 2, "two tries")
+                with app.extensions["tsunagi"].db.reading() as session:
+                    row = session.scalar(select(OutboxEntry).where(OutboxEntry.channel == "email")
+                                         .order_by(OutboxEntry.id.desc()))
+                assert row.status in ("pending", "sending") and row.attempts >= 1
+                assert "CERTIFICATE_VERIFY_FAILED" in row.last_error and "pa:ss" not in row.last_error
+                assert len(relay.mails) == delivered and len(relay.logins) == 1
+            finally:
+                app.extensions["tsunagi_channels"].stop()
+    finally:
+        relay.stop()

@@ -378,7 +378,8 @@ def accept_mail(app, raw: bytes, *, envelope_from: Optional[str] = None,
         message_id = (message_ids(header(mail, "Message-ID")) or [
             "<sha256." + hashlib.sha256(raw).hexdigest()[:40] + "@no-message-id>"])[0]
         payload: dict[str, Any] = {
-            "message_id": message_id, "kind": kind, "why": why, "subject": header(mail, "Subject")[:300],
+            # Whitespace collapsed: an encoded line break in a subject must not reach our reply's header.
+            "message_id": message_id, "kind": kind, "why": why, "subject": " ".join(header(mail, "Subject").split())[:300],
             "references": (message_ids(header(mail, "In-Reply-To")) + message_ids(header(mail, "References")))[-50:],
             "recipients": (list(envelope_to or []) + recipients_of(mail))[:50],
             "envelope_from": (envelope_from or "")[:254],
@@ -387,7 +388,7 @@ def accept_mail(app, raw: bytes, *, envelope_from: Optional[str] = None,
             payload["bounced"] = bounced_message_ids(mail)[:20]
         else:
             display_name, address = sender_of(mail)
-            payload["address"], payload["display_name"] = address, display_name[:200]
+            payload["address"], payload["display_name"] = address, " ".join(display_name.split())[:200]
             if kind != AUTO_REPLY:
                 if not address:
                     return Accepted("rejected", "550 5.1.7 The From address is missing or not a valid address",

@@ -465,6 +465,14 @@ def test_bad_input_is_answered_and_nothing_is_lost(mail_app, sink):
     send_mail(receiver, pdf_only)
     time.sleep(0.3)
     assert len([m for m in transcript(app, pdf_id) if m.sender == "customer"]) == 1
+    # A line break hidden in an encoded subject does not break the reply's headers.
+    with smtplib.SMTP(receiver.hostname, receiver.port, timeout=10) as client:
+        client.sendmail("nl@example.jp", [SUPPORT],
+                        b"From: nl@example.jp\r\nTo: support@shop.example\r\nMessage-ID: <nl.1@example.jp>\r\n"
+                        b"Subject: =?utf-8?q?=E9=80=81=E6=96=99=0D=0ABcc:_x@evil.example?=\r\n\r\n"
+                        b"\xe9\x80\x81\xe6\x96\x99\xe3\x81\xaf\xef\xbc\x9f\r\n")
+    answered = wait_until(lambda: sink.to("nl@example.jp"), "the answer to the odd subject")[0]
+    assert str(answered["Subject"]) == "Re: 送料 Bcc: x@evil.example" and answered["Bcc"] is None
     # Nothing crashed: the receiver still takes mail.
     send_mail(receiver, a_mail("after@example.jp", SUPPORT, "送料", "送料はいくらですか？"))
     wait_until(lambda: sink.to("after@example.jp"), "a normal mail answered afterwards")

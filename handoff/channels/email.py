@@ -389,6 +389,11 @@ def accept_mail(app, raw: bytes, *, envelope_from: Optional[str] = None,
         else:
             display_name, address = sender_of(mail)
             payload["address"], payload["display_name"] = address, " ".join(display_name.split())[:200]
+            local, _, domain = address.rpartition("@")
+            if address and f"{local.split('+')[0]}@{domain}" == settings.mail_from.lower():
+                # Our own mail come back (a forwarding loop): answering it would mail ourselves forever.
+                kind, why = AUTO_REPLY, "sent from this service's own address"
+                payload["kind"], payload["why"] = kind, why
             if kind != AUTO_REPLY:
                 if not address:
                     return Accepted("rejected", "550 5.1.7 The From address is missing or not a valid address",

@@ -378,6 +378,7 @@ def test_auto_replies_and_bounces_are_recorded_and_never_answered(mail_app, sink
         a_mail("sato@example.jp", token_address, "自動返信：不在のお知らせ", "12月1日まで不在です。"),
         a_mail("sato@example.jp", SUPPORT, "Re: 支払い", "Thanks!", X_Autoreply="yes"),
         a_mail("list@example.jp", SUPPORT, "News", "Our newsletter", Precedence="bulk", List_Id="<news.example.jp>"),
+        a_mail(f"Tsunagi <{SUPPORT}>", SUPPORT, "Re: 支払い", "An agent's mail forwarded back to us by a loop"),
     ]
     for mail in auto_replies:
         send_mail(receiver, mail)
@@ -402,7 +403,7 @@ def test_auto_replies_and_bounces_are_recorded_and_never_answered(mail_app, sink
     with app.extensions["tsunagi"].db.reading() as session:
         records = {r.message_id: r for r in session.scalars(select(EmailRecord))}
         assert session.scalar(select(Conversation.id).where(Conversation.channel_address == "list@example.jp")) is None
-    assert [records[str(m["Message-ID"])].kind for m in auto_replies] == ["auto_reply"] * 4
+    assert [records[str(m["Message-ID"])].kind for m in auto_replies] == ["auto_reply"] * 5
     assert records["<bounce.1@mx.example.jp>"].kind == "bounce"
     assert records[str(answer["Message-ID"])].status == "failed"  # the bounced mail is marked
     with app.extensions["tsunagi"].db.reading() as session:

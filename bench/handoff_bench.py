@@ -460,11 +460,18 @@ def line_channel(rate: float, seconds: float, failure_rate: float, rasa_delay: f
 
         def post_events(connection: HTTPConnection, events: list[dict]) -> int:
             body = json.dumps({"destination": "Ubench", "events": events}, ensure_ascii=False).encode()
-            connection.request("POST", "/channels/line/webhook", body, {
-                "Content-Type": "application/json", "X-Line-Signature": signature_of(LINE_SECRET, body)})
-            response = connection.getresponse()
-            response.read()
-            return response.status
+            headers = {"Content-Type": "application/json", "X-Line-Signature": signature_of(LINE_SECRET, body)}
+            for attempt in range(3):
+                # A kept-alive connection the server closed (gunicorn's 5 s keep-alive) fails the
+                # request: sent again, as LINE redelivers; the webhookEventId keeps it one event.
+                try:
+                    connection.request("POST", "/channels/line/webhook", body, headers)
+                    response = connection.getresponse()
+                    response.read()
+                    return response.status
+                except (OSError, HTTPException):
+                    connection.close()
+            return 0
 
         def text_event(user: str, text: str, number: int) -> dict:
             return {"type": "message", "mode": "active", "timestamp": int(time.time() * 1000),

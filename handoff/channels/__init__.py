@@ -151,8 +151,10 @@ def receive_notice(app, channel: str, address: str, reply_text: str, *, customer
     metadata = metadata or {}
     services = app.extensions["tsunagi"]
     key = external_key(external_id)
-    if key is not None and _earlier_message(services.db, channel, address, key, None) is not None:
-        return _earlier_message(services.db, channel, address, key, None)
+    if key is not None:
+        earlier = _earlier_message(services.db, channel, address, key, None)
+        if earlier is not None:
+            return earlier
     conversation_id = open_conversation(app, channel, address, customer_text or "", display_name=display_name,
                                         language=metadata.get("language"))
     token = inbound_reply.set(InboundReply(metadata.get("reply_token"), metadata.get("received_at")))

@@ -14,7 +14,7 @@ from typing import Optional
 
 from aiosmtpd.controller import Controller
 
-from .email import accept_mail, settings_of
+from .email import Accepted, accept_mail, settings_of
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,12 @@ class MailHandler:
                 return accept_mail(self.app, raw, envelope_from=mail_from, envelope_to=rcpt_tos)
         except Exception:  # the database down: the sending server keeps the mail and retries (4xx)
             log.exception("storing an inbound mail failed")
-            from .email import Accepted
             return Accepted("rejected", "451 4.3.0 Temporary failure, please try again later")
 
 
 def mail_receiver(app, host: Optional[str] = None, port: Optional[int] = None) -> Controller:
-    """A started-on-demand receiver (controller.start() / .stop()); port 0 lets the system choose."""
+    """The receiver, not yet started (controller.start() / .stop()); host and port default to
+    MAIL_RECEIVE_HOST and MAIL_RECEIVE_PORT."""
     settings = settings_of(app)
     return Controller(MailHandler(app), hostname=host or app.config["MAIL_RECEIVE_HOST"],
                       port=app.config["MAIL_RECEIVE_PORT"] if port is None else port,

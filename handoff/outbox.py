@@ -16,7 +16,7 @@ BEGIN IMMEDIATE (the database's one write lock makes it atomic). A claimed row i
 and is sent again with the same keys. Rows with the same queue_key (one conversation, one LINE
 user) are taken in order, one at a time: a later message never overtakes an earlier one that is
 waiting for a retry. After OUTBOX_MAX_ATTEMPTS tries a row is `failed`: counted in /healthz and
-in /metrics, and listed to agents (GET /api/agent/outbox/failed).
+in /metrics, and listed to agents (GET /api/agent/channels, the dashboard).
 """
 from __future__ import annotations
 
@@ -255,12 +255,6 @@ class Queue:
             session.execute(update(table).where(table.id == row.id, table.status == SENDING,
                                                 table.attempts == row.attempts).values(**values)
                             .execution_options(synchronize_session=False))
-
-    def counts(self) -> dict[str, int]:
-        with self.db.reading() as session:
-            rows = session.execute(select(self.model.status, func.count()).group_by(self.model.status)).all()
-        return {status: count for status, count in rows}
-
 
 class ChannelWorkers:
     """The two queues of one app: the outbox and the stored webhook events."""

@@ -158,27 +158,24 @@ def process_event(app, row) -> None:
         log.info("LINE event %s from a %s source ignored (only one-to-one chats are served)", kind, source.get("type"))
         return
     metadata = {"reply_token": event.get("replyToken"), "received_at": received_at}
-    name = None  # asked of LINE's profile API after the answer, not before: it would delay the reply
     if kind == "message":
         message = event.get("message") if isinstance(event.get("message"), dict) else {}
         if message.get("type") == "text" and isinstance(message.get("text"), str) and message["text"].strip():
             text = message["text"][:app.config["MAX_MESSAGE_CHARS"]]
-            receive_message(app, CHANNEL, user_id, text, display_name=name, external_id=message.get("id"),
-                            metadata=metadata)
+            receive_message(app, CHANNEL, user_id, text, external_id=message.get("id"), metadata=metadata)
         else:
             language = app.config["DEFAULT_LANGUAGE"]
-            receive_notice(app, CHANNEL, user_id, _text("text_only", language), display_name=name,
+            receive_notice(app, CHANNEL, user_id, _text("text_only", language),
                            customer_text=KIND_LABELS.get(message.get("type"), f"({message.get('type')})"),
                            external_id=message.get("id"), metadata=metadata)
     elif kind == "postback":
         postback = event.get("postback") if isinstance(event.get("postback"), dict) else {}
         payload, title = _postback_data(postback.get("data"))
         if payload:
-            receive_message(app, CHANNEL, user_id, payload, display_name=name,
-                            external_id=f"postback:{row.external_id}",
+            receive_message(app, CHANNEL, user_id, payload, external_id=f"postback:{row.external_id}",
                             metadata=dict(metadata, display_text=title or payload))
     elif kind == "follow":
-        receive_notice(app, CHANNEL, user_id, _text("greeting", app.config["DEFAULT_LANGUAGE"]), display_name=name,
+        receive_notice(app, CHANNEL, user_id, _text("greeting", app.config["DEFAULT_LANGUAGE"]),
                        external_id=f"follow:{row.external_id}", metadata=metadata)
     elif kind == "unfollow":
         _drop_undelivered(app, user_id)
@@ -186,6 +183,7 @@ def process_event(app, row) -> None:
     else:
         log.info("LINE event %s not handled", kind)
         return
+    # The display name is asked of LINE's profile API after the answer, not before: it would delay it.
     if not customer_name_known(app, CHANNEL, user_id):
         name = app.extensions["tsunagi_line"].display_name(user_id)
         if name:

@@ -771,7 +771,7 @@ def main():
                         help="pairs of runs (no kill, then a kill), alternated: on a shared machine one pair "
                              "is mostly noise (default 3)")
     parser.add_argument("--line-rate", type=float, default=50,
-                        help="LINE run: messages per second (webhook questions and agent pushes; 0 skips the LINE runs)")
+                        help="LINE outage run: messages per second (webhook questions and agent pushes; 0 skips it)")
     parser.add_argument("--line-seconds", type=float, default=60, help="LINE outage run: seconds of sending (default 60)")
     parser.add_argument("--line-drain-seconds", type=float, default=900,
                         help="LINE runs: how long to wait, after the sending, for every event and outbox row to be done")
@@ -825,7 +825,7 @@ def main():
         results["line"].append(dict(line_channel(args.line_rate, args.line_seconds, args.line_failure,
                                                  args.line_rasa_delay, workdir, drain_seconds=args.line_drain_seconds),
                                     run="outage"))
-    if args.line_rate and args.line_latency_rate:
+    if args.line_latency_rate:
         print(f"LINE: reply latency, {args.line_latency_rate:.0f} questions/s, no failures, "
               f"{'the real bot' if args.line_rasa_url else 'Rasa stand-in'} ...", flush=True)
         results["line"].append(dict(line_channel(args.line_latency_rate, args.line_latency_seconds, 0.0,

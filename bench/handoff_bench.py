@@ -287,9 +287,9 @@ def delivery(kind: str, redis: bool, processes: int, rate: float, seconds: float
 
 
 STAND_IN = """
-import time
+import os, time
 from tests.support.rasa_stand_in import RasaStandIn
-server = RasaStandIn().start()
+server = RasaStandIn(delay=float(os.environ.get("STAND_IN_DELAY", "0"))).start()
 print(server.port, flush=True)
 while True:
     time.sleep(3600)
@@ -299,9 +299,10 @@ while True:
 class RasaStandIns:
     """Rasa stand-ins, each in a process of its own, so one can be killed as a crash would."""
 
-    def __init__(self, count: int):
+    def __init__(self, count: int, delay: float = 0.0):
         self.processes = [subprocess.Popen([sys.executable, "-c", STAND_IN], cwd=ROOT, stdout=subprocess.PIPE,
-                                           text=True) for _ in range(count)]
+                                           env={**os.environ, "STAND_IN_DELAY": str(delay)}, text=True)
+                          for _ in range(count)]
         self.urls = [f"http://127.0.0.1:{int(p.stdout.readline())}" for p in self.processes]
 
     def kill(self, index: int) -> None:
@@ -423,6 +424,228 @@ def rasa_failover(kill: bool, rate: float, seconds: float, workdir: Path, conver
         database.drop()
 
 
+LINE_SECRET, LINE_TOKEN = "bench-line-secret", "bench-line-token"
+FAQ_QUESTION = "How much is shipping?"
+
+
+def line_channel(rate: float, seconds: float, failure_rate: float, rasa_delay: float, workdir: Path,
+                 rasa_url: str = "", agent_share: float = 0.2, handed_off: int = 20, senders: int = 16,
+                 drain_seconds: float = 180.0) -> dict:
+    """LINE customers through the webhook, with a LINE stand-in (tests/support/line_stand_in.py, in
+    this process) that fails `failure_rate` of the message calls (500, not delivered) for the whole
+    run: two processes (PostgreSQL + Redis), each with its outbox and event workers. Of the `rate`
+    messages per second, (1 - agent_share) are FAQ questions from new LINE users (each answered by
+    the bot: one reply call expected per user, by the reply API or a push after retries) and
+    agent_share are agent replies to `handed_off` LINE conversations (pushed, each a unique text);
+    every 20th webhook event is delivered twice (a LINE redelivery). After the sending, the outbox
+    drains (failures still on); then what the stand-in delivered is counted: per user and per text.
+    Latency: from the webhook POST to LINE's first reply/push call for that user (bot included)."""
+    from handoff.channels.line import signature_of
+    from tests.support.line_stand_in import LineStandIn
+
+    database = Database("postgresql", workdir)
+    line = LineStandIn(LINE_TOKEN).start()
+    rasas = None if rasa_url else RasaStandIns(1, rasa_delay)
+    servers = None
+    try:
+        env = dict(server_env(database, True), RASA_URL=rasa_url or rasas.urls[0], LINE_CHANNEL_SECRET=LINE_SECRET,
+                   LINE_CHANNEL_ACCESS_TOKEN=LINE_TOKEN, LINE_API_BASE=line.url, CHANNEL_EVENT_THREADS="16",
+                   OUTBOX_THREADS="4")
+        if rasa_url and os.environ.get("RASA_JWT_SECRET"):
+            env["RASA_JWT_SECRET"] = os.environ["RASA_JWT_SECRET"]
+        servers = Servers(2, env, workdir)
+        urls = servers.urls
+        add_agent(database.url)
+        connections_lock = threading.Lock()
+
+        def post_events(connection: HTTPConnection, events: list[dict]) -> int:
+            body = json.dumps({"destination": "Ubench", "events": events}, ensure_ascii=False).encode()
+            headers = {"Content-Type": "application/json", "X-Line-Signature": signature_of(LINE_SECRET, body)}
+            for attempt in range(3):
+                # A kept-alive connection the server closed (gunicorn's 5 s keep-alive) fails the
+                # request: sent again, as LINE redelivers; the webhookEventId keeps it one event.
+                try:
+                    connection.request("POST", "/channels/line/webhook", body, headers)
+                    response = connection.getresponse()
+                    response.read()
+                    return response.status
+                except (OSError, HTTPException):
+                    connection.close()
+            return 0
+
+        def text_event(user: str, text: str, number: int) -> dict:
+            return {"type": "message", "mode": "active", "timestamp": int(time.time() * 1000),
+                    "source": {"type": "user", "userId": user}, "webhookEventId": f"bench-{user}-{number}",
+                    "deliveryContext": {"isRedelivery": False}, "replyToken": line.reply_token_for(user),
+                    "message": {"type": "text", "id": f"m-{user}-{number}", "text": text}}
+
+        # The conversations agents answer: handed off ("talk to a person") and claimed.
+        agent_users = [f"Ubenchagent{k:04d}" for k in range(handed_off)]
+        setup = HTTPConnection(*urls[0].removeprefix("http://").split(":"), timeout=30)
+        for user in agent_users:
+            post_events(setup, [text_event(user, "talk to a person", 0)])
+        http, csrf = agent_session(urls[0])
+        deadline = time.monotonic() + 60
+        waiting: list[dict] = []
+        while time.monotonic() < deadline and len(waiting) < handed_off:
+            waiting = [item for item in http.get(urls[0] + "/api/agent/queue").json()["queue"]
+                       if item.get("channel") == "line"]
+            time.sleep(0.2)
+        conversation_of = {}
+        for item in waiting:
+            http.post(f"{urls[0]}/api/agent/conversations/{item['id']}/claim", headers=csrf).raise_for_status()
+            conversation_of[item["channel_address"]] = item["id"]
+        _wait_outbox_drained(database.url, 60)
+        line.reset()
+        line.failure_rate = failure_rate
+        cookie = "; ".join(f"{name}={value}" for name, value in http.cookies.items())
+
+        total = int(rate * seconds)
+        every = round(1 / agent_share) if agent_share else 0
+        plan = [("agent" if every and n % every == every - 1 else "faq") for n in range(total)]
+        sent_at: dict[str, float] = {}
+        statuses: dict[int, int] = {}
+        lock = threading.Lock()
+        counter = iter(range(total))
+        start = time.perf_counter() + 0.3
+
+        def send(number: int):
+            connections = [HTTPConnection(*url.removeprefix("http://").split(":"), timeout=30) for url in urls]
+            while True:
+                with lock:
+                    index = next(counter, None)
+                if index is None:
+                    return
+                delay = start + index / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                connection = connections[index % 2]
+                try:
+                    if plan[index] == "faq":
+                        user = f"Ubench{index:06d}"
+                        event = text_event(user, FAQ_QUESTION, 1)
+                        with lock:
+                            sent_at[user] = time.perf_counter()
+                        status = post_events(connection, [event])
+                        if index % 20 == 0:  # LINE redelivers it (the same webhookEventId)
+                            redelivered = dict(event, deliveryContext={"isRedelivery": True})
+                            post_events(connections[(index + 1) % 2], [redelivered])
+                    else:
+                        user = agent_users[index % len(agent_users)]
+                        connection.request("POST", f"/api/agent/conversations/{conversation_of[user]}/messages",
+                                           json.dumps({"text": f"bench#{index}"}),
+                                           {**csrf, "Content-Type": "application/json", "Cookie": cookie})
+                        response = connection.getresponse()
+                        response.read()
+                        status = response.status
+                except (OSError, HTTPException):
+                    status = 0
+                    connection.close()
+                with lock:
+                    statuses[index] = status
+
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(senders)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        sending_seconds = time.perf_counter() - start
+        drained, left = _wait_outbox_drained(database.url, drain_seconds)
+        drained_after = round(time.perf_counter() - start - sending_seconds, 1)
+
+        with line._lock:
+            requests_seen = list(line.requests)
+            delivered = list(line.delivered)
+        tokens_user = dict(line._reply_tokens)
+        faq_users = [f"Ubench{n:06d}" for n in range(total) if plan[n] == "faq" and statuses.get(n) == 200]
+        deliveries_per_user: dict[str, int] = {}
+        for entry in delivered:
+            deliveries_per_user[entry["to"]] = deliveries_per_user.get(entry["to"], 0) + 1
+        answered_right = sum(1 for d in delivered if d["to"] in sent_at
+                             and d["messages"][0]["text"].startswith("Shipping is 550 yen"))
+        agent_texts: dict[str, int] = {}
+        for entry in delivered:
+            for message in entry["messages"]:
+                if message.get("text", "").startswith("bench#"):
+                    agent_texts[message["text"]] = agent_texts.get(message["text"], 0) + 1
+        agent_sent = [f"bench#{n}" for n in range(total) if plan[n] == "agent" and statuses.get(n) == 201]
+        first_call: dict[str, float] = {}
+        for r in requests_seen:
+            if r["path"] not in ("/v2/bot/message/reply", "/v2/bot/message/push") or not isinstance(r["body"], dict):
+                continue
+            user = tokens_user.get(r["body"].get("replyToken")) or r["body"].get("to")
+            if user in sent_at and user not in first_call:
+                first_call[user] = r["at"]
+        # The stand-in's clock is time.monotonic, the sender's perf_counter: both monotonic, so the
+        # offset between them is measured once and taken off.
+        offset = time.monotonic() - time.perf_counter()
+        latencies = sorted((at - offset - sent_at[user]) * 1000 for user, at in first_call.items())
+        delivered_latencies = sorted(
+            (min(d["at"] for d in delivered if d["to"] == user) - offset - sent_at[user]) * 1000
+            for user in faq_users if deliveries_per_user.get(user))
+        message_calls = [r for r in requests_seen if r["path"] in ("/v2/bot/message/reply", "/v2/bot/message/push")]
+        return {
+            "rasa": f"real bot at {rasa_url}" if rasa_url else f"stand-in (tests/support/rasa_stand_in.py), {rasa_delay:g} s per turn",
+            "processes": 2, "database": "postgresql", "target_rate": rate, "seconds": seconds,
+            "failure_rate": failure_rate, "sent_seconds": round(sending_seconds, 1),
+            "faq_messages": len(faq_users), "agent_messages": len(agent_sent),
+            "webhook_or_post_failures": sum(1 for s_ in statuses.values() if s_ not in (200, 201)),
+            "redelivered_events": sum(1 for n in range(0, total, 20) if plan[n] == "faq"),
+            "message_api_calls": len(message_calls),
+            "reply_calls": sum(1 for r in message_calls if r["path"].endswith("/reply")),
+            "push_calls": sum(1 for r in message_calls if r["path"].endswith("/push")),
+            "calls_failed_by_the_stand_in": sum(1 for r in message_calls if r.get("status", 0) >= 500),
+            "calls_409_retry_key_seen": sum(1 for r in message_calls if r.get("status") == 409),
+            "calls_400": sum(1 for r in message_calls if r.get("status") == 400),
+            "outbox_drained": drained, "outbox_left": left, "drained_after_s": drained_after,
+            "faq_lost": sum(1 for u in faq_users if not deliveries_per_user.get(u)),
+            "faq_duplicated": sum(deliveries_per_user[u] - 1 for u in faq_users if deliveries_per_user.get(u, 0) > 1),
+            "faq_answered_with_the_faq": answered_right,
+            "agent_lost": sum(1 for t in agent_sent if t not in agent_texts),
+            "agent_duplicated": sum(c - 1 for c in agent_texts.values()),
+            "reply_latency_ms": {"p50": _pct(latencies, 0.5), "p95": _pct(latencies, 0.95),
+                                 "p99": _pct(latencies, 0.99), "max": _pct(latencies, 1.0), "count": len(latencies)},
+            "delivered_latency_ms": {"p50": _pct(delivered_latencies, 0.5), "p95": _pct(delivered_latencies, 0.95),
+                                     "p99": _pct(delivered_latencies, 0.99), "count": len(delivered_latencies)},
+        }
+    finally:
+        if servers:
+            servers.stop()
+        if rasas:
+            rasas.stop()
+        line.stop()
+        database.drop()
+
+
+def _pct(values: list[float], share: float):
+    if not values:
+        return None
+    return round(values[max(0, min(len(values) - 1, int(len(values) * share + 0.999999) - 1))], 1)
+
+
+def _wait_outbox_drained(database_url: str, timeout: float) -> tuple[bool, dict]:
+    """Until no outbox row or webhook event is waiting (pending or being sent); the rows left else."""
+    from sqlalchemy import create_engine, text
+    engine = create_engine(database_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            with engine.connect() as connection:
+                left = {table: connection.execute(text(
+                    f"SELECT COUNT(*) FROM {table} WHERE status IN ('pending', 'sending')")).scalar()
+                    for table in ("outbox", "channel_events")}
+                failed = {table: connection.execute(text(
+                    f"SELECT COUNT(*) FROM {table} WHERE status = 'failed'")).scalar()
+                    for table in ("outbox", "channel_events")}
+            if not any(left.values()):
+                return True, {"waiting": left, "failed": failed}
+            if time.monotonic() > deadline:
+                return False, {"waiting": left, "failed": failed}
+            time.sleep(0.5)
+    finally:
+        engine.dispose()
+
+
 def held_streams(count: int, workdir: Path) -> dict:
     """One process (gevent worker, SQLite, no Redis) holds `count` streams, each then gets its event."""
     database = Database("sqlite", workdir)
@@ -517,6 +740,22 @@ def print_table(results: dict):
                   f"{r['post_failures']:>7}{r['lost']:>6}{r['duplicated']:>5}  {'kept' if r['order_kept'] else 'BROKEN'}")
 
 
+def print_line_table(results: dict):
+    if not results.get("line"):
+        return
+    print("\nLINE channel: webhook -> bot -> outbox -> LINE stand-in, 2 processes (PostgreSQL + Redis)")
+    head = (f"{'run':<9}{'fail':>6}{'msg/s':>7}{'s':>5}{'faq':>6}{'agent':>6}{'calls':>7}{'5xx':>6}{'lost':>6}{'dup':>5}"
+            f"{'reply p50':>10}{'p95':>8}{'p99':>8}  rasa")
+    print(head)
+    print("-" * len(head))
+    for r in results["line"]:
+        lat = r["reply_latency_ms"]
+        print(f"{r['run']:<9}{r['failure_rate']:>6.0%}{r['target_rate']:>7.0f}{r['seconds']:>5.0f}{r['faq_messages']:>6}"
+              f"{r['agent_messages']:>6}{r['message_api_calls']:>7}{r['calls_failed_by_the_stand_in']:>6}"
+              f"{r['faq_lost'] + r['agent_lost']:>6}{r['faq_duplicated'] + r['agent_duplicated']:>5}"
+              f"{str(lat['p50']):>10}{str(lat['p95']):>8}{str(lat['p99']):>8}  {r['rasa']}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", type=float, nargs="+", default=[50, 200],
@@ -531,11 +770,27 @@ def main():
     parser.add_argument("--failover-repeats", type=int, default=3,
                         help="pairs of runs (no kill, then a kill), alternated: on a shared machine one pair "
                              "is mostly noise (default 3)")
+    parser.add_argument("--line-rate", type=float, default=50,
+                        help="LINE outage run: messages per second (webhook questions and agent pushes; 0 skips it)")
+    parser.add_argument("--line-seconds", type=float, default=60, help="LINE outage run: seconds of sending (default 60)")
+    parser.add_argument("--line-drain-seconds", type=float, default=900,
+                        help="LINE runs: how long to wait, after the sending, for every event and outbox row to be done")
+    parser.add_argument("--line-failure", type=float, default=0.2,
+                        help="LINE outage run: share of LINE message calls the stand-in fails (default 0.2)")
+    parser.add_argument("--line-rasa-delay", type=float, default=0.3,
+                        help="seconds the Rasa stand-in takes per turn in the LINE runs (default 0.3)")
+    parser.add_argument("--line-latency-rate", type=float, default=10,
+                        help="LINE latency run (no failures): questions per second (default 10; 0 skips it)")
+    parser.add_argument("--line-latency-seconds", type=float, default=30)
+    parser.add_argument("--line-rasa-url", default=os.environ.get("TSUNAGI_E2E_RASA_URL", ""),
+                        help="the real bot for the LINE latency run (tools/with-bot.sh sets TSUNAGI_E2E_RASA_URL); "
+                             "empty: the Rasa stand-in with --line-rasa-delay")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "handoff.json"))
     parser.add_argument("--keep", action="store_true",
                         help="keep the figures of the parts not run this time from the output file (marked so)")
     args = parser.parse_args()
-    if max(args.rates + [args.failover_rate]) * args.seconds > 20000 or max(args.streams, default=0) > 5000:
+    if max(args.rates + [args.failover_rate]) * args.seconds > 20000 or args.line_rate * args.line_seconds > 20000 \
+            or args.line_latency_rate * args.line_latency_seconds > 20000 or max(args.streams, default=0) > 5000:
         parser.error("bounded: at most 20,000 messages per setup and 5,000 streams")
     limit = raise_file_limit()
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"tsunagi-bench-{os.getpid()}"
@@ -551,7 +806,7 @@ def main():
         setups.append((kind, bool(redis), int(processes)))
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
                "file_limit": limit, "rates": args.rates, "seconds": args.seconds, "delivery": [], "streams": [],
-               "rasa_failover": [], "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+               "rasa_failover": [], "line": [], "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
     for kind, redis, processes in setups:
         for rate in args.rates:
             print(f"delivery: {kind}{' + redis' if redis else ''}, {processes} process(es), {rate:.0f}/s ...", flush=True)
@@ -559,20 +814,34 @@ def main():
     for count in args.streams:
         print(f"holding {count} streams ...", flush=True)
         results["streams"].append(held_streams(count, workdir))
-    for _ in range(args.failover_rate and args.failover_repeats):
+    for _ in range(args.failover_repeats if args.failover_rate else 0):
         for kill in (False, True):
             print(f"two Rasa servers (stand-ins), {'one killed mid-run' if kill else 'no kill'}, "
                   f"{args.failover_rate:.0f} messages/s ...", flush=True)
             results["rasa_failover"].append(rasa_failover(kill, args.failover_rate, args.seconds, workdir))
+    if args.line_rate:
+        print(f"LINE: stand-in failing {args.line_failure:.0%} of message calls, {args.line_rate:.0f} messages/s "
+              f"for {args.line_seconds:g} s ...", flush=True)
+        results["line"].append(dict(line_channel(args.line_rate, args.line_seconds, args.line_failure,
+                                                 args.line_rasa_delay, workdir, drain_seconds=args.line_drain_seconds),
+                                    run="outage"))
+    if args.line_latency_rate:
+        print(f"LINE: reply latency, {args.line_latency_rate:.0f} questions/s, no failures, "
+              f"{'the real bot' if args.line_rasa_url else 'Rasa stand-in'} ...", flush=True)
+        results["line"].append(dict(line_channel(args.line_latency_rate, args.line_latency_seconds, 0.0,
+                                                 args.line_rasa_delay, workdir, rasa_url=args.line_rasa_url,
+                                                 agent_share=0.0, drain_seconds=args.line_drain_seconds),
+                                    run="latency"))
     if args.keep and Path(args.output).is_file():
         earlier = json.loads(Path(args.output).read_text())
-        for part in ("delivery", "streams", "rasa_failover"):
+        for part in ("delivery", "streams", "rasa_failover", "line"):
             if not results[part] and earlier.get(part):
                 results[part] = earlier[part]
                 results.setdefault("parts_from_an_earlier_run", []).append(part)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
+    print_line_table(results)
     print(f"\nwritten to {args.output}")
 
 

@@ -36,6 +36,7 @@ class Services:
     stream_settings: Any
     wait_estimate: Any
     sla: Any = None  # handoff/sla.SlaPolicy
+    channel_workers: Any = None  # the outbox and webhook-event workers (handoff/channels)
 
 
 def create_app(test_config: Optional[dict] = None) -> Flask:
@@ -70,6 +71,8 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
     from . import admin_api, agent_api, customer_api, editor_api, operations, pages
     for module in (customer_api, agent_api, admin_api, editor_api, operations, pages):
         app.register_blueprint(module.bp)
+    from . import channels
+    channels.install(app)  # LINE and e-mail routes, their senders, and the outbox workers
 
     _install_error_handlers(app)
     _install_cors(app)
@@ -116,6 +119,7 @@ def _build_services(app: Flask) -> Services:
     from .listeners.assignment_listener import AssignmentListener
     from .listeners.audit_listener import AuditListener
     from .listeners.bot_restart_listener import BotRestartListener
+    from .listeners.channel_delivery_listener import ChannelDeliveryListener
     from .listeners.live_push_listener import LivePushListener
     from .listeners.metrics_listener import MetricsListener
     from .listeners.queue_listener import QueueListener
@@ -142,7 +146,11 @@ def _build_services(app: Flask) -> Services:
     check_mode(c["ASSIGNMENT"])
     if c["WHEN_NOBODY_ONLINE"] not in ("offline_form", "queue"):
         raise ValueError(f"WHEN_NOBODY_ONLINE must be offline_form or queue, not {c['WHEN_NOBODY_ONLINE']!r}")
-    db = Database(make_engine(url, c["DB_POOL_SIZE"], c["DB_MAX_OVERFLOW"]))
+    # The channels' worker threads each hold a connection while they work a row: counted on top of
+    # the requests' pool, or the pool would keep opening and closing overflow connections under load.
+    # (Connections open as needed: an idle pool holds none of them.)
+    pool_size = c["DB_POOL_SIZE"] + (c["OUTBOX_THREADS"] + c["CHANNEL_EVENT_THREADS"] if c["CHANNEL_WORKERS"] else 0)
+    db = Database(make_engine(url, pool_size, c["DB_MAX_OVERFLOW"]))
     wait_estimate = WaitEstimate.from_config(c)
     db.dispatcher = Dispatcher([
         LivePushListener(broker),
@@ -152,6 +160,7 @@ def _build_services(app: Flask) -> Services:
         UnansweredListener(),
         AuditListener(),
         AssignmentListener(db, c["ASSIGNMENT"], c["AGENT_MAX_CONCURRENT"], c["PRESENCE_TIMEOUT_SECONDS"]),
+        ChannelDeliveryListener(app.extensions),
     ])
     counter = RedisCounter(broker) if c["REDIS_URL"] else MemoryCounter()
     return Services(

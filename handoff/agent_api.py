@@ -44,6 +44,8 @@ def conversation_summary(conversation: Conversation, agent_names: dict[int, str]
         "created_at": iso(conversation.created_at), "queued_at": iso(conversation.queued_at),
         "claimed_at": iso(conversation.claimed_at), "updated_at": iso(conversation.updated_at),
         "first_question": first_question, "last_message_at": iso(last_message_at),
+        "channel": conversation.channel, "channel_address": conversation.channel_address,
+        "customer_name": conversation.customer_name,
     }
 
 

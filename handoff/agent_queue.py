@@ -105,6 +105,7 @@ def queue_items(session, language: Optional[str] = None, sla=None) -> list[dict[
         "priority": c.priority, "wait_seconds": int((now - c.queued_at).total_seconds()) if c.queued_at else 0,
         "queued_at": iso(c.queued_at), "first_question": firsts.get(c.id), "offline": bool(c.offline), "email": c.email,
         **({"sla": sla.status(c)} if sla is not None else {}),
+        "channel": c.channel, "channel_address": c.channel_address, "customer_name": c.customer_name,
     } for c in conversations]
 
 

@@ -1,5 +1,5 @@
-"""Command line: `flask --app handoff db-upgrade` and `flask --app handoff agents create|list|deactivate|
-reactivate|reset-password|set-role ...`."""
+"""Command line: `flask --app handoff db-upgrade`, `flask --app handoff agents create|list|deactivate|
+reactivate|reset-password|set-role ...` and `flask --app handoff mail serve` (the e-mail receiver)."""
 from __future__ import annotations
 
 import os
@@ -148,3 +148,35 @@ def register_commands(app: Flask) -> None:
         click.echo(f"recorded {action}" + (f" ({target})" if target else ""))
 
     app.cli.add_command(audit)
+
+    mail = AppGroup("mail", help="The e-mail channel (handoff/channels/email.py).")
+
+    @mail.command("serve")
+    def mail_serve_command():
+        """Receive the mail the shop's server forwards (SMTP on MAIL_RECEIVE_HOST:MAIL_RECEIVE_PORT)
+        until stopped; the stored mail is put into conversations by the channel workers."""
+        import signal
+        import threading
+
+        from .channels.email import settings_of
+        from .channels.email_receiver import mail_receiver
+
+        config = current_app.config
+        if not config["MAIL_RECEIVE_PORT"] or not settings_of(current_app).configured:
+            click.echo("mail serve: MAIL_RECEIVE_PORT, SMTP_URL or MAIL_FROM is not set; nothing to receive")
+            return
+        app = current_app._get_current_object()
+        receiver = mail_receiver(app)
+        receiver.start()
+        click.echo(f"mail serve: receiving mail for @{settings_of(app).domain} on "
+                   f"{config['MAIL_RECEIVE_HOST']}:{config['MAIL_RECEIVE_PORT']}")
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        stop.wait()
+        receiver.stop()
+        workers = app.extensions.get("tsunagi_channels")
+        if workers is not None:
+            workers.stop()
+
+    app.cli.add_command(mail)

@@ -13,7 +13,7 @@ from .lifecycle import (Status, end_by_customer, get_conversation, leave_offline
 from .models import Agent
 from .stream_tickets import issue_ticket, redeem_ticket
 from .streams import customer_stream
-from .system_messages import LANGUAGES
+from .system_messages import LANGUAGES, email_replies
 from .transcript import message_json, messages_after
 from . import schemas
 from .openapi import CUSTOMER, CUSTOMER_STREAM, PUBLIC, endpoint
@@ -54,7 +54,8 @@ def conversation_view(session, conversation) -> dict:
     if conversation.status == Status.ASSIGNED and conversation.agent_id is not None:
         agent = {"name": session.get(Agent, conversation.agent_id).name}
     return {"id": conversation.id, "status": conversation.status, "language": conversation.language,
-            "queue": queue, "agent": agent, "online": s.hours.is_open(utcnow()), "surveys": _surveys()}
+            "queue": queue, "agent": agent, "online": s.hours.is_open(utcnow()), "surveys": _surveys(),
+            "email_replies": email_replies()}
 
 
 def _surveys() -> list[str]:
@@ -79,7 +80,8 @@ def create_conversation(body: schemas.NewConversation):
     with services().db.writing() as session:
         conversation = start_conversation(session, language, body.page_url)
     return {"id": conversation.id, "token": issue_customer_token(conversation.id),
-            "status": conversation.status, "language": conversation.language, "surveys": _surveys()}, 201
+            "status": conversation.status, "language": conversation.language, "surveys": _surveys(),
+            "email_replies": email_replies()}, 201
 
 
 @bp.get("/conversations/<conversation_id>")

@@ -122,6 +122,7 @@ def dashboard(session, first: date, last: date, timezone: str, titles: Optional[
                 "comments": _nps_comments(session, cohort)},
         "assist": _assist(by_name, titles or {}, language),
         "per_day": _per_day(started, handed_off, first, last, timezone),
+        "by_channel": _by_channel(session, cohort, by_name, started, handed_off, offline_only),
         "recent_ratings": _recent_ratings(session, cohort, agents),
         "agents": [{"agent_id": agent_id, "name": agents.get(agent_id, ""), "claimed": figures["claimed"],
                     "resolved": figures["resolved"], "open": open_now.get(agent_id, 0),
@@ -205,6 +206,34 @@ def _per_day(started: dict[str, datetime], handed_off: set[str], first: date, la
             day["conversations"] += 1
             day["handoffs"] += conversation_id in handed_off
     return [{"date": day.isoformat(), **counts} for day, counts in days.items()]
+
+
+def _by_channel(session, cohort, by_name: dict[str, list], started: dict[str, datetime], handed_off: set[str],
+                offline_only: set[str]) -> list[dict[str, Any]]:
+    """The main figures of the same cohort for each channel (web, line, email) it has conversations on."""
+    channel_of = dict(session.execute(select(Conversation.id, Conversation.channel)
+                                      .where(Conversation.id.in_(cohort))).all())
+    figures: dict[str, dict[str, Any]] = {}
+    for channel in sorted(set(channel_of.values()), key=lambda c: (c != "web", c)):
+        mine = {cid for cid in started if channel_of.get(cid) == channel}
+
+        def of(name: str) -> list:
+            return [r for r in by_name[name] if r.conversation_id in mine]
+        waits = [r.value for r in of("claimed") if r.label != OFFLINE_CLAIM and r.value is not None]
+        firsts = [r.value for r in of("first_agent_reply") if r.value is not None and r.conversation_id not in offline_only]
+        csat = [int(r.value) for r in of("rated") if r.label == "csat"]
+        handed = len(mine & handed_off)
+        bot_turns = len(of("topic_answered")) + len(of("fallback"))
+        figures[channel] = {
+            "channel": channel, "conversations": len(mine), "handoffs": handed,
+            "containment_rate": _rate(len(mine) - handed, len(mine)), "handoff_rate": _rate(handed, len(mine)),
+            "fallback_rate": _rate(len(of("fallback")), bot_turns),
+            "queue_wait_seconds": {"p50": percentile(waits, 0.5), "p90": percentile(waits, 0.9), "count": len(waits)},
+            "first_response_seconds": {"p50": percentile(firsts, 0.5), "p90": percentile(firsts, 0.9),
+                                       "count": len(firsts)},
+            "csat_average": _mean(csat), "csat_count": len(csat),
+        }
+    return list(figures.values())
 
 
 def _recent_ratings(session, cohort, agents: dict[int, str], limit: int = 20) -> list[dict]:

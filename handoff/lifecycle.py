@@ -134,7 +134,8 @@ def request_handoff(session, conversation_id: str, hours: SupportHours, *, reaso
         raise Conflict("conversation_resolved", "This conversation has ended; start a new one.")
     if bot_said_offline is None or bot_said_offline != offline:
         said = "nobody_online" if nobody_online else "offline" if offline else "queued"
-        add_message(session, conversation_id, "system", system_text(said, language), language, reply_to_id=reply_to_id)
+        add_message(session, conversation_id, "system", system_text(said, language, channel=conversation.channel),
+                    language, reply_to_id=reply_to_id)
     name = events.OFFLINE_TICKET_OPENED if offline else events.HANDOFF_REQUESTED
     events.record(session, events.Event(name, conversation_id, data={
         "reason": reason, "priority": priority, "language": language, "status": target.value,
@@ -169,7 +170,7 @@ def leave_offline_message(session, conversation_id: str, email: str, text: str, 
         opened = True
     message = add_message(session, conversation_id, "customer", text, language)
     received = "offline_received_open" if support_open else "offline_received"
-    add_message(session, conversation_id, "system", system_text(received, conversation.language),
+    add_message(session, conversation_id, "system", system_text(received, conversation.language, channel=conversation.channel),
                 conversation.language, reply_to_id=message.id)
     if opened:
         events.record(session, events.Event(events.OFFLINE_TICKET_OPENED, conversation_id, data={

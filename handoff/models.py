@@ -75,10 +75,17 @@ class Conversation(Base):
     # "How likely are you to recommend us?" 0-10 and its "why?" (given with the rating, once).
     nps: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
     nps_comment: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    # Where the customer talks to us (handoff/channels): web (the widget), line, email; the
+    # customer's address on that channel (a LINE user id, an e-mail address) and the name the
+    # channel gave (LINE's profile, the e-mail's display name).
+    channel: Mapped[str] = mapped_column(String(16), default="web", server_default="web")
+    channel_address: Mapped[Optional[str]] = mapped_column(String(254), nullable=True)
+    customer_name: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
 
     __table_args__ = (
         Index("ix_conversations_queue", "status", "priority_rank", "queued_at"),
         Index("ix_conversations_agent", "agent_id", "status"),
+        Index("ix_conversations_channel_address", "channel", "channel_address", "status"),
     )
 
 
@@ -249,3 +256,78 @@ class StreamTicket(Base):
     expires_at: Mapped[datetime] = mapped_column()
 
     __table_args__ = (Index("ix_stream_tickets_expires_at", "expires_at"),)
+
+
+class OutboxEntry(Base):
+    """Something to send to a channel's outside system (handoff/outbox.py): written in the same
+    transaction as the message it carries, sent by the outbox workers with retries. Rows with the
+    same queue_key (the conversation) are sent in order; idempotency_key is unique, so a message is
+    queued once, and the channel's API gets keys derived from it, so a retried call sends nothing twice."""
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    conversation_id: Mapped[Optional[str]] = mapped_column(String(32), nullable=True)
+    queue_key: Mapped[Optional[str]] = mapped_column(String(254), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))  # message | loading (LINE's "agent is typing")
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A row being sent is leased: when its process dies, the row is due again once the lease ends.
+    claimed_until: Mapped[Optional[datetime]] = mapped_column(nullable=True)
+    last_error: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
+
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_queue", "queue_key", "status", "id"),
+        Index("ix_outbox_conversation", "conversation_id"),
+    )
+
+
+class ChannelEvent(Base):
+    """An event a channel's webhook received (a LINE webhook event), stored before the webhook
+    answers and processed afterwards by the same kind of worker as the outbox: nothing is lost when
+    the process dies after the answer, and a redelivered event (same external_id) is stored once."""
+    __tablename__ = "channel_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(200))
+    queue_key: Mapped[Optional[str]] = mapped_column(String(254), nullable=True)  # the sender: in order per customer
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_until: Mapped[Optional[datetime]] = mapped_column(nullable=True)
+    last_error: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)  # processed
+
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_channel_events_external_id"),
+        Index("ix_channel_events_due", "status", "next_attempt_at"),
+        Index("ix_channel_events_queue", "queue_key", "status", "id"),
+    )
+
+
+class EmailRecord(Base):
+    """One e-mail the e-mail channel sent or received (handoff/channels/email.py): the Message-IDs
+    that thread a conversation's mails and match a customer's reply to it, what became of each
+    sent mail (sent, failed, bounced), and the bounces and auto-replies that were recorded and
+    never answered. Message-ID is unique: a mail delivered twice is taken once."""
+    __tablename__ = "email_messages"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    conversation_id: Mapped[Optional[str]] = mapped_column(String(32), nullable=True)
+    transcript_message_id: Mapped[Optional[int]] = mapped_column(BigInteger, nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))  # message | bounce | auto_reply
+    status: Mapped[str] = mapped_column(String(16))  # sent | failed | received | ignored
+    address: Mapped[Optional[str]] = mapped_column(String(254), nullable=True)
+    subject: Mapped[Optional[str]] = mapped_column(String(300), nullable=True)
+    detail: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_email_messages_conversation", "conversation_id", "id"),)

@@ -14,7 +14,7 @@ from .errors import Forbidden, Unauthorized
 from .lifecycle import HUMAN_SIDE
 from .listeners.metrics_listener import OFFLINE_CLAIM
 from .models import Conversation, MetricCounter
-from . import schemas
+from . import outbox, schemas
 from .openapi import METRICS, PUBLIC, endpoint, openapi_document
 
 bp = Blueprint("operations", __name__)
@@ -35,16 +35,22 @@ def healthz():
     server (its conversations move to another; none left: customers are offered a person) is down,
     named in `degraded`."""
     s = services()
+    outbox_health = None
     try:
         with s.db.reading() as session:
             session.execute(text("SELECT 1"))
+            outbox_health = outbox.health(session)
         database = True
     except Exception:
         database = False
     rasa_servers = s.rasa.servers()
     checks = {"database": database, "redis": s.broker.ping() if current_app.config["REDIS_URL"] else None,
-              "rasa": all(rasa_servers.values())}
+              "rasa": all(rasa_servers.values()),
+              # Messages to LINE / e-mail waiting, and failed (after every retry) in the last 24 hours.
+              "outbox": outbox_health}
     degraded = [part for part in ("redis", "rasa") if checks[part] is False]
+    if outbox_health and outbox_health["failed"]:
+        degraded.append("outbox")
     status = "unavailable" if not database else "degraded" if degraded else "ok"
     return {"status": status, "checks": checks, "degraded": degraded,
             "rasa_servers": [{"url": url, "up": up} for url, up in rasa_servers.items()]}, 200 if database else 503
@@ -109,6 +115,7 @@ class MetricCountersCollector:
             statuses = dict(session.execute(select(Conversation.status, func.count())
                                             .where(Conversation.status.in_(OPEN_STATUSES))
                                             .group_by(Conversation.status)).all())
+            unsent = outbox.counts_by_channel(session)
 
         yield from counter_families(counters)
         conversations = GaugeMetricFamily("tsunagi_conversations", "Open conversations by status (waiting, "
@@ -116,6 +123,11 @@ class MetricCountersCollector:
         for status in OPEN_STATUSES:
             conversations.add_metric([status], statuses.get(status, 0))
         yield conversations
+        rows = GaugeMetricFamily("tsunagi_outbox_rows", "Outbox rows not sent, by channel and status (pending, "
+                                 "sending, failed).", labels=["channel", "status"])
+        for channel, status, count in unsent:
+            rows.add_metric([channel, status], count)
+        yield rows
         yield GaugeMetricFamily("tsunagi_open_streams", "Live streams open in this process.",
                                 value=s.broker.hub.open_subscriptions)
 

@@ -245,6 +245,8 @@ class Conversation(BaseModel):
     agent: Optional[AssignedAgent]
     online: bool
     surveys: Optional[list[Survey]] = Field(None, description="the questions to ask after the chat (SURVEYS), in order")
+    email_replies: bool = Field(False, description="the team's reply to an offline ticket also goes to the e-mail "
+                                                   "address the offline form takes (e-mail is configured)")
 
 
 class StartedConversation(BaseModel):
@@ -253,6 +255,7 @@ class StartedConversation(BaseModel):
     status: Status
     language: Language
     surveys: Optional[list[Survey]] = Field(None, description="the questions to ask after the chat (SURVEYS), in order")
+    email_replies: bool = Field(False, description="as in Conversation")
 
 
 class StreamTicket(BaseModel):
@@ -330,6 +333,10 @@ class QueueItem(BaseModel):
     offline: bool
     email: Optional[str]
     sla: Optional[Sla] = None
+    # Where the customer talks to us (handoff/channels): the channel, their address on it, the name it gave.
+    channel: Literal["web", "line", "email"] = "web"
+    channel_address: Optional[str] = None
+    customer_name: Optional[str] = None
 
 
 class Queue(BaseModel):
@@ -355,6 +362,9 @@ class ConversationSummary(BaseModel):
     first_question: Optional[str]
     last_message_at: Optional[datetime]
     sla: Optional[Sla] = None
+    channel: Literal["web", "line", "email"] = "web"
+    channel_address: Optional[str] = None
+    customer_name: Optional[str] = None
 
 
 class Conversations(BaseModel):
@@ -492,6 +502,18 @@ class Kpis(BaseModel):
         nps: Optional[int] = None
         nps_comment: Optional[str] = None
 
+    class ChannelFigures(BaseModel):
+        channel: Literal["web", "line", "email"]
+        conversations: int
+        handoffs: int
+        containment_rate: Optional[float]
+        handoff_rate: Optional[float]
+        fallback_rate: Optional[float]
+        queue_wait_seconds: Figures
+        first_response_seconds: Figures
+        csat_average: Optional[float]
+        csat_count: int
+
     class AgentLoad(BaseModel):
         agent_id: Optional[int] = None
         name: Optional[str] = None
@@ -520,6 +542,8 @@ class Kpis(BaseModel):
     nps: Optional[Nps] = None
     assist: Optional[list[AssistTopic]] = Field(None, description="suggested answers per topic: shown, used, ignored")
     per_day: list[Day]
+    by_channel: list[ChannelFigures] = Field(default=[], description="the same cohort's main figures per channel "
+                                                                     "(web, line, email) it has conversations on")
     recent_ratings: Annotated[list[RecentRating], Field(max_length=20)]
     agents: list[AgentLoad]
     sla: Optional["SlaAttainment"] = None
@@ -623,6 +647,29 @@ class ContentChange(Handled):
     change: Change
 
 
+class ChannelsStatus(BaseModel):
+    """GET /api/agent/channels: which channels are on, LINE's push quota, and the outbox."""
+    class Channel(BaseModel):
+        class Quota(BaseModel):
+            type: Optional[str] = Field(None, description="`limited` (a monthly limit) or `none` (no limit)")
+            limit: Optional[int] = None
+            used: Optional[int] = None
+        channel: Literal["web", "line", "email"]
+        configured: bool
+        push_quota: Optional[Quota] = Field(None, description="this month's push messages (LINE), when the API reports it")
+
+    class FailedRow(BaseModel):
+        id: int
+        channel: str
+        conversation_id: Optional[str]
+        attempts: int
+        last_error: Optional[str]
+        created_at: datetime
+    channels: list[Channel]
+    outbox: dict[str, int] = Field(description="`pending` rows, and rows `failed` in the last 24 hours")
+    failed: Annotated[list[FailedRow], Field(max_length=20)]
+
+
 class Health(BaseModel):
     class RasaServer(BaseModel):
         url: str
@@ -630,7 +677,8 @@ class Health(BaseModel):
     status: str = Field(description="`ok`, `degraded` (200: a part in `degraded` is down, chat still works) or "
                                     "`unavailable` (503: no database)")
     checks: dict[str, Any]
-    degraded: list[str] = Field(default=[], description="the parts down: `redis`, `rasa`")
+    degraded: list[str] = Field(default=[], description="the parts down: `redis`, `rasa`; `outbox`: a message to a "
+                                                        "channel (LINE, e-mail) failed after every retry in the last 24 hours")
     rasa_servers: list[RasaServer] = []
 
 

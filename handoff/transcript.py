@@ -19,7 +19,9 @@ def _numbering_statement(counter: str, also: Optional[str], owned: bool, open_on
     column = table.c[counter]
     values = {counter: column + 1, "updated_at": bindparam("now", type_=table.c.updated_at.type)}
     returning = [column.label("value"), table.c.status, table.c.agent_id, table.c.language,
-                 table.c.queued_at, table.c.first_reply_at]
+                 table.c.queued_at, table.c.first_reply_at,
+                 # for the channel delivery listener (a message to LINE or e-mail goes to the outbox)
+                 table.c.channel, table.c.channel_address]
     if also is not None:
         values[also] = table.c[also] + 1
         returning.append(table.c[also].label("also_value"))

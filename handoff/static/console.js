@@ -139,6 +139,7 @@
       li.querySelector(".offline").hidden = !item.offline;
       // An offline ticket's badge already says why it is there; its e-mail says who to answer.
       li.querySelector(".qi-reason").textContent = item.offline && item.email ? item.email : reasonLabel(item.reason);
+      channelBadge(li.querySelector(".channel"), item);
       li.querySelector(".qi-wait").dataset.wait = item.wait_seconds || 0;
       li.querySelector(".qi-question").textContent = item.first_question || "";
       markSla(li.querySelector(".qi-sla"), item.sla, li);
@@ -284,6 +285,7 @@
       var li = clone("tpl-mine-item"), button = li.querySelector("button");
       li.querySelector(".lang").textContent = langLabel(conv.language);
       li.querySelector(".mi-text").textContent = conv.first_question || reasonLabel(conv.reason) || "#" + conv.id.slice(0, 6);
+      channelBadge(li.querySelector(".channel"), conv);
       var open = state.conversations[conv.id];
       if (open && open.unread) { var u = li.querySelector(".unread"); u.hidden = false; u.textContent = String(open.unread); }
       button.addEventListener("click", function () { openConversation(conv.id, true); });
@@ -415,7 +417,9 @@
 
   function renderHeader(conv) {
     var d = conv.data || {}, p = conv.panel;
-    p.querySelector(".conv-name").textContent = T.customer + " #" + String(conv.id).slice(0, 6);
+    // The name the channel gave (LINE's profile, an e-mail's display name), else the conversation's number.
+    p.querySelector(".conv-name").textContent = d.customer_name || T.customer + " #" + String(conv.id).slice(0, 6);
+    channelBadge(p.querySelector(".conv-title .channel"), d);
     p.querySelectorAll(".lang").forEach(function (n) { n.textContent = langLabel(d.language); });
     conv.tab.querySelector(".lang").textContent = langLabel(d.language);
     var status = p.querySelector(".status");
@@ -429,8 +433,21 @@
       .forEach(function (n) { n.disabled = !mine; });
   }
 
+  // A conversation's channel (LINE, e-mail) as a badge; the widget's ("web") needs none.
+  function channelBadge(node, item) {
+    if (!node) return;
+    var channel = item.channel || "web";
+    node.hidden = channel === "web";
+    node.textContent = T["channel_" + channel] || channel;
+    node.dataset.channel = channel;
+    node.title = [item.customer_name, item.channel_address].filter(Boolean).join(" · ");
+  }
+
   function renderDetails(conv) {
     var d = conv.data || {}, p = conv.panel;
+    var channel = d.channel || "web";
+    p.querySelector(".d-channel").textContent = (T["channel_" + channel] || channel) +
+      (d.channel_address ? " · " + (d.customer_name ? d.customer_name + " · " : "") + d.channel_address : "");
     p.querySelector(".d-reason").textContent = reasonLabel(d.handoff_reason || d.reason) || "—";
     p.querySelector(".d-started").textContent = d.created_at ? C.dateTime(d.created_at) : "—";
     var page = p.querySelector(".d-page");

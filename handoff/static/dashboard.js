@@ -264,6 +264,22 @@
       ]));
     });
 
+    // The same figures per channel (web widget, LINE, e-mail)
+    var channelsBody = $("channels-body");
+    channelsBody.textContent = "";
+    (k.by_channel || []).forEach(function (c) {
+      channelsBody.appendChild(C.el("tr", { "data-channel": c.channel }, [
+        C.el("td", { text: T["channel_" + c.channel] || c.channel }),
+        C.el("td", { text: String(c.conversations) }),
+        C.el("td", { text: pct(c.containment_rate) }),
+        C.el("td", { text: pct(c.handoff_rate) + " (" + c.handoffs + ")" }),
+        C.el("td", { text: pct(c.fallback_rate) }),
+        C.el("td", { text: secs(c.queue_wait_seconds.p50) }),
+        C.el("td", { text: secs(c.first_response_seconds.p50) }),
+        C.el("td", { text: c.csat_average === null ? "–" : c.csat_average.toFixed(1) + " / 5 (" + c.csat_count + ")" })
+      ]));
+    });
+
     // Recent ratings with comments (newest first, up to 20)
     var recent = k.recent_ratings;
     $("card-ratings").hidden = !recent.length;
@@ -301,6 +317,21 @@
     }).catch(function (err) { $("range-label").textContent = ""; C.showError(err); });
   }
 
+  // LINE's push quota this month (when LINE reports one) and the messages the outbox gave up on.
+  function loadChannels() {
+    return C.api("GET", "/api/agent/channels").then(function (res) {
+      var parts = [];
+      (res.channels || []).forEach(function (c) {
+        var q = c.push_quota;
+        if (!q) return;
+        parts.push(T.push_quota + ": " + (q.used === null || q.used === undefined ? "–" : q.used) + " / " +
+          (q.type === "limited" ? q.limit : T.push_quota_unlimited));
+      });
+      if (res.outbox && res.outbox.failed) parts.push(T.outbox_failed + ": " + res.outbox.failed);
+      $("channels-status").textContent = parts.join(" · ");
+    }).catch(function () { $("channels-status").textContent = ""; });
+  }
+
   function setRange(days) {
     var to = today ? new Date(today + "T12:00:00") : new Date(), from = new Date(to.getTime());
     from.setDate(to.getDate() - (days - 1));
@@ -314,6 +345,7 @@
       return;
     }
     $("app-view").hidden = false;
+    loadChannels();
     var params = new URLSearchParams(location.search);
     $("range-form").addEventListener("submit", function (e) { e.preventDefault(); load(false); });
     document.querySelectorAll("[data-days]").forEach(function (b) {

@@ -57,13 +57,18 @@
       nobodyTitle: "ただいま対応できる担当者がいません",
       nobodyBody: "メッセージを残していただければ、担当者が戻りしだいこのチャットでお返事します。",
       nobodyThanks: "メッセージを受け付けました。担当者が戻りしだい、このチャットでお返事します。このページに戻ると返信をご覧いただけます。",
+      nobodyBodyEmail: "メッセージとメールアドレスを残していただければ、担当者が戻りしだいメールとこのチャットでお返事します。",
+      nobodyThanksEmail: "メッセージを受け付けました。担当者が戻りしだい、ご入力のメールアドレスとこのチャットでお返事します。",
       offlineBody: "メッセージを残していただければ、営業時間になりしだい担当者がこのチャットでお返事します。",
+      // When the service sends e-mail (the conversation's email_replies), the reply also goes there.
+      offlineBodyEmail: "メッセージとメールアドレスを残していただければ、営業時間になりしだい担当者がメールとこのチャットでお返事します。",
       email: "メールアドレス",
       message: "お問い合わせ内容",
       emailInvalid: "メールアドレスを正しく入力してください",
       messageMissing: "お問い合わせ内容を入力してください",
       submit: "送信する",
       offlineThanks: "メッセージを受け付けました。営業時間になりしだい、担当者がこのチャットでお返事します。このページに戻ると返信をご覧いただけます。",
+      offlineThanksEmail: "メッセージを受け付けました。営業時間になりしだい、担当者がご入力のメールアドレスとこのチャットでお返事します。",
       ratingTitle: "ご利用ありがとうございました",
       ratingIntro: "よろしければ今回のサポートを評価してください。",
       csatLabel: "満足度",
@@ -119,13 +124,17 @@
       nobodyTitle: "Nobody is available right now",
       nobodyBody: "Leave us a message and a member of our team will reply here in this chat as soon as one is back.",
       nobodyThanks: "Thank you, we have your message. A member of our team will reply here in this chat as soon as one is back; come back to this page to read it.",
+      nobodyBodyEmail: "Leave us a message and your e-mail address, and a member of our team will reply by e-mail and here in this chat as soon as one is back.",
+      nobodyThanksEmail: "Thank you, we have your message. A member of our team will reply to the e-mail address you gave, and here in this chat, as soon as one is back.",
       offlineBody: "Leave us a message and a member of our team will reply here in this chat when support opens.",
+      offlineBodyEmail: "Leave us a message and your e-mail address, and a member of our team will reply by e-mail and here in this chat when support opens.",
       email: "E-mail address",
       message: "Your message",
       emailInvalid: "Please enter a valid e-mail address",
       messageMissing: "Please write your message",
       submit: "Send message",
       offlineThanks: "Thank you, we have your message. A member of our team will reply here in this chat when support opens; come back to this page to read it.",
+      offlineThanksEmail: "Thank you, we have your message. A member of our team will reply to the e-mail address you gave, and here in this chat, when support opens.",
       ratingTitle: "Thanks for chatting with us",
       ratingIntro: "Would you rate this conversation?",
       csatLabel: "How satisfied are you?",
@@ -561,6 +570,7 @@
       .then(function (conv) {
         self.conversation = { id: conv.id, token: conv.token };
         if (Array.isArray(conv.surveys)) self.surveys = conv.surveys;
+        if (conv.email_replies !== undefined) self.emailReplies = conv.email_replies;
         self.creating = null;
         self.save();
         self.setStatus(conv.status || "bot");
@@ -705,6 +715,7 @@
     if (conv.queue !== undefined) this.queue = conv.queue;
     if (Array.isArray(conv.surveys)) this.surveys = conv.surveys;
     if (conv.online !== undefined) this.online = conv.online;
+    if (conv.email_replies !== undefined) this.emailReplies = conv.email_replies;
     if (conv.status) this.setStatus(conv.status);
     else this.renderBanner();
   };
@@ -754,7 +765,7 @@
     this.endBtn.hidden = !this.conversation || state === "ended" || status === "offline";
 
     if (status === "offline" && !this.offlineSent) this.showOfflineForm();
-    else if (status === "offline") this.showCardMessage(this.online ? t.nobodyThanks : t.offlineThanks, false);
+    else if (status === "offline") this.showCardMessage(this.offlineThanksText(), false);
     else if (state === "ended" && !this.rated) this.showRating();
     else if (state === "ended") this.showCardMessage(t.thanks, true);
     else if (this.card.getAttribute("data-kind") !== "ended") this.hideCard();
@@ -1055,13 +1066,23 @@
       }).then(function () {
         self.offlineSent = true;
         self.save();
-        self.showCardMessage(self.online ? t.nobodyThanks : t.offlineThanks, false);
+        self.showCardMessage(self.offlineThanksText(), false);
       }).catch(function (err) {
         submit.disabled = false;
         error.textContent = err.message || t.sendError;
       });
     });
-    this.showCard("offline", [heading, h("p", { text: this.online ? t.nobodyBody : t.offlineBody }), form], heading);
+    var body = this.online ? (this.emailReplies ? t.nobodyBodyEmail : t.nobodyBody)
+      : (this.emailReplies ? t.offlineBodyEmail : t.offlineBody);
+    this.showCard("offline", [heading, h("p", { text: body }), form], heading);
+  };
+
+  // The thank-you after the leave-a-message form: "as soon as someone is back" inside support hours
+  // (nobody was online), "when support opens" outside them; naming the e-mail when replies go there.
+  Widget.prototype.offlineThanksText = function () {
+    var t = this.t;
+    if (this.online) return this.emailReplies ? t.nobodyThanksEmail : t.nobodyThanks;
+    return this.emailReplies ? t.offlineThanksEmail : t.offlineThanks;
   };
 
   Widget.prototype.askEnd = function () {

@@ -20,8 +20,9 @@ def test_start_gives_id_token_status_and_language(client):
     response = client.post("/api/v1/conversations", json={"language": "ja", "page_url": "https://shop.example/cart"})
     assert response.status_code == 201
     body = response.get_json()
-    assert set(body) == {"id", "token", "status", "language", "surveys"}  # surveys: SURVEYS, for the widget
+    assert set(body) == {"id", "token", "status", "language", "surveys", "email_replies"}  # surveys: SURVEYS, for the widget
     assert body["status"] == "bot" and body["language"] == "ja"
+    assert body["email_replies"] is False  # no SMTP_URL: the offline form promises no e-mail
 
 
 def test_language_follows_the_browser_when_the_widget_does_not_say(client):

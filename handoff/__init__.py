@@ -66,8 +66,8 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
 
     app.extensions["tsunagi"] = _build_services(app)
 
-    from . import admin_api, agent_api, customer_api, editor_api, operations, pages
-    for module in (customer_api, agent_api, admin_api, editor_api, operations, pages):
+    from . import admin_api, agent_api, customer_api, editor_api, help_center, operations, pages
+    for module in (customer_api, agent_api, admin_api, editor_api, operations, pages, help_center):
         app.register_blueprint(module.bp)
 
     _install_error_handlers(app)

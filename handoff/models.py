@@ -225,9 +225,8 @@ class StreamTicket(Base):
     __table_args__ = (Index("ix_stream_tickets_expires_at", "expires_at"),)
 
 
-# The help center (handoff/help_center.py). No personal data: views are counts per article and day,
-# a visit is a random id in a first-party cookie, a vote keeps only the article, the answer and the
-# optional comment the customer typed.
+# The help center (handoff/help_center.py). No personal data: views and visits are counts per day,
+# a vote keeps only the article, the answer and the optional comment the customer typed.
 
 class HelpArticleView(Base):
     """Views of one article in one language on one day (support time zone)."""
@@ -239,14 +238,12 @@ class HelpArticleView(Base):
 
 
 class HelpVisit(Base):
-    """A help-center visit: the id of the first-party cookie the help pages set (random, nothing
-    else in it), recorded on the visit's first page."""
+    """Visits that began on one day (support time zone) in one language: a browser without the help
+    center's visit cookie (a bare "1" that lapses after 30 idle minutes; no identifier) starts one."""
     __tablename__ = "help_visits"
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    language: Mapped[str] = mapped_column(String(8))
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    __table_args__ = (Index("ix_help_visits_started_at", "started_at"),)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    visits: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class HelpVote(Base):
@@ -260,3 +257,27 @@ class HelpVote(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_help_votes_created_at", "created_at"), Index("ix_help_votes_topic", "topic"))
+
+
+class HelpSearch(Base):
+    """A help-center search (handoff/help_search.py): the query (card numbers masked), how it went,
+    and, for one with no good result, whether an editor handled it in the unanswered list."""
+    __tablename__ = "help_searches"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    query: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(8))
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    no_good_result: Mapped[bool] = mapped_column(Boolean, default=False)
+    top_topic: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    top_score: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    # searched while the embeddings were still being computed: keyword signals only
+    keyword_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # an editor's action on it from the unanswered list (unanswered.HANDLED_ACTIONS)
+    handled_action: Mapped[Optional[str]] = mapped_column(String(16), nullable=True)
+    handled_topic: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    handled_by: Mapped[Optional[int]] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
+    handled_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
+
+    __table_args__ = (Index("ix_help_searches_created_at", "created_at"),
+                      Index("ix_help_searches_unanswered", "no_good_result", "handled_action", "created_at"))

@@ -25,12 +25,11 @@ def upgrade() -> None:
     )
     op.create_table(
         'help_visits',
-        sa.Column('id', sa.String(length=32), nullable=False),
+        sa.Column('day', sa.Date(), nullable=False),
         sa.Column('language', sa.String(length=8), nullable=False),
-        sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint('id'),
+        sa.Column('visits', sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint('day', 'language'),
     )
-    op.create_index('ix_help_visits_started_at', 'help_visits', ['started_at'])
     op.create_table(
         'help_votes',
         sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -43,6 +42,27 @@ def upgrade() -> None:
     )
     op.create_index('ix_help_votes_created_at', 'help_votes', ['created_at'])
     op.create_index('ix_help_votes_topic', 'help_votes', ['topic'])
+    # Searches, and those with no good result for the editors' unanswered list (handoff/help_search.py).
+    op.create_table(
+        'help_searches',
+        sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+        sa.Column('query', sa.String(length=200), nullable=False),
+        sa.Column('language', sa.String(length=8), nullable=False),
+        sa.Column('hits', sa.Integer(), nullable=False),
+        sa.Column('no_good_result', sa.Boolean(), nullable=False),
+        sa.Column('top_topic', sa.String(length=64), nullable=True),
+        sa.Column('top_score', sa.Float(), nullable=True),
+        sa.Column('keyword_only', sa.Boolean(), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('handled_action', sa.String(length=16), nullable=True),
+        sa.Column('handled_topic', sa.String(length=200), nullable=True),
+        sa.Column('handled_by', sa.Integer(), nullable=True),
+        sa.Column('handled_at', sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(['handled_by'], ['agents.id'], ondelete='SET NULL'),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    op.create_index('ix_help_searches_created_at', 'help_searches', ['created_at'])
+    op.create_index('ix_help_searches_unanswered', 'help_searches', ['no_good_result', 'handled_action', 'created_at'])
     # The article a bot answer links to (handoff/gateway.py).
     with op.batch_alter_table('messages') as batch:
         batch.add_column(sa.Column('article_path', sa.String(length=200), nullable=True))
@@ -51,9 +71,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('messages') as batch:
         batch.drop_column('article_path')
+    op.drop_index('ix_help_searches_unanswered', table_name='help_searches')
+    op.drop_index('ix_help_searches_created_at', table_name='help_searches')
+    op.drop_table('help_searches')
     op.drop_index('ix_help_votes_topic', table_name='help_votes')
     op.drop_index('ix_help_votes_created_at', table_name='help_votes')
     op.drop_table('help_votes')
-    op.drop_index('ix_help_visits_started_at', table_name='help_visits')
     op.drop_table('help_visits')
     op.drop_table('help_article_views')

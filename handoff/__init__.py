@@ -66,9 +66,14 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
 
     app.extensions["tsunagi"] = _build_services(app)
 
-    from . import admin_api, agent_api, customer_api, editor_api, help_center, operations, pages
-    for module in (customer_api, agent_api, admin_api, editor_api, operations, pages, help_center):
+    from . import admin_api, agent_api, customer_api, editor_api, help_api, help_center, operations, pages
+    for module in (customer_api, agent_api, admin_api, editor_api, operations, pages, help_center, help_api):
         app.register_blueprint(module.bp)
+    if not app.testing:
+        # The help search's embeddings (also the unanswered list's topic index) are computed in the
+        # background from now on, never inside a request (tests start it themselves).
+        from .help_search import start_warmup
+        start_warmup(app)
 
     _install_error_handlers(app)
     _install_cors(app)
@@ -112,6 +117,7 @@ def _build_services(app: Flask) -> Services:
     from .database import Database, make_engine
     from .events import Dispatcher
     from .gateway import Gateway
+    from .help_center import article_path
     from .listeners.audit_listener import AuditListener
     from .listeners.bot_restart_listener import BotRestartListener
     from .listeners.live_push_listener import LivePushListener
@@ -145,7 +151,8 @@ def _build_services(app: Flask) -> Services:
     ])
     counter = RedisCounter(broker) if c["REDIS_URL"] else MemoryCounter()
     return Services(
-        db=db, broker=broker, rasa=rasa, hours=hours, gateway=Gateway(db, rasa, hours),
+        db=db, broker=broker, rasa=rasa, hours=hours,
+        gateway=Gateway(db, rasa, hours, article_path=lambda topic: article_path(app, topic)),
         limiter=RateLimiter(counter, c["REDIS_CHANNEL_PREFIX"]),
         stream_settings=StreamSettings(c["STREAM_HEARTBEAT_SECONDS"], c["STREAM_MAX_SECONDS"], wait_estimate),
         wait_estimate=wait_estimate,

@@ -71,6 +71,8 @@ SETTINGS: list[Setting] = [
             "Help-center \"Was this article helpful?\" votes and comments per client IP (429 page with `Retry-After`)."),
     Setting("HELP_FORM_MAX_AGE_SECONDS", 86400, int,
             "How long a help-center feedback form stays valid after the page was shown (its token is signed with SECRET_KEY); older: 403, reload the page."),
+    Setting("RATE_LIMIT_HELP_SEARCH_PER_IP", "120/minute", str,
+            "Help-center searches (`GET /api/v1/help/search`) per client IP (429 `rate_limited` with `Retry-After`)."),
     Setting("RATE_LIMIT_LOGIN_PER_ACCOUNT", "10/minute", str,
             "Agent login attempts per e-mail address, from any address; counted alike whether an account has it or not, so a 429 reveals nothing."),
     Setting("AUDIT_PAGE_SIZE", 50, int, "Entries per page of the audit log (`/api/admin/audit`, `/console/audit`)."),

@@ -36,9 +36,13 @@ from typing import Optional
 import numpy as np
 from markupsafe import Markup, escape
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+from sqlalchemy import insert
 
 from languages import LANGUAGES
 from .help_articles import ArticleSet, load_articles
+from .masking import mask_card_numbers
+from .models import HelpSearch
+from .schemas import HELP_QUERY_CHARS
 from .unanswered import Embedder, TopicIndex
 
 log = logging.getLogger(__name__)
@@ -52,7 +56,7 @@ NO_RESULT_BELOW = 0.62
 KEYWORD_NO_RESULT_BELOW = 0.35
 # Hits shown: at most `limit`, and only those within this much of the best one.
 HIT_MARGIN = 0.25
-MAX_QUERY_CHARS = 200
+MAX_QUERY_CHARS = HELP_QUERY_CHARS
 SNIPPET_CHARS = 120
 # Examples embedded per call while warming: the embedder's lock is held per call, so an editor's
 # request waits for one batch at most, never for the whole warm-up.
@@ -271,7 +275,7 @@ def _plain(markdown: str) -> str:
 
 # The service: one per app, holding the current index and the warm-up.
 
-class HelpSearch:
+class SearchService:
     def __init__(self, app, embedder: Embedder):
         self.app = app
         self.embedder = embedder
@@ -402,12 +406,12 @@ class HelpSearch:
         return best
 
 
-def service(app) -> HelpSearch:
+def service(app) -> SearchService:
     """The app's search (one per app: it holds the index), created on first use."""
     found = app.extensions.get("tsunagi_help_search")
     if found is None:
         embedder = app.extensions.get("tsunagi_editor") or Embedder(app.config.get("EMBEDDING_CACHE_DIR") or None)
-        found = app.extensions.setdefault("tsunagi_help_search", HelpSearch(app, embedder))
+        found = app.extensions.setdefault("tsunagi_help_search", SearchService(app, embedder))
     return found
 
 
@@ -416,9 +420,27 @@ def start_warmup(app) -> None:
     service(app).start_warmup()
 
 
-def search(app, query: str, language: str, limit: int = 10) -> SearchResult:
-    return service(app).search(query, language, limit)
+def search(app, query: str, language: str, limit: int = 10, record: bool = True) -> SearchResult:
+    """The articles for a customer's words. `record`: counted for the dashboard, and put on the
+    editors' unanswered list when it found nothing good (false for searches as the customer types)."""
+    result = service(app).search(query, language, limit)
+    if record and result.query:
+        with app.extensions["tsunagi"].db.writing() as session:
+            record_search(session, result)
+    return result
 
 
 def related(app, topic: str, language: str, k: int = 3) -> list[Hit]:
     return service(app).related(topic, language, k)
+
+
+def record_search(session, result: SearchResult) -> int:
+    """Records a search (card numbers masked) for the dashboard's figures; one with no good result
+    also goes to the editors' unanswered list (unanswered.searches_without_result). Inside the
+    caller's transaction; returns the row's id."""
+    top = result.hits[0] if result.hits else None
+    row = session.execute(insert(HelpSearch).values(
+        query=mask_card_numbers(result.query)[:MAX_QUERY_CHARS], language=result.language, hits=len(result.hits),
+        no_good_result=result.no_good_result, top_topic=top.topic if top else None,
+        top_score=round(result.best_score, 4), keyword_only=result.warming).returning(HelpSearch.id))
+    return int(row.scalar_one())

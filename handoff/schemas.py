@@ -158,6 +158,7 @@ class NewExamples(Body):
     topic: Text(200, required=True)
     examples: Annotated[Examples, Field(min_length=1)]
     message_ids: MessageIds = []
+    search_ids: MessageIds = Field([], description="help-center searches with no good result (a group's search_ids)")
 
 
 class Bilingual(Body):
@@ -177,10 +178,24 @@ class NewTopic(Body):
     topic: TopicDraft
     examples: Examples
     message_ids: MessageIds = []
+    search_ids: MessageIds = Field([], description="help-center searches with no good result (a group's search_ids)")
 
 
 class Dismissal(Body):
     message_ids: MessageIds
+    search_ids: MessageIds = Field([], description="help-center searches with no good result (a group's search_ids)")
+
+
+HELP_QUERY_CHARS = 200
+
+
+class HelpSearchQuery(Body):
+    q: Text(HELP_QUERY_CHARS, required=True) = Field(description="the customer's words")
+    lang: Optional[Language] = Field(None, description="the language of the titles and snippets; "
+                                                       "Accept-Language, else DEFAULT_LANGUAGE, when absent")
+    limit: Integer(1, 20) = 10
+    record: bool = Field(True, description="false while the customer is still typing: not counted, and "
+                                           "never put on the editors' unanswered list")
 
 
 # Responses: only documented (the schemathesis test checks the service keeps to them).
@@ -448,13 +463,14 @@ class UnansweredQuestions(BaseModel):
 class UnansweredGroups(BaseModel):
     class Group(BaseModel):
         class Example(BaseModel):
-            message_id: int
-            conversation_id: str
+            message_id: Optional[int] = Field(description="null for a help-center search (search_id)")
+            conversation_id: Optional[str]
             text: str
             language: str
             created_at: datetime
             reasons: list[str]
             topic: Optional[str] = None
+            search_id: Optional[int] = None
 
         class NearestTopic(BaseModel):
             id: str
@@ -468,8 +484,9 @@ class UnansweredGroups(BaseModel):
         last_asked_at: Optional[datetime] = None
         examples: list[Example]
         message_ids: list[int]
+        search_ids: list[int] = []
         texts: list[str]
-        nearest_topic: Optional[NearestTopic]
+        nearest_topic: Optional[NearestTopic] = Field(description="null also while index_warming")
 
     class Topic(BaseModel):
         id: str
@@ -483,6 +500,8 @@ class UnansweredGroups(BaseModel):
     groups: list[Group]
     topics: list[Topic]
     categories: list[str]
+    index_warming: bool = Field(False, description="the topics' embeddings are still being computed in the "
+                                                   "background: no nearest topics yet; ask again shortly")
 
 
 class Handled(BaseModel):
@@ -584,3 +603,19 @@ class AuditPage(BaseModel):
     per_page: int
     total: int
     actions: list[str]
+
+
+class HelpSearchResult(BaseModel):
+    class Hit(BaseModel):
+        topic: str
+        category: str
+        title: str
+        url: str = Field(description="the article's path, e.g. /help/shipping/shipping_fee")
+        score: float
+        snippet_html: str = Field(description="escaped HTML; the words that matched are in <mark>")
+    query: str
+    language: Language
+    hits: list[Hit]
+    no_good_result: bool = Field(description="nothing matched well: offer the chat")
+    warming: bool = Field(description="the index of meanings is still being built after a start or a "
+                                      "content change: this answer used keywords only")

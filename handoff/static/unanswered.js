@@ -110,11 +110,11 @@
     var addButton = el("button", { type: "button", class: "primary add-examples", text: T.add });
     addButton.addEventListener("click", function () {
       act("/api/editor/unanswered/add-examples", { topic: select.value, examples: chosen(),
-        message_ids: group.message_ids }, addButton);
+        message_ids: group.message_ids, search_ids: group.search_ids || [] }, addButton);
     });
     var dismissButton = el("button", { type: "button", class: "ghost dismiss", text: T.dismiss });
     dismissButton.addEventListener("click", function () {
-      act("/api/editor/unanswered/dismiss", { message_ids: group.message_ids }, dismissButton);
+      act("/api/editor/unanswered/dismiss", { message_ids: group.message_ids, search_ids: group.search_ids || [] }, dismissButton);
     });
     var form = newTopicForm(group, categories, chosen, act);
     var draftButton = el("button", { type: "button", class: "ghost draft-topic", text: T.new_topic, "aria-expanded": "false" });
@@ -153,7 +153,7 @@
                  title: { ja: inputs.title_ja.value, en: inputs.title_en.value },
                  answer: { ja: inputs.answer_ja.value, en: inputs.answer_en.value },
                  offer_human: inputs.offer_human.checked },
-        examples: chosen(), message_ids: group.message_ids }, submit);
+        examples: chosen(), message_ids: group.message_ids, search_ids: group.search_ids || [] }, submit);
     });
     return form;
   }

@@ -86,6 +86,17 @@ def published_articles(app=None) -> ArticleSet:
         return state["set"]
 
 
+def article_path(app, topic: str) -> Optional[str]:
+    """The path of a published topic's article (/help/<category>/<topic>), or None: the gateway
+    puts it on the bot's answer about that topic."""
+    try:
+        article = published_articles(app).article(topic)
+    except Exception:  # a content file an editor broke: the answer goes out without its link
+        app.logger.warning("help-center articles unreadable; no article link for %s", topic, exc_info=True)
+        return None
+    return article.url if article is not None else None
+
+
 # Language and addresses.
 
 def _prefix(language: str) -> str:

@@ -233,6 +233,8 @@ class Message(BaseModel):
     display_text: Optional[str] = Field(None, description="A quick-reply click's button title, shown instead of "
                                                           "the payload in text")
     nlu: Optional[Nlu] = Field(None, description="agents only: the bot's reading of a customer message")
+    article_url: Optional[str] = Field(None, description="a bot answer about a topic: the path of its help-center "
+                                                         "article (/help/<category>/<topic>, /en/help/... in English)")
 
 
 class Conversation(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, Response, current_app, g
+from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import select
 
 from . import schemas
@@ -54,7 +54,8 @@ def kpis(query: schemas.KpisQuery):
         titles = {}
     with services().db.reading() as session:
         return dashboard(session, first, last, current_app.config["SUPPORT_TIMEZONE"], titles,
-                         query.lang or current_app.config["DEFAULT_LANGUAGE"])
+                         query.lang or current_app.config["DEFAULT_LANGUAGE"],
+                         help_origin=request.host_url.rstrip("/"))  # the help center is served here
 
 
 @bp.get("/unanswered")

@@ -40,12 +40,12 @@ from .database import utcnow
 from .errors import RateLimited
 from .help_articles import ArticleSet, content_of, load_articles
 from .models import HelpArticleView, HelpVisit, HelpVote
+from .schemas import HELP_QUERY_CHARS
 
 bp = Blueprint("help_center", __name__)
 
 VISIT_COOKIE = "tsunagi_help_visit"
 VISIT_IDLE_SECONDS = 30 * 60  # a visit ends after 30 minutes without a help page, as web analytics count it
-MAX_QUERY_CHARS = 200
 MOST_READ_DAYS = 30
 MOST_READ_COUNT = 5
 # Crawlers read every page; counted, they would drown what customers read.
@@ -413,16 +413,18 @@ def feedback(category: str, topic: str):
 def search_page():
     language, explicit = _language()
     query = " ".join((request.args.get("q") or "").split())
-    if len(query) > MAX_QUERY_CHARS:
+    if len(query) > HELP_QUERY_CHARS:
         t = _strings()[language]
         return _render("help/error.html", language, explicit, ("search",), 400, heading=t["query_too_long"],
-                       detail=t["query_too_long_detail"].format(n=MAX_QUERY_CHARS))
+                       detail=t["query_too_long_detail"].format(n=HELP_QUERY_CHARS))
     articles = published_articles()
     hits, no_good_result = [], False
     if query:
         from .help_search import search
 
-        result = search(current_app._get_current_object(), query, language, limit=10)
+        # Recorded (crawlers' aside) for the dashboard; one with no good result goes to the editors'
+        # unanswered list.
+        result = search(current_app._get_current_object(), query, language, limit=10, record=_counted())
         hits = [h for h in result.hits if articles.article(h.topic) is not None]
         no_good_result = result.no_good_result or not hits
     crumbs = _crumbs(language) + [(_strings()[language]["search_results"], help_path(language, "search"))]

@@ -388,6 +388,40 @@ class Figures(BaseModel):
     count: int
 
 
+class HelpCenterFigures(BaseModel):
+    class Votes(BaseModel):
+        yes: int
+        no: int
+        helpful_rate: Optional[float]
+
+    class Article(BaseModel):
+        topic: str
+        title: str
+        views: int
+        yes: int
+        no: int
+        helpful_rate: Optional[float]
+
+    class Comment(BaseModel):
+        topic: str
+        title: str
+        helpful: bool
+        comment: str
+        language: str
+        created_at: datetime
+
+    article_views: int = Field(description="help-center article views in the range (crawlers not counted)")
+    visits: int = Field(description="help-center visits begun in the range (30 idle minutes end one)")
+    searches: int = Field(description="searches on the help-center pages and recorded API searches")
+    searches_no_result: int
+    no_result_rate: Optional[float]
+    votes: Votes
+    articles: Annotated[list[Article], Field(max_length=50)]
+    comments: Annotated[list[Comment], Field(max_length=20)]
+    chats_from_help: int = Field(description="conversations started in the range on a help-center page")
+    chat_rate: Optional[float] = Field(description="chats_from_help / visits")
+
+
 class Kpis(BaseModel):
     class TopTopic(BaseModel):
         topic: Optional[str] = None
@@ -445,6 +479,7 @@ class Kpis(BaseModel):
     per_day: list[Day]
     recent_ratings: Annotated[list[RecentRating], Field(max_length=20)]
     agents: list[AgentLoad]
+    help_center: Optional[HelpCenterFigures] = Field(None, description="self-service: the help center's use")
 
 
 class UnansweredQuestions(BaseModel):

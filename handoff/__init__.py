@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Optional
 
+import click
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -69,9 +70,11 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
     from . import admin_api, agent_api, customer_api, editor_api, help_api, help_center, operations, pages
     for module in (customer_api, agent_api, admin_api, editor_api, operations, pages, help_center, help_api):
         app.register_blueprint(module.bp)
-    if not app.testing:
+    if not app.testing and click.get_current_context(silent=True) is None:
         # The help search's embeddings (also the unanswered list's topic index) are computed in the
-        # background from now on, never inside a request (tests start it themselves).
+        # background from now on, never inside a request (tests start it themselves). Not for a
+        # CLI command (`agents create`, `db-upgrade`): a thread still working when the command
+        # exits kept SQLite's write-ahead log from being checkpointed into the database file.
         from .help_search import start_warmup
         start_warmup(app)
 

@@ -16,7 +16,7 @@ NLU ?= data/tests/nlu_test.yml data/tests/blind/nlu_blind.yml
 REPORT ?= results/evaluation.json
 
 .PHONY: setup setup-bot setup-handoff model train run test test-bot test-handoff test-browser \
-        test-e2e evaluate bench-nlu bench-encoder bench-handoff bench-metrics lock-bot lock-handoff validate publish rollback test-editors
+        test-e2e evaluate bench-nlu bench-encoder bench-handoff bench-help bench-metrics lock-bot lock-handoff validate publish rollback test-editors
 
 ## Environments (cached by content hash, idempotent) and the embedding model.
 setup: setup-bot setup-handoff model
@@ -71,6 +71,11 @@ bench-encoder: setup-bot model
 
 bench-handoff: setup-handoff
 	$(HANDOFF_PY) bench/handoff_bench.py
+
+## Help-center search on both held-out sets against SQLite FTS5 keyword baselines (bench/help_search.py;
+## `--choose` picks its weights and thresholds on training data only).
+bench-help: setup-handoff
+	$(HANDOFF_PY) bench/help_search.py
 
 ## One /metrics scrape on 100,000 events: the old full aggregation against the counters
 ## (SQLite, and PostgreSQL at BENCH_DATABASE_URL).

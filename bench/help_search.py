@@ -206,7 +206,9 @@ def loo_signals(index: help_search.SearchIndex):
     for q, r in enumerate(example_rows):  # leave the example itself out
         meaning_rows[q, r] = -1.0
         phrasing_rows[q, r] = 0.0
-    terms_rows = (index.row_matrix[example_rows] @ index.article_matrix.T).toarray()
+    weights = index.term_vectorizer.transform([index.row_texts[r] for r in example_rows])
+    totals = np.asarray(weights.sum(axis=1)).ravel().clip(1e-9)
+    terms_rows = (weights @ index.term_presence.T).toarray() / totals[:, None]
     n_topics = len(index.topics)
 
     def per_topic(rows, labels):

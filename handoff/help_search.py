@@ -9,8 +9,10 @@ by three signals, combined with fixed weights:
   - phrasing: the highest character n-gram TF-IDF cosine between the query and one of the topic's
     examples, which tolerates typos, kana for kanji, half-width kana and spacing, with no tokenizer
     (the bot's SudachiPy lives in the bot's environment only);
-  - terms: character n-gram TF-IDF against the article's own text, for exact terms a customer
-    copies from the page ("PayPay", a product name).
+  - terms: how much of the query the article's own text contains (its character 2- and 3-grams,
+    weighted by their rarity across articles), for exact terms a customer copies from the page
+    ("PayPay", a product name, an e-mail address): a term the article holds scores 1 however long
+    the article is.
 
 The weights and the "no good result" thresholds were chosen by `bench/help_search.py --choose`
 on training data only: leave-one-out over the data/nlu examples (weights) and data/calibration's
@@ -86,6 +88,20 @@ def _vectorizer() -> TfidfVectorizer:
     return TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, preprocessor=fold)
 
 
+def _term_vectorizer() -> TfidfVectorizer:
+    # Character 2-3-grams across word boundaries ("PayPay、Apple" still holds "paypay"), weighted
+    # by rarity (idf) and not normalised: the query's share of them an article holds is the score.
+    return TfidfVectorizer(analyzer="char", ngram_range=(2, 3), sublinear_tf=True, norm=None, preprocessor=fold)
+
+
+def coverage(presence, query_weights) -> np.ndarray:
+    """The share of the query's n-gram weight found in each row of `presence` (0/1 sparse)."""
+    total = float(query_weights.sum())
+    if total <= 0:
+        return np.zeros(presence.shape[0])
+    return np.asarray((presence @ query_weights.T).todense()).ravel() / total
+
+
 @dataclass
 class Hit:
     topic: str
@@ -123,8 +139,10 @@ class SearchIndex:
     row_topics: np.ndarray  # topic index of each row
     vectorizer: TfidfVectorizer
     row_matrix: object  # sparse, rows x n-grams (phrasing)
-    article_matrix: object  # sparse, (topics x languages) x n-grams (terms)
+    article_matrix: object  # sparse, (topics x languages) x n-grams (related articles while warming)
     article_topics: np.ndarray
+    term_vectorizer: TfidfVectorizer
+    term_presence: object  # sparse 0/1, (topics x languages) x 2-3-grams (terms)
     vectors: Optional[np.ndarray] = None
     built_seconds: dict = field(default_factory=dict)
 
@@ -148,8 +166,10 @@ class SearchIndex:
                 article_texts.append(article.text(lang))
                 article_labels.append(n)
         vectorizer.fit(texts + article_texts)
+        terms = _term_vectorizer()
+        presence = (terms.fit_transform(article_texts) > 0).astype(np.float64)
         index = cls(articles, topics, texts, np.array(labels, dtype=int), vectorizer, vectorizer.transform(texts),
-                    vectorizer.transform(article_texts), np.array(article_labels, dtype=int))
+                    vectorizer.transform(article_texts), np.array(article_labels, dtype=int), terms, presence)
         index.built_seconds["keywords"] = time.perf_counter() - started
         return index
 
@@ -169,7 +189,8 @@ class SearchIndex:
         """Each signal's score per topic, in [0, 1]."""
         q = self.vectorizer.transform([query])
         phrasing = self._per_topic_max(np.asarray((self.row_matrix @ q.T).todense()).ravel(), self.row_topics)
-        terms = self._per_topic_max(np.asarray((self.article_matrix @ q.T).todense()).ravel(), self.article_topics)
+        terms = self._per_topic_max(coverage(self.term_presence, self.term_vectorizer.transform([query])),
+                                    self.article_topics)
         meaning = np.zeros(len(self.topics))
         if query_vector is not None and self.vectors is not None and len(self.vectors):
             meaning = np.clip(self._per_topic_max(self.vectors @ query_vector, self.row_topics), 0, 1)

@@ -165,6 +165,14 @@
       var box = $("groups");
       box.textContent = "";
       res.groups.forEach(function (g) { box.appendChild(renderGroup(g, res.topics, res.categories)); });
+      if (res.index_warming) {
+        // The topics' examples are still being embedded in the background (after a start or a
+        // publish): the groups have no nearest topic yet; ask again in a moment.
+        $("groups-status").textContent = T.index_warming;
+        $("groups-status").hidden = false;
+        setTimeout(loadGroups, 3000);
+        return;
+      }
       $("groups-status").textContent = T.groups_empty;
       $("groups-status").hidden = res.groups.length > 0;
       document.body.setAttribute("data-groups-loaded", String(res.groups.length));

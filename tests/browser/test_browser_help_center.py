@@ -73,7 +73,7 @@ def test_search_in_japanese_and_in_english(service, new_page):
     page.get_by_role("link", name="English").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     page.locator("#help-q").fill("card declined")
-    page.locator("form[role=search] button").click()
+    page.locator(".search-form button").click()
     expect(page).to_have_url(re.compile(r"/en/help/search\?q=card"))
     expect(page.locator("#results li").first.get_by_role("link")).to_have_attribute(
         "href", "/en/help/payment/payment_card_declined")
@@ -115,7 +115,7 @@ def test_the_pages_work_without_javascript(service, new_page):
     page.get_by_role("button", name="Send").click()
     expect(page.locator(".feedback .thanks")).to_contain_text("we have your comment")
     page.locator("#help-q").fill("shipping fee")
-    page.locator("form[role=search] button").click()
+    page.locator(".search-form button").click()
     expect(page.locator("#results li").first.get_by_role("link")).to_have_attribute(
         "href", "/en/help/shipping/shipping_fee")
     expect(page.locator(".contact noscript")).to_have_count(1)   # the chat says it needs JavaScript

@@ -415,7 +415,7 @@ def search_page():
     query = " ".join((request.args.get("q") or "").split())
     if len(query) > HELP_QUERY_CHARS:
         t = _strings()[language]
-        return _render("help/error.html", language, explicit, ("search",), 400, heading=t["query_too_long"],
+        return _render("help/error.html", language, explicit, ("search",), 422, heading=t["query_too_long"],
                        detail=t["query_too_long_detail"].format(n=HELP_QUERY_CHARS))
     articles = published_articles()
     hits, no_good_result = [], False

@@ -2,14 +2,16 @@
 
 Each topic is represented by what customers say when they ask about it (its examples in data/nlu,
 the bot's training data) and by what the article says (title, answer, body). A query scores a topic
-by three signals, combined with fixed weights:
+by four signals, combined with fixed weights:
 
   - meaning: the highest multilingual-e5-small cosine between the query and the topic's examples
     and titles (the embeddings the editors' unanswered list uses, handoff/unanswered.py);
   - phrasing: the highest character n-gram TF-IDF cosine between the query and one of the topic's
     examples, which tolerates typos, kana for kanji, half-width kana and spacing, with no tokenizer
     (the bot's SudachiPy lives in the bot's environment only);
-  - terms: how much of the query the article's own text contains (its character 2- and 3-grams,
+  - terms: character n-gram TF-IDF cosine between the query and the article's own text (title,
+    answer, body);
+  - exact: how much of the query the article's text contains (its character 2- and 3-grams,
     weighted by their rarity across articles), for exact terms a customer copies from the page
     ("PayPay", a product name, an e-mail address): a term the article holds scores 1 however long
     the article is.
@@ -51,9 +53,9 @@ log = logging.getLogger(__name__)
 
 # Combined score = weights . signals (see the docstring); chosen by `bench/help_search.py --choose`
 # (leave-one-out over the 2,661 data/nlu examples: top-1 0.908 ja / 0.916 en, top-3 0.986 / 0.986).
-WEIGHTS = {"meaning": 0.85, "phrasing": 0.05, "terms": 0.1}
+WEIGHTS = {"meaning": 0.85, "phrasing": 0.05, "terms": 0.1, "exact": 0.0}
 # Keyword-only, while the embeddings warm up (leave-one-out top-1 0.819 ja / 0.798 en).
-KEYWORD_WEIGHTS = {"meaning": 0.0, "phrasing": 0.4, "terms": 0.6}
+KEYWORD_WEIGHTS = {"meaning": 0.0, "phrasing": 0.4, "terms": 0.6, "exact": 0.0}
 # Below these best scores a search has "no good result", chosen on data/calibration's 249 in-scope and
 # 151 out-of-scope messages plus data/nlu's 190 out_of_scope examples for balanced accuracy:
 # 0.82 keeps 92.8% of the in-scope, flags 94.4% of the rest; keyword-only 0.214: 86.4% / 54.8%.
@@ -66,6 +68,8 @@ SNIPPET_CHARS = 120
 # Examples embedded per call while warming: the embedder's lock is held per call, so an editor's
 # request waits for one batch at most, never for the whole warm-up.
 WARMUP_BATCH = 64
+# A failed warm-up (e.g. the model's files missing) is tried again at most this often.
+RETRY_SECONDS = 60
 
 
 # Text as keyword matching sees it: NFKC (half-width kana and full-width Latin become ordinary),
@@ -139,10 +143,10 @@ class SearchIndex:
     row_topics: np.ndarray  # topic index of each row
     vectorizer: TfidfVectorizer
     row_matrix: object  # sparse, rows x n-grams (phrasing)
-    article_matrix: object  # sparse, (topics x languages) x n-grams (related articles while warming)
+    article_matrix: object  # sparse, (topics x languages) x n-grams (terms)
     article_topics: np.ndarray
     term_vectorizer: TfidfVectorizer
-    term_presence: object  # sparse 0/1, (topics x languages) x 2-3-grams (terms)
+    term_presence: object  # sparse 0/1, (topics x languages) x 2-3-grams (exact)
     vectors: Optional[np.ndarray] = None
     built_seconds: dict = field(default_factory=dict)
 
@@ -189,12 +193,13 @@ class SearchIndex:
         """Each signal's score per topic, in [0, 1]."""
         q = self.vectorizer.transform([query])
         phrasing = self._per_topic_max(np.asarray((self.row_matrix @ q.T).todense()).ravel(), self.row_topics)
-        terms = self._per_topic_max(coverage(self.term_presence, self.term_vectorizer.transform([query])),
+        terms = self._per_topic_max(np.asarray((self.article_matrix @ q.T).todense()).ravel(), self.article_topics)
+        exact = self._per_topic_max(coverage(self.term_presence, self.term_vectorizer.transform([query])),
                                     self.article_topics)
         meaning = np.zeros(len(self.topics))
         if query_vector is not None and self.vectors is not None and len(self.vectors):
             meaning = np.clip(self._per_topic_max(self.vectors @ query_vector, self.row_topics), 0, 1)
-        return {"meaning": meaning, "phrasing": phrasing, "terms": terms}
+        return {"meaning": meaning, "phrasing": phrasing, "terms": terms, "exact": exact}
 
     def topic_index(self) -> Optional[TopicIndex]:
         """The examples' vectors as the unanswered list's TopicIndex (nearest topic of a group)."""
@@ -308,6 +313,7 @@ class SearchService:
         self._building: Optional[str] = None  # the version being embedded in the background
         self._thread: Optional[threading.Thread] = None
         self.warmups = 0  # completed background builds (tests and /healthz-style checks read it)
+        self._failed: Optional[tuple] = None
 
     # The index.
 
@@ -321,6 +327,8 @@ class SearchService:
                 return
             if self._building == articles.version:
                 return
+            if self._failed == (articles.version, int(time.monotonic() // RETRY_SECONDS)):
+                return  # failed on this content a moment ago: not a new thread per request
             self._building = articles.version
             thread = threading.Thread(target=self._warm, args=(articles,), name="help-search-warmup", daemon=True)
             self._thread = thread
@@ -330,8 +338,8 @@ class SearchService:
         try:
             index = SearchIndex.keyword_only(articles)
             with self._lock:
-                # a keyword index of the new content at once; the previous one's embeddings are
-                # kept serving until the new ones are ready only if nothing is being served yet
+                # With nothing served yet, the new content's keyword index serves at once; an older
+                # index with its embeddings serves on until the new one has them.
                 if self._index is None:
                     self._index = index
             index.embed(self.embedder)
@@ -342,6 +350,7 @@ class SearchService:
                      {k: round(v, 2) for k, v in index.built_seconds.items()})
         except Exception:
             log.exception("building the help search index failed; search stays keyword-only")
+            self._failed = (articles.version, int(time.monotonic() // RETRY_SECONDS))
         finally:
             with self._lock:
                 if self._building == articles.version:

@@ -6,7 +6,9 @@ a warm-up: GET every article page in turn (both languages; each records a view, 
 does), the category pages, the home page (its most-read query included) and a search results page,
 with two peers in the same run: GET /healthz (the service's cheapest answer) and GET /demo (a
 template page with no database work). p50 / p95 / max in milliseconds, client side, whole response
-read. Then the article pages again with 4 clients at once (the machine has 2 cores).
+read. Then the article pages again with 4 clients at once (the machine has 2 cores). The first view
+of each article after a start or a publish is reported apart ("article, 1st view"): it computes
+the article's related articles, which are then kept (handoff/help_center._related).
 
     .venv/handoff/bin/python bench/help_pages.py [--requests 600] [--keep]
 
@@ -62,11 +64,13 @@ def timed(session: requests.Session, url: str) -> float:
     return elapsed
 
 
-def sequential(base: str, paths: list[str], count: int, warmup: int = 50) -> list[float]:
+def sequential(base: str, paths: list[str], count: int, warmup: int = 50) -> tuple[list[float], list[float]]:
+    """(the timings, and those of the warm-up: every path once first, then up to `warmup` requests)."""
     session = requests.Session()
-    for n in range(warmup):
+    first = [timed(session, base + path) for path in paths]
+    for n in range(max(0, warmup - len(paths))):
         timed(session, base + paths[n % len(paths)])
-    return [timed(session, base + paths[n % len(paths)]) for n in range(count)]
+    return [timed(session, base + paths[n % len(paths)]) for n in range(count)], first
 
 
 def concurrent(base: str, paths: list[str], count: int, clients: int) -> list[float]:
@@ -140,7 +144,10 @@ def main() -> None:
     try:
         for name, paths in kinds.items():
             count = args.requests if name != "search page" else max(100, args.requests // 3)
-            rows.append(figures(name, sequential(base, paths, count)))
+            times, first = sequential(base, paths, count)
+            if name == "article page":  # each article's first view computes its related articles
+                rows.append(figures("article, 1st view", first))
+            rows.append(figures(name, times))
         rows.append(figures("article page", concurrent(base, article_paths, args.requests, 4), clients=4))
         rows.append(figures("peer: /healthz", concurrent(base, ["/healthz"], args.requests, 4), clients=4))
     finally:

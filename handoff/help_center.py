@@ -38,7 +38,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from languages import LANGUAGES
 from .database import utcnow
 from .errors import RateLimited
+from .content_files import ContentError
 from .help_articles import ArticleSet, content_of, load_articles
+from .masking import mask_card_numbers
 from .models import HelpArticleView, HelpVisit, HelpVote
 from .schemas import HELP_QUERY_CHARS
 
@@ -82,7 +84,14 @@ def published_articles(app=None) -> ArticleSet:
         return state["set"]
     with state["lock"]:
         if state["set"] is None or state["key"] != key:
-            state["set"], state["key"] = load_articles(app), key
+            try:
+                state["set"] = load_articles(app)
+            except ContentError:
+                if state["set"] is None:
+                    raise
+                # published with a file broken since (make publish validates first): keep serving
+                app.logger.exception("help-center content unreadable; the previous articles stay")
+            state["key"] = key
         return state["set"]
 
 
@@ -306,20 +315,29 @@ def category_page(category: str):
 
 
 def _related(topic: str, language: str, articles: ArticleSet) -> list:
-    """The nearest articles in meaning (handoff/help_search.py), only those that are published."""
-    from .help_search import related
+    """The nearest articles in meaning (handoff/help_search.related), only those that are published.
 
+    Kept per topic for as long as the search index is the same one (content version, and whether
+    its embeddings are ready): help_search.related computes every topic's centre on each call,
+    0.6-0.8 s on this machine, which an article page must not pay on every view."""
+    from . import help_search
+
+    app = current_app._get_current_object()
     try:
-        nearest = related(current_app._get_current_object(), topic, language, k=3)
-    except Exception:  # the search index is still being built or failed: the page shows without them
+        index = help_search.service(app).index()
+        cache = app.extensions.setdefault("tsunagi_help_related", {"index": None, "ready": None, "topics": {}})
+        ready = index.vectors is not None
+        if cache["index"] is not index or cache["ready"] != ready:
+            cache.update(index=index, ready=ready, topics={})
+        nearest = cache["topics"].get(topic)
+        if nearest is None:
+            nearest = [hit.topic for hit in help_search.related(app, topic, language, k=3)]
+            cache["topics"][topic] = nearest
+    except Exception:  # the search index failed to build: the page shows without them
         current_app.logger.warning("related articles of %s unavailable", topic, exc_info=True)
         return []
-    found = []
-    for item in nearest:
-        article = articles.article(getattr(item, "topic", item))
-        if article is not None and article.topic != topic:
-            found.append(article)
-    return found
+    found = [articles.article(other) for other in nearest if other != topic]
+    return [article for article in found if article is not None]
 
 
 @bp.get("/help/<category>/<topic>")
@@ -333,7 +351,8 @@ def article_page(category: str, topic: str):
         if moved is not None:  # the topic went to another category: its old address still leads to it
             return redirect(help_path(language, moved.category, moved.topic), 301)
         return _not_found(language, explicit, "article")
-    _count_view(topic, language)
+    if not ({"voted", "commented"} & set(request.args)):  # the page again after a vote is not a read
+        _count_view(topic, language)
     vote_id = _vote_of(request.args.get("voted"), topic)
     return _article_response(article, articles, language, explicit, vote_token=request.args.get("voted") if vote_id else None,
                              commented=request.args.get("commented") == "1")
@@ -376,7 +395,8 @@ def feedback(category: str, topic: str):
     except RateLimited as limited:
         return _form_refused(language, 429, "too_many", limited.headers)
 
-    comment = " ".join((request.form.get("comment") or "").split()) or None
+    # One line, card numbers masked as in every other stored text (handoff/masking.py).
+    comment = mask_card_numbers(" ".join((request.form.get("comment") or "").split())) or None
     limit = current_app.config["MAX_MESSAGE_CHARS"]
     vote_token = request.form.get("vote")
     helpful = request.form.get("helpful")

@@ -229,6 +229,14 @@ def test_a_yes_with_its_comment_in_one_post(help_app, help_client):
     assert (vote.topic, vote.language, vote.helpful, vote.comment) == ("payment_methods", "en", True, "Clear, thanks")
 
 
+def test_a_comment_s_card_number_is_masked_and_the_page_after_a_vote_is_not_a_read(help_app, help_client):
+    response = _vote(help_client, "/en/help/payment/payment_card_declined", "no", "my card 4111 1111 1111 1111 fails")
+    help_client.get(response.headers["Location"])
+    [vote] = _rows(help_app, HelpVote)
+    assert "4111 1111 1111 1111" not in vote.comment and vote.comment.startswith("my card ")
+    assert [(v.topic, v.views) for v in _rows(help_app, HelpArticleView)] == [("payment_card_declined", 1)]
+
+
 @pytest.mark.parametrize("case", ["no_token", "forged", "other_topic", "cross_origin", "cross_site_fetch"])
 def test_a_vote_without_this_site_s_form_is_refused(help_app, help_client, case):
     path = "/help/shipping/shipping_fee"

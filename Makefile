@@ -76,6 +76,7 @@ bench-handoff: setup-handoff
 ## `--choose` picks its weights and thresholds on training data only).
 bench-help: setup-handoff
 	$(HANDOFF_PY) bench/help_search.py
+	$(HANDOFF_PY) bench/help_pages.py   # the help center's pages against /healthz and /demo
 
 ## One /metrics scrape on 100,000 events: the old full aggregation against the counters
 ## (SQLite, and PostgreSQL at BENCH_DATABASE_URL).

@@ -122,7 +122,7 @@ def dashboard(session, first: date, last: date, timezone: str, titles: Optional[
                     "resolved": figures["resolved"], "open": open_now.get(agent_id, 0),
                     "handle_seconds_mean": _mean(figures["handle_seconds"])}
                    for agent_id, figures in sorted(per_agent.items())],
-        "help_center": help_center_figures(session, first, last, timezone, set(started), titles or {}, language,
+        "help_center": help_center_figures(session, first, last, timezone, cohort, titles or {}, language,
                                            help_origin),
     }
 
@@ -139,12 +139,12 @@ def is_help_center_page(page_url: Optional[str], help_origin: Optional[str]) -> 
     return any(parts.path == root or parts.path.startswith(root + "/") for root in ("/help", "/en/help"))
 
 
-def help_center_figures(session, first: date, last: date, timezone: str, cohort: set[str],
+def help_center_figures(session, first: date, last: date, timezone: str, cohort,
                         titles: dict[str, dict], language: str, help_origin: Optional[str]) -> dict[str, Any]:
     """Self-service: article views and visits (counted per day in the support time zone), searches
     and those with no good result, "Was this article helpful?" per article with the latest comments,
     and the chats opened from a help-center page (the widget sends the page's address) among the
-    conversations started in the range."""
+    conversations started in the range (`cohort`, the query of their ids)."""
     start, end = day_range(first, last, timezone)
     views = dict(session.execute(select(HelpArticleView.topic, func.sum(HelpArticleView.views))
                                  .where(HelpArticleView.day >= first, HelpArticleView.day <= last)
@@ -171,7 +171,7 @@ def help_center_figures(session, first: date, last: date, timezone: str, cohort:
                                       HelpVote.comment.is_not(None))
                                .order_by(HelpVote.created_at.desc(), HelpVote.id.desc()).limit(20)).all()
     pages = session.scalars(select(Conversation.page_url).where(Conversation.id.in_(cohort),
-                                                                Conversation.page_url.is_not(None))) if cohort else []
+                                                                Conversation.page_url.like("%/help%")))
     chats = sum(1 for url in pages if is_help_center_page(url, help_origin))
     article_views = sum(int(v or 0) for v in views.values())
     return {

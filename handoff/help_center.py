@@ -27,7 +27,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import (Blueprint, Response, current_app, redirect, render_template, request, url_for)
@@ -142,7 +142,10 @@ def _render(template: str, language: str, explicit: bool, parts: tuple[str, ...]
     t = _strings()[language]
     other = "en" if language == "ja" else "ja"
     alternates = {lang: _absolute(help_path(lang, *parts)) for lang in LANGUAGES}
-    switch = help_path(other, *parts) + ("?lang=ja" if other == "ja" else "")
+    # The same page in the other language (a search keeps its words); ?lang=ja overrides an
+    # English browser's Accept-Language on the unprefixed Japanese address.
+    switch_query = {k: v for k, v in (("lang", "ja" if other == "ja" else None), ("q", request.args.get("q"))) if v}
+    switch = help_path(other, *parts) + ("?" + urlencode(switch_query) if switch_query else "")
     html = render_template(template, lang=language, t=t, alternates=alternates, canonical=alternates[language],
                            switch_url=switch, switch_label=_strings()[other]["language_name"], other_lang=other,
                            home_url=help_path(language), search_url=help_path(language, "search"),

@@ -14,7 +14,7 @@
  * The shop's origin must be listed in the service's CORS_ORIGINS. A shop page with its own
  * Content-Security-Policy allows the service in script-src and connect-src; no 'unsafe-inline' is
  * needed (the styles are a constructed stylesheet). window.TsunagiWidget.open() opens it from the
- * shop's own links or buttons.
+ * shop's own links or buttons, and so does a click on any element marked data-tsunagi-open.
  *
  * Plain ES2019, no build step, no third-party code. Everything lives in a shadow root so the
  * shop's CSS cannot reach it, and every piece of user, bot or agent text is set with textContent.

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import threading
+import time
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -327,11 +328,16 @@ def _related(topic: str, language: str, articles: ArticleSet) -> list:
 
     app = current_app._get_current_object()
     try:
-        index = help_search.service(app).index()
-        cache = app.extensions.setdefault("tsunagi_help_related", {"index": None, "ready": None, "topics": {}})
-        ready = index.vectors is not None
-        if cache["index"] is not index or cache["ready"] != ready:
-            cache.update(index=index, ready=ready, topics={})
+        cache = app.extensions.setdefault("tsunagi_help_related",
+                                          {"index": None, "ready": None, "topics": {}, "checked": 0.0})
+        # Which index serves is asked at most once a second (it checks every content file's
+        # modification time): a new one is noticed that much later.
+        if time.monotonic() - cache["checked"] >= 1.0:
+            index = help_search.service(app).index()
+            ready = index.vectors is not None
+            if cache["index"] is not index or cache["ready"] != ready:
+                cache.update(index=index, ready=ready, topics={})
+            cache["checked"] = time.monotonic()
         nearest = cache["topics"].get(topic)
         if nearest is None:
             nearest = [hit.topic for hit in help_search.related(app, topic, language, k=3)]

@@ -40,6 +40,7 @@ from typing import Optional
 import numpy as np
 from markupsafe import Markup, escape
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+from threadpoolctl import threadpool_limits
 from sqlalchemy import insert
 
 from languages import LANGUAGES
@@ -444,6 +445,11 @@ def service(app) -> SearchService:
     """The app's search (one per app: it holds the index), created on first use."""
     found = app.extensions.get("tsunagi_help_search")
     if found is None:
+        # One BLAS thread for the process's numeric work (numpy's OpenBLAS starts one per core): on a
+        # busy 2-core machine two threads per matrix product made a search take 175 ms (p50) and
+        # 420 ms (p95) instead of 20 and 28 (bench/help_search.py; docs/benchmarks.md). Requests
+        # run side by side; no single product here is big enough to gain from a second core.
+        threadpool_limits(limits=1, user_api="blas")
         embedder = app.extensions.get("tsunagi_editor") or Embedder(app.config.get("EMBEDDING_CACHE_DIR") or None)
         found = app.extensions.setdefault("tsunagi_help_search", SearchService(app, embedder))
     return found

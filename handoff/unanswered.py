@@ -212,14 +212,15 @@ class Embedder:
         return np.asarray(self._model.query(texts), dtype=np.float32).reshape(len(texts), -1)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """[len(texts), 384] unit vectors."""
+        """[len(texts), 384] unit vectors. The model runs outside the lock, so an editor's few new
+        questions never wait for a batch the help search's warm-up is embedding."""
         with self._lock:
             vectors = self._load()
             missing = sorted({t for t in texts if self._key(t) not in vectors})
-            if missing:
-                computed = _off_the_event_loop(self._compute, missing)
-                for text, vector in zip(missing, computed):
-                    vectors[self._key(text)] = vector / (np.linalg.norm(vector) or 1.0)
+        computed = _off_the_event_loop(self._compute, missing) if missing else []
+        with self._lock:
+            for text, vector in zip(missing, computed):
+                vectors[self._key(text)] = vector / (np.linalg.norm(vector) or 1.0)
             if not texts:
                 return np.zeros((0, 384), dtype=np.float32)
             result = np.stack([vectors[self._key(t)] for t in texts])

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from handoff import create_app, help_search
+from handoff import help_search
 from handoff.help_articles import load_articles
 from handoff.unanswered import Embedder
 

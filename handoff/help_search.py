@@ -151,6 +151,15 @@ class SearchIndex:
     term_presence: object  # sparse 0/1, (topics x languages) x 2-3-grams (exact)
     vectors: Optional[np.ndarray] = None
     built_seconds: dict = field(default_factory=dict)
+    _centres: Optional[np.ndarray] = None  # each topic's mean example vector (related articles)
+
+    def centres(self) -> np.ndarray:
+        """Each topic's examples' normalised mean vector, computed once per index."""
+        if self._centres is None:
+            centres = np.zeros((len(self.topics), self.vectors.shape[1]))
+            np.add.at(centres, self.row_topics, self.vectors)
+            self._centres = centres / np.linalg.norm(centres, axis=1, keepdims=True).clip(1e-9)
+        return self._centres
 
     @property
     def version(self) -> str:
@@ -345,6 +354,7 @@ class SearchService:
                 if self._index is None:
                     self._index = index
             index.embed(self.embedder)
+            index.centres()  # for related articles, here rather than in a page's request
             with self._lock:
                 self._index = index
                 self.warmups += 1
@@ -418,9 +428,7 @@ class SearchService:
             return []
         n = index.topics.index(topic)
         if index.vectors is not None and len(index.vectors):
-            centres = np.zeros((len(index.topics), index.vectors.shape[1]))
-            np.add.at(centres, index.row_topics, index.vectors)
-            centres /= np.linalg.norm(centres, axis=1, keepdims=True).clip(1e-9)
+            centres = index.centres()
             scores = centres @ centres[n]
         else:
             matrix = index.article_matrix

@@ -322,8 +322,8 @@ def _related(topic: str, language: str, articles: ArticleSet) -> list:
     """The nearest articles in meaning (handoff/help_search.related), only those that are published.
 
     Kept per topic for as long as the search index is the same one (content version, and whether
-    its embeddings are ready): help_search.related computes every topic's centre on each call,
-    0.6-0.8 s on this machine, which an article page must not pay on every view."""
+    its embeddings are ready): an article page asks for the same three on every view, and until
+    help_search kept the topics' centres a call took 0.6-0.8 s on this machine."""
     from . import help_search
 
     app = current_app._get_current_object()

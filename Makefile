@@ -16,7 +16,7 @@ NLU ?= data/tests/nlu_test.yml data/tests/blind/nlu_blind.yml
 REPORT ?= results/evaluation.json
 
 .PHONY: setup setup-bot setup-handoff model train run test test-bot test-handoff test-browser \
-        test-e2e evaluate bench-nlu bench-encoder bench-handoff bench-assist bench-metrics lock-bot lock-handoff validate publish rollback test-editors
+        test-e2e evaluate bench-nlu bench-encoder bench-handoff bench-assist bench-help bench-metrics lock-bot lock-handoff validate publish rollback test-editors
 
 ## Environments (cached by content hash, idempotent) and the embedding model.
 setup: setup-bot setup-handoff model
@@ -76,6 +76,11 @@ bench-handoff: setup-handoff
 # with the real bot (tools/with-bot.sh serves models/current.tar.gz).
 bench-assist: setup-handoff model
 	tools/with-bot.sh $(HANDOFF_PY) bench/agent_assist.py
+## Help-center search on both held-out sets against SQLite FTS5 keyword baselines (bench/help_search.py;
+## `--choose` picks its weights and thresholds on training data only).
+bench-help: setup-handoff
+	$(HANDOFF_PY) bench/help_search.py
+	$(HANDOFF_PY) bench/help_pages.py   # the help center's pages against /healthz and /demo
 
 ## One /metrics scrape on 100,000 events: the old full aggregation against the counters
 ## (SQLite, and PostgreSQL at BENCH_DATABASE_URL).

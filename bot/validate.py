@@ -9,6 +9,8 @@ in words an editor can act on:
   - every example line is one Rasa reads: an example it would skip (no '- ', or indented unlike the
     others) is an error, and so is an indentation that changes what a block means (a line read as
     the rest of the line above, a key that slid into a condition or out of its answer or topic);
+  - a topic's optional help-center body (`body: {ja, en}` in data/topics/) has both languages, each
+    Markdown of at most MAX_BODY_CHARS characters; raw HTML in it is a warning (shown as text);
   - no example sits under two intents;
   - examples of different intents that mean nearly the same (embedding similarity at or above
     `--similarity`) are listed side by side: the bot may mix them up;
@@ -154,8 +156,32 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "ja": "「{key}」がトピック ID と同じ字下げのため、独立したトピックとして読まれます。上のトピックの項目なら「title:」と同じ字下げにしてください。",
     },
     "topic_unknown_key": {
-        "en": "A topic has only 'title:' and 'offer_human:'; '{key}:' here is not one of them. If it belongs to the title, indent it under 'title:'.",
-        "ja": "トピックに書けるのは「title:」と「offer_human:」だけです。「{key}:」が title の一部なら「title:」の下に字下げしてください。",
+        "en": "A topic has only 'title:', 'offer_human:' and 'body:'; '{key}:' here is not one of them. If it belongs to the title, indent it under 'title:'.",
+        "ja": "トピックに書けるのは「title:」「offer_human:」「body:」だけです。「{key}:」が title の一部なら「title:」の下に字下げしてください。",
+    },
+    "body_shape": {
+        "en": "The help-center body of '{topic}' must be a Japanese and an English text in Markdown: 'body:' then 'ja: |' and 'en: |', each followed by the text indented under it.",
+        "ja": "トピック「{topic}」のヘルプセンター本文（body）は、日本語と英語の Markdown の文章にしてください。「body:」の下に「ja: |」と「en: |」を書き、それぞれの下に本文を字下げして書きます。",
+    },
+    "body_missing_language": {
+        "en": "The help-center body of '{topic}' has no {language_name} text; the {language_name} article would show none. Write both, or neither.",
+        "ja": "トピック「{topic}」のヘルプセンター本文（body）に{language_name}がありません。{language_name}の記事に本文が出ません。両方書くか、両方とも書かないでください。",
+    },
+    "body_too_long": {
+        "en": "The {language_name} help-center body of '{topic}' has {count} characters; at most {limit} fit an article. Shorten it, or split the topic.",
+        "ja": "トピック「{topic}」の{language_name}のヘルプセンター本文（body）が {count} 文字あります。記事に載せられるのは {limit} 文字までです。短くするか、トピックを分けてください。",
+    },
+    "body_raw_html": {
+        "en": "The {language_name} help-center body of '{topic}' contains HTML ('{tag}'); the help center shows HTML as plain text, never as markup. Use Markdown instead (e.g. **bold**, [link](https://...)).",
+        "ja": "トピック「{topic}」の{language_name}のヘルプセンター本文（body）に HTML（「{tag}」）があります。ヘルプセンターは HTML をタグとして扱わず、そのまま文字で表示します。Markdown で書いてください（例: **太字**、[リンク](https://...)）。",
+    },
+    "body_unreadable": {
+        "en": "The {language_name} help-center body of '{topic}' cannot be read as Markdown: {problem}.",
+        "ja": "トピック「{topic}」の{language_name}のヘルプセンター本文（body）を Markdown として読めません: {problem}。",
+    },
+    "category_title_missing_language": {
+        "en": "The help-center category of this file ('category: title:') has no {language_name} title; the file's name is shown instead.",
+        "ja": "このファイルのヘルプセンターのカテゴリー（category: の title）に{language_name}のタイトルがありません。代わりにファイル名が表示されます。",
     },
     "title_missing_language": {
         "en": "The topic '{topic}' has no {language_name} title.",
@@ -594,7 +620,64 @@ def _read_responses(root: yaml.Node, path: Path, content: Content) -> None:
         content.response_languages[name] = languages
 
 
-TOPIC_KEYS = ("title", "offer_human")
+TOPIC_KEYS = ("title", "offer_human", "body")
+# The longest help-center body (handoff/help_articles.py), per language: a long article on one topic
+# (about 10 screens on a phone); anything longer is better split into topics.
+MAX_BODY_CHARS = 10_000
+
+
+def _markdown():
+    """The help center's Markdown reader (handoff/help_articles.py: CommonMark, tables), here with
+    raw HTML recognised so that it can be named; the help center shows it as text."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True, "breaks": True}).enable("table")
+
+
+def check_body(topic: str, body: Optional[Tuple[yaml.Node, yaml.Node]], rel: str) -> List[Problem]:
+    """A topic's help-center body: a mapping of both languages to Markdown texts within MAX_BODY_CHARS."""
+    if body is None:
+        return []
+    key, value = body
+    if not isinstance(value, yaml.MappingNode) or any(
+            not isinstance(v, yaml.ScalarNode) or k.value not in LANGUAGES for k, v in _items(value)):
+        return [Problem("error", "body_shape", rel, _line(key), {"topic": topic})]
+    texts = {k.value: (str(v.value), _line(v)) for k, v in _items(value) if str(v.value).strip()}
+    problems = [Problem("error", "body_missing_language", rel, _line(key), {"topic": topic, "language": language})
+                for language in LANGUAGES if language not in texts]
+    for language, (text, line) in texts.items():
+        params = {"topic": topic, "language": language}
+        if len(text) > MAX_BODY_CHARS:
+            problems.append(Problem("error", "body_too_long", rel, line, dict(params, count=len(text), limit=MAX_BODY_CHARS)))
+            continue
+        try:
+            tokens = _markdown().parse(text)
+        except Exception as error:  # markdown-it reads any text; a failure here is worth naming, not a crash
+            problems.append(Problem("error", "body_unreadable", rel, line, dict(params, problem=str(error))))
+            continue
+        html = next((t for t in _walk(tokens) if t.type in ("html_block", "html_inline")), None)
+        if html is not None:
+            problems.append(Problem("warning", "body_raw_html", rel, line,
+                                    dict(params, tag=html.content.strip().splitlines()[0][:40])))
+    return problems
+
+
+def _walk(tokens):
+    for token in tokens:
+        yield token
+        yield from _walk(token.children or [])
+
+
+def _check_category(root: yaml.Node, rel: str, content: "Content") -> None:
+    entry = _get(root, "category")
+    if entry is None:
+        return
+    title = _get(entry[1], "title")
+    found = {k.value for k, v in _items(title[1] if title else None) if isinstance(v, yaml.ScalarNode) and str(v.value).strip()}
+    for language in LANGUAGES:
+        if language not in found:
+            content.problems.append(Problem("warning", "category_title_missing_language", rel, _line(entry[0]),
+                                            {"language": language}))
 
 
 def _read_topics_file(path: Path, content: Content) -> None:
@@ -602,6 +685,7 @@ def _read_topics_file(path: Path, content: Content) -> None:
     root = _compose(path, content)
     if root is None:
         return
+    _check_category(root, rel, content)
     topics = _get(root, "topics")
     if topics is None:
         return
@@ -620,6 +704,7 @@ def _read_topics_file(path: Path, content: Content) -> None:
                                             {"key": key.value, "other": f"{other.file}:{other.line}"}))
             continue
         content.topics[key.value] = Located(rel, _line(key))
+        content.problems += check_body(key.value, _get(value, "body"), rel)
         title = _get(value, "title")
         content.topic_titles[key.value] = {
             k.value: str(v.value).strip() for k, v in _items(title[1] if title else None)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Optional
 
+import click
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -68,11 +69,18 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
 
     app.extensions["tsunagi"] = _build_services(app)
 
-    from . import admin_api, agent_api, customer_api, editor_api, operations, pages
-    for module in (customer_api, agent_api, admin_api, editor_api, operations, pages):
+    from . import admin_api, agent_api, customer_api, editor_api, help_api, help_center, operations, pages
+    for module in (customer_api, agent_api, admin_api, editor_api, operations, pages, help_center, help_api):
         app.register_blueprint(module.bp)
     from . import channels
     channels.install(app)  # LINE and e-mail routes, their senders, and the outbox workers
+    if not app.testing and click.get_current_context(silent=True) is None:
+        # The help search's embeddings (also the unanswered list's topic index) are computed in the
+        # background from now on, never inside a request (tests start it themselves). Not for a
+        # CLI command (`agents create`, `db-upgrade`): a thread still working when the command
+        # exits kept SQLite's write-ahead log from being checkpointed into the database file.
+        from .help_search import start_warmup
+        start_warmup(app)
 
     _install_error_handlers(app)
     _install_cors(app)
@@ -116,6 +124,7 @@ def _build_services(app: Flask) -> Services:
     from .database import Database, make_engine
     from .events import Dispatcher
     from .gateway import Gateway
+    from .help_center import article_path
     from .listeners.assignment_listener import AssignmentListener
     from .listeners.audit_listener import AuditListener
     from .listeners.bot_restart_listener import BotRestartListener
@@ -164,7 +173,8 @@ def _build_services(app: Flask) -> Services:
     ])
     counter = RedisCounter(broker) if c["REDIS_URL"] else MemoryCounter()
     return Services(
-        db=db, broker=broker, rasa=rasa, hours=hours, gateway=Gateway(db, rasa, hours, c["WHEN_NOBODY_ONLINE"]),
+        db=db, broker=broker, rasa=rasa, hours=hours,
+        gateway=Gateway(db, rasa, hours, c["WHEN_NOBODY_ONLINE"], article_path=lambda topic: article_path(app, topic)),
         limiter=RateLimiter(counter, c["REDIS_CHANNEL_PREFIX"]),
         stream_settings=StreamSettings(c["STREAM_HEARTBEAT_SECONDS"], c["STREAM_MAX_SECONDS"], wait_estimate),
         wait_estimate=wait_estimate, sla=sla,

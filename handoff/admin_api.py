@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, Response, current_app, g
+from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import select
 
 from . import presence, schemas
@@ -55,7 +55,8 @@ def kpis(query: schemas.KpisQuery):
     timezone = current_app.config["SUPPORT_TIMEZONE"]
     with services().db.reading() as session:
         figures = dashboard(session, first, last, timezone, titles,
-                            query.lang or current_app.config["DEFAULT_LANGUAGE"])
+                            query.lang or current_app.config["DEFAULT_LANGUAGE"],
+                            help_origin=request.host_url.rstrip("/"))  # the help center is served here
         states = presence.states(session)
         for agent in figures["agents"]:
             agent["presence"] = states.get(agent["agent_id"])

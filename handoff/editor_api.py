@@ -24,7 +24,8 @@ from .errors import ApiError
 from .kpis import day_range
 from .openapi import AGENT, endpoint
 from .transcript import iso
-from .unanswered import Embedder, collect, groups, mark_handled
+from .help_search import service as help_search
+from .unanswered import Embedder, collect, groups, mark_handled, mark_searches_handled
 
 bp = Blueprint("editor_api", __name__, url_prefix="/api/editor")
 
@@ -81,12 +82,17 @@ def unanswered_groups(query: schemas.UnansweredQuery):
     content = project_content()
     try:
         topics = content.topics()
-        found = groups(questions, _embedder(), topics, current_app.config["UNANSWERED_SIMILARITY"])
+        # The topics' examples come embedded from the help search's index, warmed in the background
+        # when the service started or the content changed; never embedded in this request.
+        index = help_search(current_app._get_current_object()).topic_index() if questions else None
+        found = groups(questions, _embedder(), topics, current_app.config["UNANSWERED_SIMILARITY"],
+                       index=index, warming=index is None)
         categories = content.categories()
     except ContentError as error:
         raise _content_error(error)
     return {"from": first.isoformat(), "to": last.isoformat(), "questions": len(questions),
-            "groups": _dates(found), "topics": _topics_json(content), "categories": categories}
+            "groups": _dates(found), "topics": _topics_json(content), "categories": categories,
+            "index_warming": bool(questions) and index is None}
 
 
 @bp.post("/unanswered/add-examples")
@@ -100,6 +106,7 @@ def add_examples(body: schemas.NewExamples):
         raise _content_error(error)
     with _db().writing() as session:
         handled = mark_handled(session, body.message_ids, "example_added", body.topic, g.agent.id)
+        handled += mark_searches_handled(session, body.search_ids, "example_added", body.topic, g.agent.id)
         _content_changed(session, "example_added", body.topic, change, handled)
     return {"change": change.as_json(), "handled": handled}
 
@@ -117,6 +124,7 @@ def new_topic(body: schemas.NewTopic):
         raise _content_error(error)
     with _db().writing() as session:
         handled = mark_handled(session, body.message_ids, "topic_drafted", topic.id, g.agent.id)
+        handled += mark_searches_handled(session, body.search_ids, "topic_drafted", topic.id, g.agent.id)
         _content_changed(session, "topic_drafted", topic.id, change, handled)
     return {"change": change.as_json(), "handled": handled}, 201
 
@@ -128,5 +136,6 @@ def dismiss(body: schemas.Dismissal):
     """Mark questions handled without a change (editor)."""
     with _db().writing() as session:
         handled = mark_handled(session, body.message_ids, "dismissed", None, g.agent.id)
+        handled += mark_searches_handled(session, body.search_ids, "dismissed", None, g.agent.id)
         _content_changed(session, "dismissed", None, None, handled)
     return {"handled": handled}

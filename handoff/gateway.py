@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -39,11 +39,15 @@ class Exchange:
 
 
 class Gateway:
-    def __init__(self, db: Database, rasa: RasaClient, hours: SupportHours, when_nobody_online: str = "queue"):
+    def __init__(self, db: Database, rasa: RasaClient, hours: SupportHours, when_nobody_online: str = "queue",
+                 article_path: Optional[Callable[[str], Optional[str]]] = None):
         self.db = db
         self.rasa = rasa
         self.hours = hours
         self.when_nobody_online = when_nobody_online  # WHEN_NOBODY_ONLINE (lifecycle.request_handoff)
+        # topic -> the path of its help-center article (/help/<category>/<topic>) or None
+        # (handoff/help_center.article_path): a bot answer about a topic links to its article.
+        self.article_path = article_path or (lambda topic: None)
 
     def customer_message(self, conversation_id: str, text: str, client_message_id: Optional[str] = None, *,
                          display_text: Optional[str] = None) -> Exchange:
@@ -127,11 +131,14 @@ class Gateway:
                             reply_to_id=message.id,
                             buttons=[{"title": system_text("talk_to_person", language), "payload": REQUEST_HUMAN_PAYLOAD}])
             return replies_to(session, message.id)
-        for reply in turn.messages:
+        intent = (turn.nlu.get("intent") or {}).get("name") if turn.nlu else None
+        # The answer (the turn's first message) carries the link; a follow-up question does not.
+        article = self.article_path(intent) if intent and intent not in FALLBACK_INTENTS and turn.messages else None
+        for n, reply in enumerate(turn.messages):
             add_message(session, conversation_id, "bot", reply["text"], language,
-                        reply_to_id=message.id, buttons=reply["buttons"])
+                        reply_to_id=message.id, buttons=reply["buttons"],
+                        **({"article_path": article} if article and n == 0 else {}))
         if turn.nlu:
-            intent = (turn.nlu.get("intent") or {}).get("name")
             if intent:
                 name = events.BOT_FELL_BACK if intent in FALLBACK_INTENTS else events.BOT_ANSWERED
                 events.record(session, events.Event(name, conversation_id, data={"intent": intent, "language": language}))

@@ -6,13 +6,14 @@ import math
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta
 from typing import Any, Optional
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from intents import NOT_TOPICS
 from .listeners.metrics_listener import OFFLINE_CLAIM
-from .models import Agent, Conversation, MetricEvent
+from .models import Agent, Conversation, HelpArticleView, HelpSearch, HelpVisit, HelpVote, MetricEvent
 from .transcript import iso
 
 
@@ -39,13 +40,14 @@ def day_range(first: date, last: date, timezone: str) -> tuple[datetime, datetim
 
 
 def dashboard(session, first: date, last: date, timezone: str, titles: Optional[dict[str, dict]] = None,
-              language: str = "en") -> dict[str, Any]:
+              language: str = "en", help_origin: Optional[str] = None) -> dict[str, Any]:
     """Every figure is about one cohort: the conversations started in the range, followed to their
     outcome whenever it came (handed off or not, waited, answered, resolved, rated), so each rate
     is a share of one set and stays between 0 and 1. A conversation started before the range is
     not in it, even if it was handed off inside; one started inside counts its handoff after the end.
 
-    titles: topic id -> {language: title} (data/topics); top topics are named in `language`."""
+    titles: topic id -> {language: title} (data/topics); top topics are named in `language`.
+    help_origin: the help center's scheme://host, whose pages' chats count as opened from it."""
     start, end = day_range(first, last, timezone)
     cohort = (select(MetricEvent.conversation_id)
               .where(MetricEvent.name == "conversation_started", MetricEvent.at >= start, MetricEvent.at < end)
@@ -128,6 +130,69 @@ def dashboard(session, first: date, last: date, timezone: str, titles: Optional[
                     "resolved": figures["resolved"], "open": open_now.get(agent_id, 0),
                     "handle_seconds_mean": _mean(figures["handle_seconds"])}
                    for agent_id, figures in sorted(per_agent.items())],
+        "help_center": help_center_figures(session, first, last, timezone, cohort, titles or {}, language,
+                                           help_origin),
+    }
+
+
+def is_help_center_page(page_url: Optional[str], help_origin: Optional[str]) -> bool:
+    """A page of the help center (/help..., /en/help...), on its own origin when that is known."""
+    if not page_url:
+        return False
+    parts = urlsplit(page_url)
+    if help_origin is not None:
+        origin = urlsplit(help_origin)
+        if (parts.scheme, parts.netloc) != (origin.scheme, origin.netloc):
+            return False
+    return any(parts.path == root or parts.path.startswith(root + "/") for root in ("/help", "/en/help"))
+
+
+def help_center_figures(session, first: date, last: date, timezone: str, cohort,
+                        titles: dict[str, dict], language: str, help_origin: Optional[str]) -> dict[str, Any]:
+    """Self-service: article views and visits (counted per day in the support time zone), searches
+    and those with no good result, "Was this article helpful?" per article with the latest comments,
+    and the chats opened from a help-center page (the widget sends the page's address) among the
+    conversations started in the range (`cohort`, the query of their ids)."""
+    start, end = day_range(first, last, timezone)
+    views = dict(session.execute(select(HelpArticleView.topic, func.sum(HelpArticleView.views))
+                                 .where(HelpArticleView.day >= first, HelpArticleView.day <= last)
+                                 .group_by(HelpArticleView.topic)).all())
+    visits = session.scalar(select(func.coalesce(func.sum(HelpVisit.visits), 0))
+                            .where(HelpVisit.day >= first, HelpVisit.day <= last)) or 0
+    searches = session.execute(select(HelpSearch.no_good_result, func.count())
+                               .where(HelpSearch.created_at >= start, HelpSearch.created_at < end)
+                               .group_by(HelpSearch.no_good_result)).all()
+    searched = sum(n for _, n in searches)
+    no_result = sum(n for flag, n in searches if flag)
+    votes = session.execute(select(HelpVote.topic, HelpVote.helpful, func.count())
+                            .where(HelpVote.created_at >= start, HelpVote.created_at < end)
+                            .group_by(HelpVote.topic, HelpVote.helpful)).all()
+    per_topic: dict[str, dict[str, int]] = defaultdict(lambda: {"yes": 0, "no": 0})
+    for topic, helpful, count in votes:
+        per_topic[topic]["yes" if helpful else "no"] += count
+    yes = sum(v["yes"] for v in per_topic.values())
+    no = sum(v["no"] for v in per_topic.values())
+    articles = sorted(set(per_topic) | set(views), key=lambda t: (-(views.get(t) or 0), -sum(per_topic[t].values()), t))
+    comments = session.execute(select(HelpVote.topic, HelpVote.helpful, HelpVote.comment, HelpVote.language,
+                                      HelpVote.created_at)
+                               .where(HelpVote.created_at >= start, HelpVote.created_at < end,
+                                      HelpVote.comment.is_not(None))
+                               .order_by(HelpVote.created_at.desc(), HelpVote.id.desc()).limit(20)).all()
+    pages = session.scalars(select(Conversation.page_url).where(Conversation.id.in_(cohort),
+                                                                Conversation.page_url.like("%/help%")))
+    chats = sum(1 for url in pages if is_help_center_page(url, help_origin))
+    article_views = sum(int(v or 0) for v in views.values())
+    return {
+        "article_views": article_views, "visits": int(visits),
+        "searches": searched, "searches_no_result": no_result, "no_result_rate": _rate(no_result, searched),
+        "votes": {"yes": yes, "no": no, "helpful_rate": _rate(yes, yes + no)},
+        "articles": [{"topic": t, "title": topic_title(t, titles, language), "views": int(views.get(t) or 0),
+                      "yes": per_topic[t]["yes"], "no": per_topic[t]["no"],
+                      "helpful_rate": _rate(per_topic[t]["yes"], per_topic[t]["yes"] + per_topic[t]["no"])}
+                     for t in articles[:50]],
+        "comments": [{"topic": r.topic, "title": topic_title(r.topic, titles, language), "helpful": r.helpful,
+                      "comment": r.comment, "language": r.language, "created_at": iso(r.created_at)} for r in comments],
+        "chats_from_help": chats, "chat_rate": _rate(chats, int(visits)),
     }
 
 

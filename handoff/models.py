@@ -1,10 +1,10 @@
 """Tables of the handoff service. The schema itself changes only through handoff/migrations."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Optional
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint, false)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -111,6 +111,9 @@ class Message(Base):
     nlu_intent: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
     nlu_confidence: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     nlu_ranking: Mapped[Optional[list[Any]]] = mapped_column(nullable=True)
+    # A bot answer about a topic: the path of its help-center article (/help/<category>/<topic>),
+    # which the widget links as "Read the full article".
+    article_path: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
 
     __table_args__ = (
         UniqueConstraint("conversation_id", "seq", name="uq_messages_seq"),
@@ -331,3 +334,59 @@ class EmailRecord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_email_messages_conversation", "conversation_id", "id"),)
+# The help center (handoff/help_center.py). No personal data: views and visits are counts per day,
+# a vote keeps only the article, the answer and the optional comment the customer typed.
+
+class HelpArticleView(Base):
+    """Views of one article in one language on one day (support time zone)."""
+    __tablename__ = "help_article_views"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    views: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HelpVisit(Base):
+    """Visits that began on one day (support time zone) in one language: a browser without the help
+    center's visit cookie (a bare "1" that lapses after 30 idle minutes; no identifier) starts one."""
+    __tablename__ = "help_visits"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    visits: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HelpVote(Base):
+    """"Was this article helpful?": the answer, and the comment the customer may add afterwards."""
+    __tablename__ = "help_votes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    comment: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_help_votes_created_at", "created_at"), Index("ix_help_votes_topic", "topic"))
+
+
+class HelpSearch(Base):
+    """A help-center search (handoff/help_search.py): the query (card numbers masked), how it went,
+    and, for one with no good result, whether an editor handled it in the unanswered list."""
+    __tablename__ = "help_searches"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    query: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(8))
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    no_good_result: Mapped[bool] = mapped_column(Boolean, default=False)
+    top_topic: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    top_score: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    # searched while the embeddings were still being computed: keyword signals only
+    keyword_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # an editor's action on it from the unanswered list (unanswered.HANDLED_ACTIONS)
+    handled_action: Mapped[Optional[str]] = mapped_column(String(16), nullable=True)
+    handled_topic: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    handled_by: Mapped[Optional[int]] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
+    handled_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
+
+    __table_args__ = (Index("ix_help_searches_created_at", "created_at"),
+                      Index("ix_help_searches_unanswered", "no_good_result", "handled_action", "created_at"))

@@ -168,6 +168,7 @@ class NewExamples(Body):
     topic: Text(200, required=True)
     examples: Annotated[Examples, Field(min_length=1)]
     message_ids: MessageIds = []
+    search_ids: MessageIds = Field([], description="help-center searches with no good result (a group's search_ids)")
 
 
 class Bilingual(Body):
@@ -187,10 +188,24 @@ class NewTopic(Body):
     topic: TopicDraft
     examples: Examples
     message_ids: MessageIds = []
+    search_ids: MessageIds = Field([], description="help-center searches with no good result (a group's search_ids)")
 
 
 class Dismissal(Body):
     message_ids: MessageIds
+    search_ids: MessageIds = Field([], description="help-center searches with no good result (a group's search_ids)")
+
+
+HELP_QUERY_CHARS = 200
+
+
+class HelpSearchQuery(Body):
+    q: Text(HELP_QUERY_CHARS, required=True) = Field(description="the customer's words")
+    lang: Optional[Language] = Field(None, description="the language of the titles and snippets; "
+                                                       "Accept-Language, else DEFAULT_LANGUAGE, when absent")
+    limit: Integer(1, 20) = 10
+    record: bool = Field(True, description="false while the customer is still typing: not counted, and "
+                                           "never put on the editors' unanswered list")
 
 
 # Responses: only documented (the schemathesis test checks the service keeps to them).
@@ -228,6 +243,8 @@ class Message(BaseModel):
     display_text: Optional[str] = Field(None, description="A quick-reply click's button title, shown instead of "
                                                           "the payload in text")
     nlu: Optional[Nlu] = Field(None, description="agents only: the bot's reading of a customer message")
+    article_url: Optional[str] = Field(None, description="a bot answer about a topic: the path of its help-center "
+                                                         "article (/help/<category>/<topic>, /en/help/... in English)")
 
 
 class Conversation(BaseModel):
@@ -439,6 +456,40 @@ class Figures(BaseModel):
     count: int
 
 
+class HelpCenterFigures(BaseModel):
+    class Votes(BaseModel):
+        yes: int
+        no: int
+        helpful_rate: Optional[float]
+
+    class Article(BaseModel):
+        topic: str
+        title: str
+        views: int
+        yes: int
+        no: int
+        helpful_rate: Optional[float]
+
+    class Comment(BaseModel):
+        topic: str
+        title: str
+        helpful: bool
+        comment: str
+        language: str
+        created_at: datetime
+
+    article_views: int = Field(description="help-center article views in the range (crawlers not counted)")
+    visits: int = Field(description="help-center visits begun in the range (30 idle minutes end one)")
+    searches: int = Field(description="searches on the help-center pages and recorded API searches")
+    searches_no_result: int
+    no_result_rate: Optional[float]
+    votes: Votes
+    articles: Annotated[list[Article], Field(max_length=50)]
+    comments: Annotated[list[Comment], Field(max_length=20)]
+    chats_from_help: int = Field(description="conversations started in the range on a help-center page")
+    chat_rate: Optional[float] = Field(description="chats_from_help / visits")
+
+
 class Kpis(BaseModel):
     class TopTopic(BaseModel):
         topic: Optional[str] = None
@@ -546,6 +597,7 @@ class Kpis(BaseModel):
                                                                      "(web, line, email) it has conversations on")
     recent_ratings: Annotated[list[RecentRating], Field(max_length=20)]
     agents: list[AgentLoad]
+    help_center: Optional[HelpCenterFigures] = Field(None, description="self-service: the help center's use")
     sla: Optional["SlaAttainment"] = None
 
 
@@ -596,14 +648,15 @@ class UnansweredQuestions(BaseModel):
 class UnansweredGroups(BaseModel):
     class Group(BaseModel):
         class Example(BaseModel):
-            message_id: int
-            conversation_id: str
+            message_id: Optional[int] = Field(description="null for a help-center search (search_id)")
+            conversation_id: Optional[str]
             text: str
             language: str
             created_at: datetime
             reasons: list[str]
             topic: Optional[str] = None
             agent_reply: Optional[str] = Field(None, description="agent_answered: the reply the agent wrote")
+            search_id: Optional[int] = None
 
         class NearestTopic(BaseModel):
             id: str
@@ -617,8 +670,9 @@ class UnansweredGroups(BaseModel):
         last_asked_at: Optional[datetime] = None
         examples: list[Example]
         message_ids: list[int]
+        search_ids: list[int] = []
         texts: list[str]
-        nearest_topic: Optional[NearestTopic]
+        nearest_topic: Optional[NearestTopic] = Field(description="null also while index_warming")
 
     class Topic(BaseModel):
         id: str
@@ -632,6 +686,8 @@ class UnansweredGroups(BaseModel):
     groups: list[Group]
     topics: list[Topic]
     categories: list[str]
+    index_warming: bool = Field(False, description="the topics' embeddings are still being computed in the "
+                                                   "background: no nearest topics yet; ask again shortly")
 
 
 class Handled(BaseModel):
@@ -758,3 +814,19 @@ class AuditPage(BaseModel):
     per_page: int
     total: int
     actions: list[str]
+
+
+class HelpSearchResult(BaseModel):
+    class Hit(BaseModel):
+        topic: str
+        category: str
+        title: str
+        url: str = Field(description="the article's path, e.g. /help/shipping/shipping_fee")
+        score: float
+        snippet_html: str = Field(description="escaped HTML; the words that matched are in <mark>")
+    query: str
+    language: Language
+    hits: list[Hit]
+    no_good_result: bool = Field(description="nothing matched well: offer the chat")
+    warming: bool = Field(description="the index of meanings is still being built after a start or a "
+                                      "content change: this answer used keywords only")

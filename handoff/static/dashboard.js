@@ -297,6 +297,41 @@
     });
   }
 
+  // The help center's self-service figures (article views, searches, votes, chats from its pages)
+  function renderHelp(h) {
+    if (!h) return;
+    var votes = h.votes || {};
+    $("tile-help-views").textContent = String(h.article_views);
+    $("tile-help-visits").textContent = T.help_visits + ": " + h.visits;
+    $("tile-help-searches").textContent = String(h.searches);
+    $("tile-help-searches-sub").textContent = "";
+    $("tile-help-no-result").textContent = String(h.searches_no_result);
+    $("tile-help-no-result-sub").textContent = pct(h.no_result_rate);
+    $("tile-help-helpful").textContent = pct(votes.helpful_rate);
+    $("tile-help-helpful-sub").textContent = T.help_yes + " " + votes.yes + " · " + T.help_no + " " + votes.no;
+    $("tile-help-chats").textContent = String(h.chats_from_help);
+    $("tile-help-chats-sub").textContent = T.help_chats_hint + ": " + pct(h.chat_rate);
+    var body = $("help-articles-body");
+    body.textContent = "";
+    (h.articles || []).forEach(function (a) {
+      body.appendChild(C.el("tr", { "data-topic": a.topic }, [
+        C.el("td", { text: a.title }), C.el("td", { text: String(a.views) }), C.el("td", { text: String(a.yes) }),
+        C.el("td", { text: String(a.no) }), C.el("td", { text: pct(a.helpful_rate) })
+      ]));
+    });
+    $("help-articles-empty").hidden = !!(h.articles || []).length;
+    var comments = h.comments || [];
+    $("card-help-comments").hidden = !comments.length;
+    var list = $("help-comments-body");
+    list.textContent = "";
+    comments.forEach(function (c) {
+      list.appendChild(C.el("tr", null, [
+        C.el("td", { text: C.dateTime(c.created_at) }), C.el("td", { text: c.title }),
+        C.el("td", { text: c.helpful ? T.help_yes : T.help_no }), C.el("td", { text: c.comment })
+      ]));
+    });
+  }
+
   // "Today" is the support time zone's, which may not be the browser's: the first load asks
   // without dates and the server answers with the range it chose (the last 7 days).
   var today = null;
@@ -313,6 +348,7 @@
         $("range-to").value = k.to;
       }
       render(k);
+      renderHelp(k.help_center);
       document.body.setAttribute("data-loaded", k.from + "/" + k.to);
     }).catch(function (err) { $("range-label").textContent = ""; C.showError(err); });
   }

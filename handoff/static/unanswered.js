@@ -116,11 +116,11 @@
     var addButton = el("button", { type: "button", class: "primary add-examples", text: T.add });
     addButton.addEventListener("click", function () {
       act("/api/editor/unanswered/add-examples", { topic: select.value, examples: chosen(),
-        message_ids: group.message_ids }, addButton);
+        message_ids: group.message_ids, search_ids: group.search_ids || [] }, addButton);
     });
     var dismissButton = el("button", { type: "button", class: "ghost dismiss", text: T.dismiss });
     dismissButton.addEventListener("click", function () {
-      act("/api/editor/unanswered/dismiss", { message_ids: group.message_ids }, dismissButton);
+      act("/api/editor/unanswered/dismiss", { message_ids: group.message_ids, search_ids: group.search_ids || [] }, dismissButton);
     });
     var form = newTopicForm(group, categories, chosen, act);
     var draftButton = el("button", { type: "button", class: "ghost draft-topic", text: T.new_topic, "aria-expanded": "false" });
@@ -164,7 +164,7 @@
                  title: { ja: inputs.title_ja.value, en: inputs.title_en.value },
                  answer: { ja: inputs.answer_ja.value, en: inputs.answer_en.value },
                  offer_human: inputs.offer_human.checked },
-        examples: chosen(), message_ids: group.message_ids }, submit);
+        examples: chosen(), message_ids: group.message_ids, search_ids: group.search_ids || [] }, submit);
     });
     return form;
   }
@@ -176,6 +176,14 @@
       var box = $("groups");
       box.textContent = "";
       res.groups.forEach(function (g) { box.appendChild(renderGroup(g, res.topics, res.categories)); });
+      if (res.index_warming) {
+        // The topics' examples are still being embedded in the background (after a start or a
+        // publish): the groups have no nearest topic yet; ask again in a moment.
+        $("groups-status").textContent = T.index_warming;
+        $("groups-status").hidden = false;
+        setTimeout(loadGroups, 3000);
+        return;
+      }
       $("groups-status").textContent = T.groups_empty;
       $("groups-status").hidden = res.groups.length > 0;
       document.body.setAttribute("data-groups-loaded", String(res.groups.length));

@@ -14,7 +14,7 @@
  * The shop's origin must be listed in the service's CORS_ORIGINS. A shop page with its own
  * Content-Security-Policy allows the service in script-src and connect-src; no 'unsafe-inline' is
  * needed (the styles are a constructed stylesheet). window.TsunagiWidget.open() opens it from the
- * shop's own links or buttons.
+ * shop's own links or buttons, and so does a click on any element marked data-tsunagi-open.
  *
  * Plain ES2019, no build step, no third-party code. Everything lives in a shadow root so the
  * shop's CSS cannot reach it, and every piece of user, bot or agent text is set with textContent.
@@ -92,7 +92,15 @@
       poweredBy: "Powered by Tsunagi",
       confirmEnd: "チャットを終了しますか？",
       confirmYes: "終了する",
-      confirmNo: "続ける"
+      confirmNo: "続ける",
+      readArticle: "詳しくはヘルプ記事へ",
+      helpSearchLabel: "ヘルプセンターを検索",
+      helpSearchPlaceholder: "例：送料、届かない",
+      helpSearch: "検索",
+      helpResults: "ヘルプ記事",
+      helpNoResult: "ぴったりの記事が見つかりませんでした。",
+      helpError: "検索できませんでした。",
+      askUs: "チャットで質問する"
     },
     en: {
       open: "Chat with us",
@@ -159,7 +167,15 @@
       poweredBy: "Powered by Tsunagi",
       confirmEnd: "End this chat?",
       confirmYes: "End chat",
-      confirmNo: "Keep chatting"
+      confirmNo: "Keep chatting",
+      readArticle: "Read the full article",
+      helpSearchLabel: "Search the help center",
+      helpSearchPlaceholder: "e.g. shipping fee, parcel not arrived",
+      helpSearch: "Search",
+      helpResults: "Help articles",
+      helpNoResult: "We found no article that fits.",
+      helpError: "The search did not work.",
+      askUs: "Ask us in the chat"
     }
   };
 
@@ -279,6 +295,18 @@
     ".msg time{font-size:11px;color:#8a9893;margin:2px 6px 0}",
     ".msg.system{align-self:center;max-width:92%;text-align:center;font-size:12.5px;color:#5f6e69;background:#e9efec;padding:4px 12px;border-radius:999px}",
     ".msg.welcome{align-self:flex-start}",
+    ".article-link{margin:3px 6px 0;font-size:13px;color:var(--c);font-weight:600}",
+    ".help{margin:10px 0 4px;padding:12px;border:1px solid #e3e9e6;border-radius:14px;background:#fff}",
+    ".help form{display:flex;gap:6px}",
+    ".help label{display:block;font-size:13px;font-weight:600;color:#33443e;margin-bottom:6px}",
+    ".help input{flex:1;min-width:0;padding:8px 10px;border:1.5px solid #d5dedb;border-radius:10px;outline:none}",
+    ".help input:focus{border-color:var(--c);box-shadow:0 0 0 3px var(--c-soft)}",
+    ".help ul{list-style:none;margin:10px 0 0;padding:0;display:flex;flex-direction:column;gap:8px}",
+    ".help li a{color:var(--c);font-weight:600;font-size:14px}",
+    ".help li p{margin:2px 0 0;font-size:12.5px;color:#5f6e69}",
+    ".help mark{background:#ffe58a;color:inherit}",
+    ".help .note{margin:10px 0 0;font-size:13px;color:#4a5954}",
+    ".help .ask{margin-top:10px}",
     ".retry{margin-top:4px;border:0;background:none;color:#b3261e;font-size:12.5px;text-decoration:underline;padding:0 6px}",
     ".typing{display:flex;align-items:center;gap:8px;margin:10px 0 4px;font-size:12.5px;color:#6b7a75}",
     ".dots{display:inline-flex;gap:4px;padding:10px 12px;border-radius:14px;background:#fff;border:1px solid #e3e9e6}",
@@ -417,6 +445,7 @@
       h("div", { class: "msg bot welcome" }, [
         h("span", { class: "who", text: t.bot }), h("div", { class: "bubble", text: this.welcomeText })
       ]),
+      this.buildHelpSearch(),
       this.log, this.typing
     ]);
     this.quick = h("div", { class: "quick", role: "group", "aria-label": t.log, hidden: true });
@@ -453,6 +482,75 @@
     root.appendChild(this.panel);
     document.body.appendChild(this.host);
     this.setStatus(null);
+  };
+
+  // The empty state (before the first message): a search over the help center. Its top articles
+  // are links; "ask us" puts the words into the chat instead.
+  Widget.prototype.buildHelpSearch = function () {
+    var t = this.t, self = this;
+    this.helpInput = h("input", { id: "tsunagi-help-q", type: "search", maxlength: "200", autocomplete: "off",
+      placeholder: t.helpSearchPlaceholder, enterkeyhint: "search" });
+    this.helpResults = h("div", { class: "help-results", "aria-live": "polite" });
+    var form = h("form", { role: "search", "aria-label": t.helpSearchLabel, novalidate: true }, [
+      this.helpInput, h("button", { class: "secondary", type: "submit", text: t.helpSearch })
+    ]);
+    form.addEventListener("submit", function (e) { e.preventDefault(); self.searchHelp(); });
+    this.helpBox = h("div", { class: "help" }, [h("label", { for: "tsunagi-help-q", text: t.helpSearchLabel }), form,
+      this.helpResults]);
+    return this.helpBox;
+  };
+
+  Widget.prototype.searchHelp = function () {
+    var t = this.t, self = this, query = this.helpInput.value.trim();
+    if (!query) return;
+    var asked = this.helpAsked = (this.helpAsked || 0) + 1;
+    this.api("GET", "/api/v1/help/search?limit=3&lang=" + encodeURIComponent(this.lang) + "&q=" + encodeURIComponent(query))
+      .then(function (res) {
+        if (asked !== self.helpAsked) return;  // a newer search is on its way
+        self.helpResults.textContent = "";
+        var hits = res.hits || [];
+        if (hits.length) {
+          self.helpResults.appendChild(h("ul", { "aria-label": t.helpResults }, hits.map(function (hit) {
+            var snippet = h("p");
+            self.fillSnippet(snippet, hit.snippet_html || "");
+            return h("li", null, [h("a", { href: self.articleHref(hit.url), target: "_blank", rel: "noopener", text: hit.title }), snippet]);
+          })));
+        }
+        if (res.no_good_result || !hits.length) self.helpResults.appendChild(h("p", { class: "note", text: t.helpNoResult }));
+        self.helpResults.appendChild(h("button", { class: "primary ask", type: "button", text: t.askUs,
+          onclick: function () { self.askInChat(query); } }));
+      }, function () {
+        if (asked !== self.helpAsked) return;
+        self.helpResults.textContent = "";
+        self.helpResults.appendChild(h("p", { class: "note", text: t.helpError }));
+        self.helpResults.appendChild(h("button", { class: "primary ask", type: "button", text: t.askUs,
+          onclick: function () { self.askInChat(query); } }));
+      });
+  };
+
+  // The server's snippet is escaped text with <mark> around the matched words: rebuilt here from
+  // text nodes and <mark> elements, so nothing else in it could ever become markup.
+  Widget.prototype.fillSnippet = function (el, html) {
+    var parts = html.split(/<\/?mark>/), decode = h("textarea");
+    parts.forEach(function (part, i) {
+      decode.innerHTML = part.replace(/</g, "&lt;");  // entities only: a textarea's content is never parsed as tags
+      var text = document.createTextNode(decode.value);
+      el.appendChild(i % 2 ? h("mark", null, [text]) : text);
+    });
+  };
+
+  // An article's address on the help center (the service's), from the path the API gives.
+  Widget.prototype.articleHref = function (path) {
+    return typeof path === "string" && /^\/(en\/)?help\//.test(path) ? this.server + path : null;
+  };
+
+  Widget.prototype.askInChat = function (query) {
+    this.helpInput.value = "";
+    this.send(query, query);
+  };
+
+  Widget.prototype.updateEmptyState = function () {
+    this.helpBox.hidden = !!(this.conversation || this.log.children.length);
   };
 
   // IME-safe Enter: while a kana-kanji conversion is open, Enter confirms the conversion and
@@ -811,9 +909,12 @@
       return h("div", { class: "msg system", "data-seq": m.seq, text: m.text || "" });
     }
     var who = m.sender === "customer" ? t.you : m.sender === "agent" ? (m.agent_name || this.agentName || t.agent) : t.bot;
+    // A bot answer about a topic links to its help-center article.
+    var article = m.sender === "bot" ? this.articleHref(m.article_url) : null;
     return h("div", { class: "msg " + (m.sender === "customer" ? "customer" : m.sender === "agent" ? "agent" : "bot"), "data-seq": m.seq }, [
       h("span", { class: "who", text: who }),
       h("div", { class: "bubble", text: this.displayText(m) }),
+      article ? h("a", { class: "article-link", href: article, target: "_blank", rel: "noopener", text: t.readArticle }) : null,
       this.timeOf(m)
     ]);
   };
@@ -843,6 +944,7 @@
       this.insertBySeq(el, m.seq);
     }
     this.seen[m.seq] = el;
+    this.updateEmptyState();
     if (m.sender === "agent" || m.sender === "bot") {
       if (m.sender === "agent") this.hideTyping();
       if (!this.isOpen()) { this.unread += 1; this.updateBadge(); }
@@ -941,6 +1043,7 @@
     }
     var entry = { clientId: clientId, sent: text, el: el };
     this.pending.push(entry);
+    this.updateEmptyState();
     this.renderQuickReplies();
     this.scrollToEnd();
     var botAnswers = !this.status || this.status === "bot";
@@ -1240,6 +1343,7 @@
     this.card.removeAttribute("data-kind");
     this.setStatus(null);
     this.hideCard();
+    this.updateEmptyState();
     this.input.focus();
   };
 
@@ -1251,6 +1355,7 @@
     try { wasOpen = sessionStorage.getItem(this.storageKey + ":open") === "1"; } catch (e) { /* ignore */ }
     if (script.dataset.open === "true") wasOpen = true;
     this.ready = this.restore().then(function () {
+      self.updateEmptyState();
       if (wasOpen) self.open();
       self.host.setAttribute("data-ready", "");
     });
@@ -1259,6 +1364,14 @@
 
   function boot() {
     var widget = new Widget(script).start();
+    // Any link or button of the page marked data-tsunagi-open opens the chat (the help center's
+    // "Chat with us"; its href is where a browser without this script goes).
+    document.addEventListener("click", function (e) {
+      var opener = e.target && e.target.closest ? e.target.closest("[data-tsunagi-open]") : null;
+      if (!opener) return;
+      e.preventDefault();
+      widget.open();
+    });
     window.TsunagiWidget = {
       open: function () { widget.open(); },
       close: function () { widget.close(); },

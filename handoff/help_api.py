@@ -14,6 +14,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 
 from . import schemas
+from .help_center import help_path, published_articles
 from .help_search import search
 from .openapi import PUBLIC, endpoint
 from .system_messages import LANGUAGES
@@ -32,5 +33,13 @@ def help_search(query: schemas.HelpSearchQuery):
     services = current_app.extensions["tsunagi"]
     services.limiter.check("help-search", request.remote_addr or "unknown",
                            current_app.config["RATE_LIMIT_HELP_SEARCH_PER_IP"])
-    result = search(current_app._get_current_object(), query.q, _language(query.lang), query.limit, query.record)
-    return result.as_json()
+    language = _language(query.lang)
+    result = search(current_app._get_current_object(), query.q, language, query.limit, query.record)
+    # As the help center's own search page: only published articles (the index follows the files as
+    # edited; the pages follow `make publish`), each at its page in the asked language.
+    articles = published_articles()
+    body = result.as_json()
+    body["hits"] = [dict(hit, url=help_path(language, hit["category"], hit["topic"]))
+                    for hit in body["hits"] if articles.article(hit["topic"]) is not None]
+    body["no_good_result"] = result.no_good_result or not body["hits"]
+    return body

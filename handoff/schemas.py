@@ -821,7 +821,8 @@ class HelpSearchResult(BaseModel):
         topic: str
         category: str
         title: str
-        url: str = Field(description="the article's path, e.g. /help/shipping/shipping_fee")
+        url: str = Field(description="the article's page in the asked language, e.g. /help/shipping/shipping_fee "
+                                     "or /en/help/shipping/shipping_fee")
         score: float
         snippet_html: str = Field(description="escaped HTML; the words that matched are in <mark>")
     query: str

@@ -48,6 +48,8 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     if not app.config["RASA_JWT_SECRET"]:
         app.config["RASA_JWT_SECRET"] = _instance_file(app.instance_path, "rasa_jwt_secret")
+    if not app.config["IDENTITY_SECRET"]:
+        app.config["IDENTITY_SECRET"] = _instance_file(app.instance_path, "identity_secret")
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
     app.config.update(

@@ -23,6 +23,8 @@ secret() {  # FILE: its content, generated (32 random bytes) the first time
 export SECRET_KEY=${SECRET_KEY:-$(secret "$instance/secret_key")}
 export RASA_JWT_SECRET=${RASA_JWT_SECRET:-$(secret "$instance/rasa_jwt_secret")}
 export ACTION_SERVER_TOKEN=${ACTION_SERVER_TOKEN:-$(secret "$instance/action_server_token")}
+# Shared with the shop's server, which signs its signed-in customer's id with it (docs/identity.md).
+export IDENTITY_SECRET=${IDENTITY_SECRET:-$(secret "$instance/identity_secret")}
 
 handoff_port=${HANDOFF_PORT:-8000}
 export RASA_PORT=${RASA_PORT:-5005} ACTION_SERVER_PORT=${ACTION_SERVER_PORT:-5055}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -40,6 +41,12 @@ class ClaimedIdentity:
     user_hash: str
     name: Optional[str] = None
     email: Optional[str] = None
+
+
+def contact_email(value: Optional[str]) -> Optional[str]:
+    """The shop's e-mail for its customer, lower-cased, or None when it is absent or no address."""
+    value = (value or "").strip().lower()
+    return value if re.fullmatch(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+", value) else None
 
 
 def sign(secret: str, customer_id: str) -> str:

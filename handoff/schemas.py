@@ -65,9 +65,19 @@ class Body(BaseModel):
 
 # Requests: customer API (/api/v1)
 
+class CustomerIdentity(Body):
+    """The shop's signed-in customer (docs/identity.md). Used only when `hash` is the hex
+    HMAC-SHA256 of `id` with IDENTITY_SECRET; otherwise ignored and the chat is anonymous."""
+    id: Text(200, required=True) = Field(description="the shop's customer id")
+    name: Optional[Text(200)] = None
+    email: Optional[Text(254)] = None
+    hash: Text(128, required=True) = Field(description="hex HMAC-SHA256(IDENTITY_SECRET, id), made by the shop's server")
+
+
 class NewConversation(Body):
     language: Optional[Language] = None
     page_url: Optional[Text(2000)] = None
+    customer: Optional[CustomerIdentity] = Field(None, description="the shop's signed-in customer, signed by the shop")
 
 
 class CustomerMessage(Body):
@@ -241,6 +251,7 @@ class StartedConversation(BaseModel):
     token: str
     status: Status
     language: Language
+    identified: bool = Field(False, description="the customer identity was verified: the conversation is a known contact's")
 
 
 class StreamTicket(BaseModel):

@@ -1,16 +1,22 @@
-"""The bot's custom actions: answer a topic, suggest topics, handle fallbacks, hand off.
+"""The bot's custom actions: answer a topic (a verified customer's own order, when they name it),
+suggest topics, handle fallbacks, hand off.
 
-Conversation logic only: content comes from actions.content, hours from the top-level support_hours (shared with the handoff service).
+Conversation logic only: content comes from actions.content, hours from the top-level support_hours
+(shared with the handoff service), orders from the shop's order API (actions/api/orders.py).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
+import unicodedata
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import config, content
+from actions.api.orders import Order, OrderApi, OrderApiUnavailable, OrderNotFound
 from intents import COMPLAINT, FALLBACK_INTENTS, NOT_TOPICS
 from support_hours import SupportHours
 
@@ -65,20 +71,108 @@ def person_button(language: Text) -> Dict[Text, Text]:
 
 
 class ActionAnswerFAQ(Action):
-    """Answers the topic of the customer's message, then asks whether it helped."""
+    """Answers the topic of the customer's message, then asks whether it helped. "Where is my
+    order?" with an order number, from a customer the shop verified, is answered with that order's
+    status from the shop's order API; anyone else, or an order that is not theirs, gets the topic's
+    answer, the same whether the number exists or not."""
 
     def name(self) -> Text:
         return "action_answer_faq"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]):
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]):
         topic = tracker.get_intent_of_latest_message()
         language = language_of(tracker)
-        dispatcher.utter_message(response=f"utter_{topic}")
+        order = None
+        if topic in config.ORDER_TOPICS:
+            try:
+                order = await own_order(tracker)
+            except OrderApiUnavailable as error:
+                logger.warning("Order lookup for %s failed: %s", tracker.sender_id, error)
+                dispatcher.utter_message(response="utter_order_lookup_unavailable",
+                                         buttons=[person_button(language)])
+                return []
+        if order is not None:
+            tell_order(dispatcher, order, language)
+        else:
+            dispatcher.utter_message(response=f"utter_{topic}")
         buttons = []
         if content.offers_human(topic):
             buttons.append(person_button(language))
         dispatcher.utter_message(response="utter_ask_helpful", buttons=buttons)
         return []
+
+
+def verified_customer_id(tracker: Tracker) -> Optional[Text]:
+    """The shop's customer id the handoff gateway attached to this message, which it does only for
+    a customer the shop's signature verified (contacts.verified_customer_id). Message metadata
+    comes from the gateway alone: the widget cannot set it, and the Rasa server takes messages only
+    from the gateway (JWT), the action server calls only from Rasa (token)."""
+    metadata = (tracker.latest_message or {}).get("metadata")
+    customer = metadata.get("customer") if isinstance(metadata, dict) else None
+    customer_id = customer.get("id") if isinstance(customer, dict) else None
+    return customer_id if isinstance(customer_id, str) and customer_id.strip() else None
+
+
+_ORDER_NUMBER = re.compile(config.ORDER_NUMBER_PATTERN)
+
+
+def order_number_in(text: Optional[Text]) -> Optional[Text]:
+    """The first order number in the message (ORDER_NUMBER_PATTERN), full-width digits included."""
+    match = _ORDER_NUMBER.search(unicodedata.normalize("NFKC", text or ""))
+    if match is None:
+        return None
+    return match.group(1) if _ORDER_NUMBER.groups else match.group(0)
+
+
+async def own_order(tracker: Tracker) -> Optional[Order]:
+    """The verified customer's order named in their message; None when the order API is not set
+    up, the customer is not verified, the message names no order, or no such order is theirs.
+    OrderApiUnavailable when the order API gives no usable answer in time."""
+    api = OrderApi.from_config()
+    customer_id = verified_customer_id(tracker)
+    number = order_number_in((tracker.latest_message or {}).get("text"))
+    if api is None or customer_id is None or number is None:
+        return None
+    try:
+        # In a thread: the action server's event loop keeps serving other conversations meanwhile.
+        return await asyncio.to_thread(api.order, number, customer_id)
+    except OrderNotFound:
+        logger.info("Order lookup for %s: not this customer's order (or no such order)", tracker.sender_id)
+        return None
+
+
+# Each status's answer, written `response="..."` so `make validate` sees the answers used.
+STATUS_ANSWERS = {
+    "received": dict(response="utter_order_lookup_received"),
+    "paid": dict(response="utter_order_lookup_paid"),
+    "preparing": dict(response="utter_order_lookup_preparing"),
+    "shipped": dict(response="utter_order_lookup_shipped"),
+    "delivered": dict(response="utter_order_lookup_delivered"),
+    "cancelled": dict(response="utter_order_lookup_cancelled"),
+}
+# How the items of an order are listed in each language ("白磁の飯碗 ×2、..." / "Rice bowl ×2, ...").
+ITEM_SEPARATORS = {"ja": "、", "en": ", "}
+
+
+def tell_order(dispatcher: CollectingDispatcher, order: Order, language: Text) -> None:
+    """The order's status; its parcel's carrier and tracking number once shipped; when it should arrive."""
+    items = ITEM_SEPARATORS.get(language, ", ").join(f"{i.name} ×{i.quantity}" for i in order.items)
+    dispatcher.utter_message(**STATUS_ANSWERS[order.status], order_number=order.order_number, items=items,
+                             shipped_at=_day(order.shipped_at), delivered_at=_day(order.delivered_at))
+    if order.tracking_number and order.status in ("shipped", "delivered"):
+        tracking = dict(carrier=order.carrier, tracking_number=order.tracking_number)
+        if order.tracking_url:
+            dispatcher.utter_message(response="utter_order_lookup_tracking_link", tracking_url=order.tracking_url,
+                                     **tracking)
+        else:
+            dispatcher.utter_message(response="utter_order_lookup_tracking", **tracking)
+    if order.estimated_delivery and order.status not in ("delivered", "cancelled"):
+        dispatcher.utter_message(response="utter_order_lookup_estimated_delivery",
+                                 estimated_delivery=_day(order.estimated_delivery))
+
+
+def _day(value) -> Optional[Text]:
+    return value.isoformat() if value is not None else None
 
 
 class ActionSuggestTopics(Action):

@@ -36,8 +36,8 @@ def client(shop, timeout=2.0, token=TOKEN):
 # The client.
 
 def test_the_customers_own_order_with_its_tracking(shop):
-    order = client(shop).order("100231", "cust-1001")
-    assert order.status == "shipped" and order.customer_id == "cust-1001"
+    order = client(shop).order("100231", "c-1001")
+    assert order.status == "shipped" and order.customer_id == "c-1001"
     assert [(i.name, i.quantity) for i in order.items] == [("白磁の飯碗", 2), ("藍染のランチョンマット", 1)]
     assert (order.carrier, order.tracking_number) == ("ヤマト運輸", "4521-8890-1234")
     assert order.tracking_url == "https://tracking.example/yamato/452188901234"
@@ -46,23 +46,23 @@ def test_the_customers_own_order_with_its_tracking(shop):
 
 
 def test_the_token_and_the_customer_go_in_headers_never_in_the_url(shop):
-    client(shop).order("100231", "cust-1001")
+    client(shop).order("100231", "c-1001")
     [request] = shop.requests
     assert request["authorization"] == f"Bearer {TOKEN}"
-    assert request["customer"] == "cust-1001"
+    assert request["customer"] == "c-1001"
     assert request["raw_path"] == "/shop-api/orders/100231"
 
 
 def test_another_customers_order_and_an_unknown_number_are_both_not_found(shop):
     with pytest.raises(OrderNotFound):
-        client(shop).order("100233", "cust-1001")  # cust-1002's
+        client(shop).order("100233", "c-1001")  # c-1002's
     with pytest.raises(OrderNotFound):
-        client(shop).order("999999", "cust-1001")
+        client(shop).order("999999", "c-1001")
 
 
 def test_an_order_number_cannot_reach_another_path(shop):
     with pytest.raises(OrderNotFound):
-        client(shop).order("../orders/100231", "cust-1001")
+        client(shop).order("../orders/100231", "c-1001")
     assert shop.requests[-1]["path"] == "/shop-api/orders/..%2Forders%2F100231"
 
 
@@ -71,9 +71,9 @@ def test_an_api_that_ignores_the_customer_never_shows_another_customers_order(sh
     import json
     shop.override = (200, json.dumps(shop.orders["100233"]).encode())
     with pytest.raises(OrderNotFound):
-        client(shop).order("100233", "cust-1001")
+        client(shop).order("100233", "c-1001")
     with pytest.raises(OrderNotFound):
-        client(shop).order("100999", "cust-1002")  # answered with another number
+        client(shop).order("100999", "c-1002")  # answered with another number
 
 
 @pytest.mark.parametrize("status, body", [
@@ -81,37 +81,37 @@ def test_an_api_that_ignores_the_customer_never_shows_another_customers_order(sh
     (500, b"oops"),
     (200, b"<html>not json</html>"),
     (200, b'["not", "an", "object"]'),
-    (200, b'{"order_number": "100231", "customer_id": "cust-1001", "status": "lost", "items": [{"name": "a", "quantity": 1}]}'),
-    (200, b'{"order_number": "100231", "customer_id": "cust-1001", "status": "shipped", "items": [{"name": "a", "quantity": 1}]}'),
-    (200, b'{"order_number": "100231", "customer_id": "cust-1001", "status": "paid", "items": []}'),
-    (200, b'{"order_number": "100231", "customer_id": "cust-1001", "status": "paid", "items": [{"name": "a", "quantity": 1}], "estimated_delivery": "next week"}'),
-    (200, b'{"order_number": "100231", "customer_id": "cust-1001", "status": "shipped", "shipped_at": "2026-11-27", "tracking_number": "1", "items": [{"name": "a", "quantity": 1}]}'),
-    (200, b'{"order_number": "100231", "customer_id": "cust-1001", "status": "shipped", "shipped_at": "2026-11-27", "carrier": "x", "tracking_number": "1", "tracking_url": "javascript:alert(1)", "items": [{"name": "a", "quantity": 1}]}'),
+    (200, b'{"order_number": "100231", "customer_id": "c-1001", "status": "lost", "items": [{"name": "a", "quantity": 1}]}'),
+    (200, b'{"order_number": "100231", "customer_id": "c-1001", "status": "shipped", "items": [{"name": "a", "quantity": 1}]}'),
+    (200, b'{"order_number": "100231", "customer_id": "c-1001", "status": "paid", "items": []}'),
+    (200, b'{"order_number": "100231", "customer_id": "c-1001", "status": "paid", "items": [{"name": "a", "quantity": 1}], "estimated_delivery": "next week"}'),
+    (200, b'{"order_number": "100231", "customer_id": "c-1001", "status": "shipped", "shipped_at": "2026-11-27", "tracking_number": "1", "items": [{"name": "a", "quantity": 1}]}'),
+    (200, b'{"order_number": "100231", "customer_id": "c-1001", "status": "shipped", "shipped_at": "2026-11-27", "carrier": "x", "tracking_number": "1", "tracking_url": "javascript:alert(1)", "items": [{"name": "a", "quantity": 1}]}'),
     (302, b""),
 ])
 def test_an_answer_that_is_not_a_usable_order_is_unavailable(shop, status, body):
     shop.override = (status, body)
     with pytest.raises(OrderApiUnavailable):
-        client(shop).order("100231", "cust-1001")
+        client(shop).order("100231", "c-1001")
 
 
 def test_a_wrong_token_is_unavailable_and_logged_without_the_token(shop, caplog):
     caplog.set_level(logging.DEBUG)
     with pytest.raises(OrderApiUnavailable, match="401"):
-        client(shop, token="wrong-token-value").order("100231", "cust-1001")
+        client(shop, token="wrong-token-value").order("100231", "c-1001")
     assert any(r.levelno == logging.ERROR and "401" in r.getMessage() for r in caplog.records)
-    assert "wrong-token-value" not in caplog.text and "cust-1001" not in caplog.text
+    assert "wrong-token-value" not in caplog.text and "c-1001" not in caplog.text
 
 
 def test_a_slow_api_times_out(shop):
     shop.delay = 1.5
     with pytest.raises(OrderApiUnavailable, match="did not answer within 0.5 s"):
-        client(shop, timeout=0.5).order("100231", "cust-1001")
+        client(shop, timeout=0.5).order("100231", "c-1001")
 
 
 def test_an_api_that_is_down_is_unavailable():
     with pytest.raises(OrderApiUnavailable, match="unreachable"):
-        OrderApi(f"http://127.0.0.1:{free_port()}/shop-api", TOKEN, 1.0).order("100231", "cust-1001")
+        OrderApi(f"http://127.0.0.1:{free_port()}/shop-api", TOKEN, 1.0).order("100231", "c-1001")
 
 
 def test_not_configured_means_no_client(monkeypatch):
@@ -171,7 +171,7 @@ def shape(messages):
 
 
 def test_a_verified_customers_own_order_is_told(configured):
-    messages = answer(tracker("注文番号100231はいつ届きますか", customer_id="cust-1001"))
+    messages = answer(tracker("注文番号100231はいつ届きますか", customer_id="c-1001"))
     assert [m["response"] for m in messages] == [
         "utter_order_lookup_shipped", "utter_order_lookup_tracking_link",
         "utter_order_lookup_estimated_delivery", "utter_ask_helpful"]
@@ -183,18 +183,18 @@ def test_a_verified_customers_own_order_is_told(configured):
 
 
 def test_a_delivered_order_without_a_tracking_link_and_an_english_item_list(configured):
-    messages = answer(tracker("where is order 100233", "shipping_tracking", customer_id="cust-1002", language="en"))
+    messages = answer(tracker("where is order 100233", "shipping_tracking", customer_id="c-1002", language="en"))
     assert [m["response"] for m in messages] == [
         "utter_order_lookup_delivered", "utter_order_lookup_tracking", "utter_ask_helpful"]
     assert messages[0]["delivered_at"] == "2026-11-23"
     configured.orders["100233"]["items"].append({"name": "Saucer", "quantity": 3})
-    messages = answer(tracker("where is order 100233", "shipping_tracking", customer_id="cust-1002", language="en"))
+    messages = answer(tracker("where is order 100233", "shipping_tracking", customer_id="c-1002", language="en"))
     assert messages[0]["items"] == "素焼きのプランター ×1, Saucer ×3"
 
 
 def test_another_customers_order_gets_the_same_faq_answer_as_an_unknown_number(configured):
-    others = answer(tracker("注文番号100233はどこ？", customer_id="cust-1001"))
-    unknown = answer(tracker("注文番号100299はどこ？", customer_id="cust-1001"))
+    others = answer(tracker("注文番号100233はどこ？", customer_id="c-1001"))
+    unknown = answer(tracker("注文番号100299はどこ？", customer_id="c-1001"))
     assert others == unknown  # word for word: nothing tells the two apart
     assert shape(others) == faq_answer()
     assert not any("100233" in str(m) for m in others)
@@ -206,19 +206,19 @@ def test_an_unverified_customer_gets_the_faq_answer_and_the_shop_is_not_asked(co
 
 
 def test_without_an_order_number_the_faq_answer_and_the_shop_is_not_asked(configured):
-    assert shape(answer(tracker("注文した商品はいつ届きますか", customer_id="cust-1001"))) == faq_answer()
+    assert shape(answer(tracker("注文した商品はいつ届きますか", customer_id="c-1001"))) == faq_answer()
     assert configured.requests == []
 
 
 def test_other_topics_never_ask_the_shop(configured):
-    assert shape(answer(tracker("注文100231の送料は？", "shipping_fee", customer_id="cust-1001"))) == \
+    assert shape(answer(tracker("注文100231の送料は？", "shipping_fee", customer_id="c-1001"))) == \
         faq_answer("shipping_fee")
     assert configured.requests == []
 
 
 def test_order_api_not_configured_gets_the_faq_answer(monkeypatch):
     monkeypatch.setattr(config, "ORDER_API_URL", "")
-    assert shape(answer(tracker("注文番号100231はどこ？", customer_id="cust-1001"))) == faq_answer()
+    assert shape(answer(tracker("注文番号100231はどこ？", customer_id="c-1001"))) == faq_answer()
 
 
 @pytest.mark.parametrize("trouble", ["failing", "delay", "stopped"])
@@ -230,7 +230,7 @@ def test_the_order_api_down_or_slow_gets_a_polite_answer_and_a_person(configured
     else:
         configured.stop()
     for language, label in (("ja", "担当者と話す"), ("en", "Talk to a person")):
-        messages = answer(tracker("order 100231", customer_id="cust-1001", language=language))
+        messages = answer(tracker("order 100231", customer_id="c-1001", language=language))
         assert shape(messages) == [{"response": "utter_order_lookup_unavailable",
                                     "buttons": [{"title": label, "payload": "/request_human"}]}]
 
@@ -240,12 +240,12 @@ def test_the_order_api_down_or_slow_gets_a_polite_answer_and_a_person(configured
 def test_every_order_answer_renders_completely_in_both_languages(configured, project_root):
     domain = Domain.load(str(project_root / "domain.yml"))
     nlg = TemplatedNaturalLanguageGenerator(domain.responses)
-    cases = [("100231", "cust-1001"), ("100232", "cust-1001"), ("100233", "cust-1002")]
+    cases = [("100231", "c-1001"), ("100232", "c-1001"), ("100233", "c-1002")]
     for status in ("received", "paid", "cancelled"):
         number = f"1003{len(configured.orders):02d}"
-        configured.orders[number] = {"order_number": number, "customer_id": "cust-1001", "status": status,
+        configured.orders[number] = {"order_number": number, "customer_id": "c-1001", "status": status,
                                      "items": [{"name": "Mug", "quantity": 1}]}
-        cases.append((number, "cust-1001"))
+        cases.append((number, "c-1001"))
     seen = set()
     for language in ("ja", "en"):
         for number, customer in cases:

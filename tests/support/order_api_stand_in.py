@@ -18,7 +18,7 @@ PREFIX = "/shop-api"
 
 SAMPLE_ORDERS = {
     "100231": {
-        "order_number": "100231", "customer_id": "cust-1001", "status": "shipped",
+        "order_number": "100231", "customer_id": "c-1001", "status": "shipped",
         "ordered_at": "2026-11-26T10:12:00+09:00",
         "items": [{"name": "白磁の飯碗", "quantity": 2}, {"name": "藍染のランチョンマット", "quantity": 1}],
         "carrier": "ヤマト運輸", "tracking_number": "4521-8890-1234",
@@ -26,13 +26,13 @@ SAMPLE_ORDERS = {
         "shipped_at": "2026-11-27T15:40:00+09:00", "estimated_delivery": "2026-11-29",
     },
     "100232": {
-        "order_number": "100232", "customer_id": "cust-1001", "status": "preparing",
+        "order_number": "100232", "customer_id": "c-1001", "status": "preparing",
         "ordered_at": "2026-11-29T21:03:00+09:00",
         "items": [{"name": "Celadon tea cup", "quantity": 4}],
         "estimated_delivery": "2026-12-02",
     },
     "100233": {
-        "order_number": "100233", "customer_id": "cust-1002", "status": "delivered",
+        "order_number": "100233", "customer_id": "c-1002", "status": "delivered",
         "ordered_at": "2026-11-20T09:00:00+09:00",
         "items": [{"name": "素焼きのプランター", "quantity": 1}],
         "carrier": "ヤマト運輸", "tracking_number": "4521-8890-5678",

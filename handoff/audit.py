@@ -42,6 +42,12 @@ EVENT_ACTIONS = {
     events.ROLE_CHANGED: ("agent.role_changed", "agent"),
     events.PASSWORD_RESET: ("agent.password_reset", "agent"),
     events.PASSWORD_CHANGED: ("agent.password_changed", "agent"),
+    # Known customers (handoff/privacy.py): the detail names no personal data, only ids and counts,
+    # so the append-only log keeps nothing an erasure would have to remove.
+    events.CONTACT_IDENTITY_LINKED: ("contact.identity_linked", "contact"),
+    events.CONTACT_EXPORTED: ("contact.exported", "contact"),
+    events.CONTACT_ERASED: ("contact.erased", "contact"),
+    events.RETENTION_PURGED: ("privacy.retention_purged", None),
 }
 # An editor's content change (events.CONTENT_CHANGED) -> audit action, by the change's kind.
 CONTENT_ACTIONS = {"example_added": "content.examples_added", "topic_drafted": "content.topic_drafted",

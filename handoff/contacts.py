@@ -225,6 +225,26 @@ def link_identity(session, contact_id: int, kind: str, value: str, agent: Agent)
     return session.scalar(select(ContactIdentity).where(ContactIdentity.kind == kind, ContactIdentity.value == value))
 
 
+def attach_conversations_with(session, contact_id: int, kind: str, value: str) -> int:
+    """Earlier anonymous conversations left with this address (an offline ticket's e-mail) become
+    the contact's, unverified: they show in the history, and the bot still treats them as anonymous."""
+    if kind != "email":
+        return 0  # other channels' addresses live on their conversations (issue 17) when present
+    return session.execute(update(Conversation).where(Conversation.contact_id.is_(None),
+                                                      func.lower(Conversation.email) == _normalised(kind, value))
+                           .values(contact_id=contact_id).execution_options(synchronize_session=False)).rowcount
+
+
+def search_contacts(session, text: str, limit: int = 20) -> list[Contact]:
+    """Contacts whose name, e-mail, shop customer id or any address contains the text."""
+    pattern = "%" + text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    by_identity = select(ContactIdentity.contact_id).where(func.lower(ContactIdentity.value).like(pattern, escape="\\"))
+    return list(session.scalars(select(Contact).where(
+        func.lower(Contact.name).like(pattern, escape="\\") | func.lower(Contact.email).like(pattern, escape="\\")
+        | func.lower(Contact.shop_customer_id).like(pattern, escape="\\") | Contact.id.in_(by_identity))
+        .order_by(Contact.updated_at.desc(), Contact.id).limit(limit)))
+
+
 def add_contact_note(session, contact_id: int, agent: Agent, text: str) -> ContactNote:
     get_contact(session, contact_id)
     note = ContactNote(contact_id=contact_id, agent_id=agent.id, text=mask_card_numbers(text), created_at=utcnow())

@@ -123,13 +123,87 @@ def request_handoff(session, conversation_id: str, hours: SupportHours, *, reaso
         if conversation.status in HUMAN_SIDE:
             return conversation, False
         raise Conflict("conversation_resolved", "This conversation has ended; start a new one.")
-    if bot_said_offline is None or bot_said_offline != offline:
+    previous = None if offline else route_to_previous_agent(session, conversation_id, now)
+    if previous is not None:
+        add_message(session, conversation_id, "system", system_text("returning_agent", language, name=previous.name),
+                    language, reply_to_id=reply_to_id)
+    elif bot_said_offline is None or bot_said_offline != offline:
         add_message(session, conversation_id, "system", system_text("offline" if offline else "queued", language),
                     language, reply_to_id=reply_to_id)
     name = events.OFFLINE_TICKET_OPENED if offline else events.HANDOFF_REQUESTED
     events.record(session, events.Event(name, conversation_id, data={
         "reason": reason, "priority": priority, "language": language, "status": target.value}))
+    if previous is not None:
+        from .audit import Actor  # audit imports nothing of this module's callers; lazily, as the type hint above
+
+        events.record(session, events.Event(events.CLAIMED, conversation_id, agent_id=previous.id, data={
+            "wait_seconds": 0.0, "agent_name": previous.name, "language": language, "offline": False,
+            "returning_customer": True, "actor": Actor(None, RETURNING_CUSTOMER_ROUTING)}))
     return get_conversation(session, conversation_id), True
+
+
+# Who the audit log names for a conversation the service itself gave to a returning customer's agent.
+RETURNING_CUSTOMER_ROUTING = "routing:returning-customer"
+
+
+def _routing_settings() -> tuple[int, int]:
+    """(AGENT_MAX_CONCURRENT, AGENT_ONLINE_MINUTES) of the app serving this request; the defaults outside one."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        config = current_app.config
+        return config.get("AGENT_MAX_CONCURRENT", 5), config.get("AGENT_ONLINE_MINUTES", 15)
+    return 5, 15
+
+
+def _agent_is_available(session, agent_id: int, now: datetime) -> bool:
+    """Whether this agent can take one more conversation now: active, online, below their limit.
+
+    The agent's row is locked first (as a claim locks it, _check_capacity), so this conversation and
+    a claim by the same agent cannot both see the last free place. "Online" is agent presence
+    (handoff/presence.py, issue 19) when this service has it; without it, the one notion of an
+    online agent the service has: owning an open conversation, or having claimed or resolved one in
+    the last AGENT_ONLINE_MINUTES (agent_queue.agents_online, which the wait estimate uses too)."""
+    default_limit, online_minutes = _routing_settings()
+    agent = session.execute(select(Agent.active, Agent.max_concurrent).where(Agent.id == agent_id)
+                            .with_for_update()).first()
+    if agent is None or not agent.active:
+        return False
+    try:
+        from . import presence
+    except ImportError:
+        presence = None
+    if presence is not None:
+        online = presence.state_of(session, agent_id, now) == "online"
+    else:
+        from .agent_queue import agents_online  # agent_queue imports this module
+
+        online = agent_id in agents_online(session, online_minutes, now)
+    if not online:
+        return False
+    limit = agent.max_concurrent if agent.max_concurrent is not None else default_limit
+    owned = session.scalar(select(func.count()).select_from(Conversation).where(
+        Conversation.agent_id == agent_id, Conversation.status == Status.ASSIGNED.value))
+    return owned < limit
+
+
+def route_to_previous_agent(session, conversation_id: str, now: datetime) -> Optional[Agent]:
+    """A returning verified customer who was just queued goes straight to the agent who last helped
+    them, when that agent is available (_agent_is_available); otherwise they stay in the queue as
+    anyone would, so nobody waits for someone who is away. Returns that agent, or None."""
+    from .contacts import previous_agent_id  # contacts reads the models only; lazily, beside its kin
+
+    conversation = get_conversation(session, conversation_id)
+    if conversation.contact_id is None or not conversation.contact_verified:
+        return None  # an anonymous customer, or one only an agent linked: no claim to anyone
+    agent_id = previous_agent_id(session, conversation.contact_id, conversation_id)
+    if agent_id is None or not _agent_is_available(session, agent_id, now):
+        return None
+    moved = _move(session, conversation_id, {Status.WAITING}, Status.ASSIGNED, agent_id=agent_id, claimed_at=now,
+                  first_reply_at=None)
+    if moved is None:
+        return None
+    return session.get(Agent, agent_id)
 
 
 def leave_offline_message(session, conversation_id: str, email: str, text: str, language: str,

@@ -22,7 +22,8 @@ class AuditListener(Listener):
             action, target_type, target_id = CONTENT_ACTIONS[data["kind"]], "topic", data.get("topic")
         else:
             action, target_type = EVENT_ACTIONS[event.name]
-            target_id = event.conversation_id if target_type == "conversation" else data.get("target_agent_id")
+            target_id = (event.conversation_id if target_type == "conversation"
+                         else data.get("target_contact_id") if target_type == "contact" else data.get("target_agent_id"))
             if event.name == events.LOGIN_FAILED and target_id is not None:
                 target_type = "agent"  # a failed attempt on an account that exists
         detail = {key: value for key, value in data.get("audit", {}).items() if value is not None}

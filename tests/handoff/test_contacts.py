@@ -81,3 +81,189 @@ def test_identity_limits_are_enforced(app, client):
     response = client.post("/api/v1/conversations", json={
         "language": "en", "customer": {"id": "x" * 201, "hash": sign(SECRET, "x" * 201)}})
     assert response.status_code == 422
+
+
+# History for agents
+
+def handed_to(agent, customer, *, resolve=True, reply="Happy to help"):
+    """The customer asks for a person; the agent claims (unless routed to them already), replies, resolves."""
+    assert customer.post("/handoff", {"reason": "request_human"}).status_code == 200
+    if customer.status()["status"] == "waiting":
+        assert agent.post(f"/api/agent/conversations/{customer.id}/claim").status_code == 200
+    assert agent.post(f"/api/agent/conversations/{customer.id}/messages", {"text": reply}).status_code == 201
+    if resolve:
+        assert agent.post(f"/api/agent/conversations/{customer.id}/resolve").status_code == 200
+
+
+def card(agent, conversation_id) -> dict:
+    response = agent.get(f"/api/agent/conversations/{conversation_id}/contact")
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_a_verified_customers_conversations_appear_in_each_others_history_and_no_one_elses(app, client,
+                                                                                          agent_factory):
+    aiko = agent_factory("aiko@shop.example", name="Aiko")
+    first = start(client, "c-1001")
+    first.send("How much is shipping?")
+    handed_to(aiko, first)
+    assert first.post("/end", {"csat": 5, "ces": 2, "comment": "quick"}).status_code == 200
+    other = start(client, "c-2002", name="Ken Sato", email="ken@example.com")
+    other.send("How much is shipping?")
+    anonymous = start(client)
+    anonymous.send("How much is shipping?")
+    second = start(client, "c-1001")                          # the same customer, another day or device
+
+    now = card(aiko, second.id)
+    assert now["verified"] is True
+    assert now["contact"]["shop_customer_id"] == "c-1001" and now["contact"]["name"] == "Hanako Yamada"
+    assert {(i["kind"], i["value"]) for i in now["contact"]["identities"]} == {
+        ("shop_id", "c-1001"), ("email", "hanako@example.com")}
+    assert [h["id"] for h in now["history"]] == [first.id]
+    earlier = now["history"][0]
+    assert earlier["outcome"] == "agent" and earlier["agent_name"] == "Aiko" and earlier["channel"] == "web"
+    assert earlier["topics"] == ["shipping_fee"]
+    assert earlier["rating"] == {"csat": 5, "ces": 2, "comment": "quick"}
+    assert [h["id"] for h in card(aiko, first.id)["history"]] == [second.id]
+    # Another contact's and the anonymous conversations are never in it, and theirs never show hers.
+    assert [h["id"] for h in card(aiko, other.id)["history"]] == []
+    assert card(aiko, anonymous.id) == {"contact": None, "verified": False, "history": []}
+    # The earlier conversation opens read-only: the transcript through the ordinary detail view.
+    transcript = aiko.conversation(first.id)
+    assert [m["text"] for m in transcript["messages"] if m["sender"] == "customer"] == ["How much is shipping?"]
+
+
+def test_a_forged_signature_never_joins_someone_elses_history(app, client, agent_factory):
+    aiko = agent_factory("aiko@shop.example")
+    genuine = start(client, "c-1001")
+    forged = start(client, "c-1001", signature=sign("guessed", "c-1001"))
+    assert card(aiko, forged.id)["contact"] is None
+    assert card(aiko, genuine.id)["history"] == []
+
+
+def test_agents_note_about_the_contact_and_link_an_email_address(app, client, agent_factory):
+    aiko = agent_factory("aiko@shop.example", name="Aiko")
+    customer = start(client, "c-1001")
+    contact_id = card(aiko, customer.id)["contact"]["id"]
+    # An offline ticket the customer once left anonymously, with another address of theirs.
+    ticket = start(client)
+    assert ticket.post("/offline-message", {"email": "h.yamada@work.example", "text": "Call me back"}).status_code == 201
+
+    note = aiko.post(f"/api/agent/contacts/{contact_id}/notes", {"text": "Prefers e-mail; card 4111 1111 1111 1111"})
+    assert note.status_code == 201 and note.get_json()["note"]["agent_name"] == "Aiko"
+    linked = aiko.post(f"/api/agent/contacts/{contact_id}/identities", {"kind": "email", "value": "H.Yamada@work.example"})
+    assert linked.status_code == 201, linked.get_json()
+    assert linked.get_json() == {"identity": {"kind": "email", "value": "h.yamada@work.example",
+                                              "created_at": linked.get_json()["identity"]["created_at"]},
+                                 "linked_conversations": 1}
+    now = card(aiko, customer.id)
+    assert [n["text"] for n in now["contact"]["notes"]] == ["Prefers e-mail; card **** **** **** 1111"]
+    assert [h["id"] for h in now["history"]] == [ticket.id] and now["history"][0]["outcome"] == "offline"
+    assert shop_customer_of(app, ticket.id) is None           # linked by an agent, never "verified"
+
+    # The same address cannot belong to two contacts; unknown kinds and contacts are clear errors.
+    other = card(aiko, start(client, "c-2002", name="Ken Sato", email="ken@example.com").id)["contact"]["id"]
+    taken = aiko.post(f"/api/agent/contacts/{other}/identities", {"kind": "email", "value": "h.yamada@work.example"})
+    assert taken.status_code == 409 and taken.get_json()["error"]["code"] == "identity_taken"
+    assert aiko.post(f"/api/agent/contacts/{other}/identities", {"kind": "shop_id", "value": "c-9"}).status_code == 422
+    assert aiko.post("/api/agent/contacts/999999/notes", {"text": "x"}).status_code == 404
+    assert aiko.get(f"/api/agent/contacts?q=yamada").get_json()["contacts"][0]["id"] == contact_id
+    assert aiko.get(f"/api/agent/contacts?q=work.example").get_json()["contacts"][0]["id"] == contact_id
+    assert client.get(f"/api/agent/contacts/{contact_id}").status_code == 401   # agents only
+
+
+# The same agent again
+
+def age_activity(app, agent_id, hours=24):
+    """Time passes: the agent did nothing for `hours` (their claims and resolves are that much older)."""
+    from sqlalchemy import text
+    with app.extensions["tsunagi"].db.writing() as session:
+        session.execute(text("UPDATE metric_events SET at = :at WHERE agent_id = :agent"),
+                        {"at": _hours_ago(hours), "agent": agent_id})
+
+
+def _hours_ago(hours):
+    from datetime import timedelta
+    from handoff.database import utcnow
+    return utcnow() - timedelta(hours=hours)
+
+
+def set_presence(app, agent, state):
+    """The agent is online or away: with agent presence (handoff/presence.py) as the console sets it;
+    without it, as the service tells it (recent work, lifecycle._agent_is_available)."""
+    try:
+        from handoff import presence
+    except ImportError:
+        presence = None
+    agent_id = agent.agent["id"]
+    if presence is not None:
+        with app.extensions["tsunagi"].db.writing() as session:
+            presence.set_state(session, agent_id, state)
+    elif state != "online":
+        age_activity(app, agent_id)
+
+
+def test_a_returning_customer_goes_to_the_agent_who_helped_them_when_that_agent_is_online(app, client,
+                                                                                         agent_factory):
+    aiko = agent_factory("aiko@shop.example", name="Aiko")
+    ben = agent_factory("ben@shop.example", name="Ben")
+    set_presence(app, aiko, "online")
+    set_presence(app, ben, "online")
+    handed_to(aiko, start(client, "c-1001"))
+    handed_to(ben, start(client, "c-2002"))                   # someone else's agent
+
+    back = start(client, "c-1001")
+    assert back.post("/handoff", {"reason": "request_human"}).status_code == 200
+    status = back.status()
+    assert status["status"] == "assigned" and status["agent"] == {"name": "Aiko"}
+    assert [m["text"] for m in back.history() if m["sender"] == "system"] == [
+        "Connecting you to Aiko, who helped you before."]
+    mine = aiko.get("/api/agent/conversations?mine=true").get_json()["conversations"]
+    assert back.id in [c["id"] for c in mine]
+    assert back.id not in [q["id"] for q in ben.get("/api/agent/queue").get_json()["queue"]]
+    assert aiko.post(f"/api/agent/conversations/{back.id}/messages", {"text": "Welcome back"}).status_code == 201
+    audit = aiko_admin_audit(app, agent_factory, "conversation.claimed")
+    assert any(e["target_id"] == back.id and e["actor"] == "routing:returning-customer" for e in audit)
+
+
+def aiko_admin_audit(app, agent_factory, action):
+    boss = agent_factory("boss@shop.example", role="admin")
+    return boss.get(f"/api/admin/audit?action={action}").get_json()["entries"]
+
+
+def test_a_returning_customer_whose_agent_is_away_waits_in_the_queue_as_usual(app, client, agent_factory):
+    aiko = agent_factory("aiko@shop.example", name="Aiko")
+    set_presence(app, aiko, "online")
+    handed_to(aiko, start(client, "c-1001"))
+    set_presence(app, aiko, "away")
+
+    back = start(client, "c-1001")
+    assert back.post("/handoff", {"reason": "request_human"}).status_code == 200
+    assert back.status()["status"] == "waiting"
+    texts = [m["text"] for m in back.history() if m["sender"] == "system"]
+    assert "Connecting you to Aiko, who helped you before." not in texts
+    assert back.id in [q["id"] for q in aiko.get("/api/agent/queue").get_json()["queue"]]
+
+
+def test_a_returning_customer_whose_agent_is_at_capacity_waits_in_the_queue(app, client, agent_factory):
+    aiko = agent_factory("aiko@shop.example", name="Aiko", max_concurrent=1)
+    set_presence(app, aiko, "online")
+    handed_to(aiko, start(client, "c-1001"))
+    busy = start(client)
+    handed_to(aiko, busy, resolve=False)                      # her one place is taken
+
+    back = start(client, "c-1001")
+    back.post("/handoff", {"reason": "request_human"})
+    assert back.status()["status"] == "waiting"
+    assert aiko.post(f"/api/agent/conversations/{busy.id}/resolve").status_code == 200
+    assert aiko.post(f"/api/agent/conversations/{back.id}/claim").status_code == 200   # claimed as usual
+
+
+def test_anonymous_and_agent_linked_customers_are_never_routed(app, client, agent_factory):
+    aiko = agent_factory("aiko@shop.example", name="Aiko")
+    set_presence(app, aiko, "online")
+    first = start(client, "c-1001")
+    handed_to(aiko, first)
+    forged = start(client, "c-1001", signature="f" * 64)
+    forged.post("/handoff", {"reason": "request_human"})
+    assert forged.status()["status"] == "waiting"

@@ -50,6 +50,8 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
         app.config["RASA_JWT_SECRET"] = _instance_file(app.instance_path, "rasa_jwt_secret")
     if not app.config["IDENTITY_SECRET"]:
         app.config["IDENTITY_SECRET"] = _instance_file(app.instance_path, "identity_secret")
+    if not app.config["DEMO_ORDER_API_TOKEN"]:
+        app.config["DEMO_ORDER_API_TOKEN"] = _instance_file(app.instance_path, "demo_order_api_token")
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
     app.config.update(
@@ -68,8 +70,8 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
 
     app.extensions["tsunagi"] = _build_services(app)
 
-    from . import admin_api, agent_api, customer_api, editor_api, operations, pages
-    for module in (customer_api, agent_api, admin_api, editor_api, operations, pages):
+    from . import admin_api, agent_api, customer_api, demo_orders, editor_api, operations, pages
+    for module in (customer_api, agent_api, admin_api, editor_api, operations, pages, demo_orders):
         app.register_blueprint(module.bp)
 
     _install_error_handlers(app)

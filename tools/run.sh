@@ -34,6 +34,12 @@ rasa_host=${RASA_BIND_HOST:-127.0.0.1}; actions_host=${ACTION_SERVER_BIND_HOST:-
 [ "$actions_host" = 0.0.0.0 ] && actions_host=127.0.0.1
 export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://$actions_host:$ACTION_SERVER_PORT/webhook}
 export RASA_URL=${RASA_URL:-http://$rasa_host:$RASA_PORT}
+# The shop's order API the bot asks about a verified customer's order (docs/order-api.md): unless
+# ORDER_API_URL names a real shop's, the demo shop's (handoff/demo_orders.py) with its own token.
+export DEMO_ORDER_API_TOKEN=${DEMO_ORDER_API_TOKEN:-$(secret "$instance/demo_order_api_token")}
+if [ -z "${ORDER_API_URL:-}" ]; then
+  export ORDER_API_URL=http://${HANDOFF_BIND/#0.0.0.0:/127.0.0.1:}/demo/api ORDER_API_TOKEN=$DEMO_ORDER_API_TOKEN
+fi
 export DATABASE_URL=${DATABASE_URL:-sqlite:///$instance/handoff.sqlite3}
 export TRACKER_STORE_URL=${TRACKER_STORE_URL:-$DATABASE_URL}
 

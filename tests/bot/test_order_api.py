@@ -114,6 +114,16 @@ def test_an_api_that_is_down_is_unavailable():
         OrderApi(f"http://127.0.0.1:{free_port()}/shop-api", TOKEN, 1.0).order("100231", "c-1001")
 
 
+def test_the_demo_shops_sample_orders_keep_the_contract(project_root):
+    """handoff/demo/orders.json, which `make run`'s bot asks (handoff/demo_orders.py)."""
+    import json
+    from actions.api.orders import parse_order
+
+    orders = json.loads((project_root / "handoff" / "demo" / "orders.json").read_text(encoding="utf-8"))["orders"]
+    parsed = [parse_order(order) for order in orders]
+    assert {o.status for o in parsed} == {"received", "preparing", "shipped", "delivered", "cancelled"}
+
+
 def test_not_configured_means_no_client(monkeypatch):
     monkeypatch.setattr(config, "ORDER_API_URL", "")
     assert OrderApi.from_config() is None

@@ -267,3 +267,206 @@ def test_anonymous_and_agent_linked_customers_are_never_routed(app, client, agen
     forged = start(client, "c-1001", signature="f" * 64)
     forged.post("/handoff", {"reason": "request_human"})
     assert forged.status()["status"] == "waiting"
+
+
+# Privacy: export, erasure, retention
+
+HANAKO = ("Hanako Yamada", "hanako@example.com", "c-1001", "h.yamada@work.example",
+          "My parcel QX-81 never came", "Call me on 090-1234", "Sorry Hanako, resending now",
+          "Hanako is a regular", "Aiko fixed it in minutes", "Prefers morning delivery")
+
+
+def hanakos_data(app, client, agent_factory):
+    """Hanako, a verified customer, with everything the service can hold about a person: two chats
+    (topics, fallbacks that led to a handoff and flagged questions, an agent's reply, a note about
+    the conversation and one about her, a rating with a comment, a stream ticket), an offline ticket
+    left anonymously with her other address, linked by an agent; and Ken, whose data must stay."""
+    boss = agent_factory("boss@shop.example", role="admin", name="Boss")
+    set_presence(app, boss, "online")
+    first = start(client, "c-1001")
+    first.send("How much is shipping?")
+    first.send("My parcel QX-81 never came")
+    first.send("My parcel QX-81 never came")                 # a second fallback: handed off
+    assert first.status()["status"] == "waiting"
+    assert first.post("/stream-ticket").status_code == 201
+    boss.post(f"/api/agent/conversations/{first.id}/claim")
+    boss.post(f"/api/agent/conversations/{first.id}/messages", {"text": "Sorry Hanako, resending now"})
+    boss.post(f"/api/agent/conversations/{first.id}/notes", {"text": "Hanako is a regular"})
+    boss.post(f"/api/agent/conversations/{first.id}/resolve")
+    first.post("/end", {"csat": 5, "ces": 1, "comment": "Aiko fixed it in minutes"})
+    ticket = start(client)
+    ticket.post("/offline-message", {"email": "h.yamada@work.example", "text": "Call me on 090-1234"})
+    boss.post(f"/api/agent/conversations/{ticket.id}/claim")
+    boss.post(f"/api/agent/conversations/{ticket.id}/resolve")
+    second = start(client, "c-1001")
+    second.send("How much is shipping?")
+    second.post("/end", {"csat": 4})
+    contact_id = card(boss, second.id)["contact"]["id"]
+    boss.post(f"/api/agent/contacts/{contact_id}/notes", {"text": "Prefers morning delivery"})
+    boss.post(f"/api/agent/contacts/{contact_id}/identities", {"kind": "email", "value": "h.yamada@work.example"})
+    ken = start(client, "c-2002", name="Ken Sato", email="ken@example.com")
+    ken.send("Where is Ken's order K-77?")
+    ken.post("/end", {"csat": 3, "comment": "Ken was happy"})
+    return boss, contact_id, (first, ticket, second), ken
+
+
+def everything_stored(app) -> dict[str, list[str]]:
+    """Every row of every table in the database (as the database has them, not as the models say),
+    as text: table -> rows."""
+    from sqlalchemy import MetaData, select
+    engine = app.extensions["tsunagi"].db.engine
+    metadata = MetaData()
+    metadata.reflect(bind=engine)
+    with engine.connect() as connection:
+        return {name: [repr(tuple(row)) for row in connection.execute(select(table))]
+                for name, table in metadata.tables.items()}
+
+
+def kpis(boss):
+    from datetime import date, timedelta
+    today = date.today()
+    response = boss.get(f"/api/admin/kpis?from={today - timedelta(days=1)}&to={today + timedelta(days=1)}&lang=en")
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def test_erasing_a_contact_leaves_nothing_of_them_in_any_table_and_the_kpi_totals_unchanged(app, client,
+                                                                                           agent_factory):
+    boss, contact_id, conversations, ken = hanakos_data(app, client, agent_factory)
+    before = everything_stored(app)
+    for needle in HANAKO:                                     # the scan finds what is there
+        assert any(needle in row for rows in before.values() for row in rows), needle
+    figures = kpis(boss)
+
+    response = boss.post(f"/api/admin/contacts/{contact_id}/erase")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == {"contact_id": contact_id, "conversations": 3}
+
+    after = everything_stored(app)
+    for table, rows in after.items():                         # table by table
+        for needle in HANAKO:
+            assert not [row for row in rows if needle in row], (table, needle)
+    # Ken's data is all still there.
+    assert any("Where is Ken's order K-77?" in row for row in after["messages"])
+    assert any("Ken Sato" in row for row in after["contacts"])
+    # The dashboard's figures are the same, but for the comments a customer wrote with a rating.
+    now = kpis(boss)
+    erased = {c.id for c in conversations}
+    assert {k: v for k, v in now.items() if k != "recent_ratings"} == \
+           {k: v for k, v in figures.items() if k != "recent_ratings"}
+    assert [dict(r, comment=None) for r in now["recent_ratings"]] == \
+           [dict(r, comment=None) for r in figures["recent_ratings"]]
+    assert [r["comment"] for r in now["recent_ratings"] if r["conversation_id"] in erased] == [None, None]
+    assert figures["conversations"] >= 4 and figures["csat"]["count"] == 3
+    # The erased conversations answer their customers' old tokens with an empty transcript.
+    assert conversations[0].history() == []
+    # Once gone, the contact is gone.
+    assert boss.post(f"/api/admin/contacts/{contact_id}/erase").status_code == 404
+    assert boss.post(f"/api/admin/contacts/{contact_id}/export").status_code == 404
+
+
+def test_export_holds_everything_about_the_contact_and_nothing_of_anyone_else(app, client, agent_factory):
+    boss, contact_id, (first, ticket, second), ken = hanakos_data(app, client, agent_factory)
+    response = boss.post(f"/api/admin/contacts/{contact_id}/export")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == f'attachment; filename="contact-{contact_id}.json"'
+    exported = response.get_json()
+    assert exported["contact"]["name"] == "Hanako Yamada" and exported["contact"]["shop_customer_id"] == "c-1001"
+    assert {(i["kind"], i["value"]) for i in exported["contact"]["identities"]} == {
+        ("shop_id", "c-1001"), ("email", "hanako@example.com"), ("email", "h.yamada@work.example")}
+    assert [n["text"] for n in exported["contact"]["notes"]] == ["Prefers morning delivery"]
+    assert [c["id"] for c in exported["conversations"]] == [first.id, ticket.id, second.id]
+    chat = exported["conversations"][0]
+    assert [m["text"] for m in chat["messages"] if m["sender"] in ("customer", "agent")] == [
+        "How much is shipping?", "My parcel QX-81 never came", "My parcel QX-81 never came",
+        "Sorry Hanako, resending now"]
+    assert chat["notes"][0]["text"] == "Hanako is a regular"
+    assert chat["rating"]["comment"] == "Aiko fixed it in minutes" and chat["topics"] == ["shipping_fee"]
+    assert exported["conversations"][1]["email"] == "h.yamada@work.example"
+    assert "Ken" not in response.get_data(as_text=True)
+    # Admins only.
+    agent = agent_factory("aiko@shop.example")
+    assert agent.post(f"/api/admin/contacts/{contact_id}/export").status_code == 403
+    assert agent.post(f"/api/admin/contacts/{contact_id}/erase").status_code == 403
+
+
+def test_exports_and_erasures_are_in_the_audit_log_with_who_did_them(app, client, agent_factory):
+    boss, contact_id, _, _ = hanakos_data(app, client, agent_factory)
+    boss.post(f"/api/admin/contacts/{contact_id}/export")
+    boss.post(f"/api/admin/contacts/{contact_id}/erase")
+    runner = app.test_cli_runner()
+    ken = runner.invoke(args=["contacts", "export", "ken@example.com"])
+    assert ken.exit_code == 0 and '"Ken Sato"' in ken.output
+    assert runner.invoke(args=["contacts", "erase", "c-2002", "--yes"]).exit_code == 0
+    entries = boss.get("/api/admin/audit").get_json()["entries"]
+    mine = [(e["action"], e["actor"], e["actor_id"], e["target_type"], e["detail"]) for e in entries
+            if e["action"].startswith("contact.")]
+    cli = mine[0][1]
+    assert cli.startswith("cli:")
+    assert mine[:4] == [("contact.erased", cli, None, "contact", {"conversations": 1}),
+                        ("contact.exported", cli, None, "contact", {"conversations": 1}),
+                        ("contact.erased", "boss@shop.example", boss.agent["id"], "contact", {"conversations": 3}),
+                        ("contact.exported", "boss@shop.example", boss.agent["id"], "contact", {"conversations": 3})]
+    linked = [e for e in entries if e["action"] == "contact.identity_linked"]
+    assert linked[0]["target_id"] == str(contact_id) and linked[0]["detail"] == {"kind": "email",
+                                                                                 "linked_conversations": 1}
+
+
+def test_a_contact_with_a_conversation_agents_are_working_on_is_not_erased_under_them(app, client, agent_factory):
+    boss = agent_factory("boss@shop.example", role="admin")
+    customer = start(client, "c-1001")
+    customer.post("/handoff", {"reason": "request_human"})
+    contact_id = card(boss, customer.id)["contact"]["id"]
+    response = boss.post(f"/api/admin/contacts/{contact_id}/erase")
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "contact_has_open_conversation"
+    assert card(boss, customer.id)["contact"]["name"] == "Hanako Yamada"
+
+
+def test_retention_erases_conversations_that_ended_long_ago_once_and_keeps_the_rest(app, client, agent_factory):
+    from datetime import timedelta
+    from handoff.audit import Actor
+    from handoff.database import utcnow
+    from handoff.privacy import purge_expired
+
+    boss = agent_factory("boss@shop.example", role="admin")
+    old = start(client, "c-1001")
+    old.send("Old question about QX-81")
+    old.post("/end", {"csat": 5, "comment": "Old comment"})
+    still_open = start(client, "c-2002", name="Ken Sato", email="ken@example.com")
+    still_open.send("Open question QX-82")
+    still_open.post("/handoff", {"reason": "request_human"})
+    db = app.extensions["tsunagi"].db
+    figures = kpis(boss)
+    assert purge_expired(db, 0, Actor.command_line()) == {"conversations": 0, "contacts": 0}   # unset: keep all
+    assert purge_expired(db, 30, Actor.command_line()) == {"conversations": 0, "contacts": 0}  # not old yet
+
+    # 31 days on: Hanako's ended chat goes, and Hanako with it (no conversation left, unchanged
+    # that long); Ken, waiting for an agent, stays with his conversation.
+    later = utcnow() + timedelta(days=31)
+    assert purge_expired(db, 30, Actor.command_line(), now=later) == {"conversations": 1, "contacts": 1}
+    assert purge_expired(db, 30, Actor.command_line(), now=later) == {"conversations": 0, "contacts": 0}
+    stored = everything_stored(app)
+    for needle in ("QX-81", "Old comment", "c-1001", "Hanako"):
+        assert not [row for rows in stored.values() for row in rows if needle in row], needle
+    assert any("Open question QX-82" in row for row in stored["messages"])
+    assert any("c-2002" in row for row in stored["contacts"])
+    assert {k: v for k, v in kpis(boss).items() if k != "recent_ratings"} == \
+           {k: v for k, v in figures.items() if k != "recent_ratings"}
+    purges = boss.get("/api/admin/audit?action=privacy.retention_purged").get_json()["entries"]
+    assert [(e["actor"][:4], e["detail"]) for e in purges] == [
+        ("cli:", {"conversations": 1, "contacts": 1, "retention_days": 30})]
+
+
+def test_the_purge_command_says_what_it_did(make_app):
+    kept = make_app(IDENTITY_SECRET=SECRET).test_cli_runner().invoke(args=["privacy", "purge"])
+    assert kept.exit_code == 0 and "nothing to purge" in kept.output
+    purged = make_app(RETENTION_DAYS=30).test_cli_runner().invoke(args=["privacy", "purge"])
+    assert purged.exit_code == 0 and "retention 30 days: 0 conversation(s) and 0 contact(s) erased" in purged.output
+
+
+def test_every_conversation_column_that_cannot_be_emptied_is_a_fact_the_kpis_keep():
+    """Erasure empties every other column (privacy._erased_values): a column added later that holds
+    personal data must be nullable, or erasure could not remove it."""
+    from handoff.models import Conversation
+    from handoff.privacy import KEPT_CONVERSATION_FACTS
+    assert {c.name for c in Conversation.__table__.c if not c.nullable} <= KEPT_CONVERSATION_FACTS

@@ -66,7 +66,7 @@ def _shop_language() -> str:
 # The demo shop's sample members (issue 18): signing in as one shows a verified customer in the
 # console, with their history. A real shop signs its own signed-in customer (docs/identity.md).
 DEMO_CUSTOMERS = {
-    "c-1001": {"ja": "山田 花子", "en": "Hanako Yamada", "email": "hanako.yamada@example.com"},
+    "c-1001": {"ja": "鈴木 陽子", "en": "Yoko Suzuki", "email": "yoko.suzuki@example.com"},
     "c-1002": {"ja": "佐藤 健", "en": "Ken Sato", "email": "ken.sato@example.com"},
 }
 DEMO_CUSTOMER_COOKIE = "demo_customer"

@@ -70,7 +70,9 @@ class OrderApi:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout
-        self._http = session or requests.Session()
+        # No session of its own by default: each lookup runs in a worker thread of its own, and a
+        # requests.Session is not thread-safe; requests.get opens and closes one per call.
+        self._http = session or requests
 
     @classmethod
     def from_config(cls) -> Optional["OrderApi"]:

@@ -226,12 +226,20 @@ def link_identity(session, contact_id: int, kind: str, value: str, agent: Agent)
 
 
 def attach_conversations_with(session, contact_id: int, kind: str, value: str) -> int:
-    """Earlier anonymous conversations left with this address (an offline ticket's e-mail) become
-    the contact's, unverified: they show in the history, and the bot still treats them as anonymous."""
-    if kind != "email":
-        return 0  # other channels' addresses live on their conversations (issue 17) when present
-    return session.execute(update(Conversation).where(Conversation.contact_id.is_(None),
-                                                      func.lower(Conversation.email) == _normalised(kind, value))
+    """Earlier anonymous conversations with this address (an offline ticket's e-mail, a LINE user's
+    chats) become the contact's, unverified: they show in the history, and the bot still treats
+    them as anonymous."""
+    value = _normalised(kind, value)
+    if kind == "email":
+        matches = func.lower(Conversation.email) == value
+    else:
+        # A channel's conversations carry the customer's address on that channel (issue 17's
+        # conversations.channel and channel_address), when this service has channels.
+        channel, address = getattr(Conversation, "channel", None), getattr(Conversation, "channel_address", None)
+        if channel is None or address is None:
+            return 0
+        matches = (channel == kind) & (address == value)
+    return session.execute(update(Conversation).where(Conversation.contact_id.is_(None), matches)
                            .values(contact_id=contact_id).execution_options(synchronize_session=False)).rowcount
 
 

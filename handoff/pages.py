@@ -155,6 +155,12 @@ def audit():
     return _console_page("console/audit.html", "audit", "admin")
 
 
+@bp.get("/console/contacts")
+def contacts():
+    """Known customers: find one, export or erase their data (admin; docs/identity.md)."""
+    return _console_page("console/contacts.html", "contacts", "admin")
+
+
 @bp.get("/console/password")
 def change_password():
     """Choosing a new password: required after a reset before anything else works."""

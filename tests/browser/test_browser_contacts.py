@@ -73,3 +73,28 @@ def test_an_anonymous_visitor_is_shown_as_not_verified(start_service, new_page):
     console.queue_item(UNANSWERABLE[0]).get_by_role("button", name=re.compile("対応する")).click()
     expect(console.panel().locator(".contact-anonymous")).to_be_visible()
     expect(console.panel().locator(".history-item")).to_have_count(0)
+
+
+def test_an_admin_finds_a_customer_and_exports_their_data(start_service, new_page):
+    import json
+
+    service = start_service(IDENTITY_SECRET=IDENTITY_SECRET)
+    member = Widget(signed_in_member(new_page, service.url)).goto(service.url).open()
+    member.send("送料はいくらですか")
+    expect(member.messages("bot").first).to_contain_text("送料")
+
+    admin = Console(new_page(), service.url).login("admin")
+    admin.page.goto(f"{service.url}/console/contacts?lang=ja")
+    admin.page.locator("#contacts-q").fill("suzuki")
+    admin.page.get_by_role("button", name="検索").click()
+    row = admin.page.locator("#contacts-body tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("鈴木 陽子")
+    expect(row).to_contain_text("c-1001")
+    with admin.page.expect_download() as download:
+        row.get_by_role("button", name="データを書き出す").click()
+    exported = json.loads(open(download.value.path(), encoding="utf-8").read())
+    assert exported["contact"]["shop_customer_id"] == "c-1001"
+    assert [m["text"] for m in exported["conversations"][0]["messages"] if m["sender"] == "customer"] == ["送料はいくらですか"]
+    entries = admin.page.evaluate("fetch('/api/admin/audit?action=contact.exported').then(r => r.json())")["entries"]
+    assert [e["actor"] for e in entries] == ["sato@komorebi.example"]

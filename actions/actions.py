@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import config, content
 from actions.api.orders import Order, OrderApi, OrderApiUnavailable, OrderNotFound
-from intents import COMPLAINT, FALLBACK_INTENTS, NOT_TOPICS
+from intents import COMPLAINT, FALLBACK_INTENTS, NLU_FALLBACK, NOT_TOPICS
 from support_hours import SupportHours
 
 logger = logging.getLogger(__name__)
@@ -37,17 +37,22 @@ def user_turns(tracker: Tracker) -> List[Dict[Text, Any]]:
 def not_understood_in_a_row(tracker: Tracker) -> int:
     """How many of the customer's latest turns in a row the bot did not understand, this one
     included: those it answered with this fallback action, whatever their intent (a "yes"
-    when nothing was asked is one), or whose intent is a fallback intent."""
-    turns: List[List[Text]] = []  # per user turn: its intent, then the actions that followed it
+    when nothing was asked is one), or whose intent is a fallback intent; but not a turn the
+    fallback action answered with the customer's own order (see ActionHandleFallback)."""
+    turns: List[List[Text]] = []  # per user turn: its intent, then the actions and answers that followed
     for event in tracker.events:
         if event.get("event") == "user":
             turns.append([((event.get("parse_data") or {}).get("intent") or {}).get("name")])
         elif event.get("event") == "action" and turns:
             turns[-1].append(event.get("name"))
+        elif event.get("event") == "bot" and turns:
+            turns[-1].append((event.get("metadata") or {}).get("utter_action") or "")
     in_a_row = 0
     for index, (intent, *actions) in enumerate(reversed(turns)):
         current = index == 0  # its fallback action is the one running now
         if not (current or intent in FALLBACK_INTENTS or ActionHandleFallback.NAME in actions):
+            break
+        if not current and any(a.startswith(ORDER_ANSWER_PREFIX) for a in actions if a):
             break
         in_a_row += 1
     return in_a_row
@@ -82,18 +87,10 @@ class ActionAnswerFAQ(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]):
         topic = tracker.get_intent_of_latest_message()
         language = language_of(tracker)
-        order = None
-        if topic in config.ORDER_TOPICS:
-            try:
-                order = await own_order(tracker)
-            except OrderApiUnavailable as error:
-                logger.warning("Order lookup for %s failed: %s", tracker.sender_id, error)
-                dispatcher.utter_message(response="utter_order_lookup_unavailable",
-                                         buttons=[person_button(language)])
-                return []
-        if order is not None:
-            tell_order(dispatcher, order, language)
-        else:
+        outcome = await answer_own_order(dispatcher, tracker, language) if topic in config.ORDER_TOPICS else None
+        if outcome == ORDER_UNAVAILABLE:
+            return []  # said so, with a person offered: nothing was answered to ask about
+        if outcome is None:
             dispatcher.utter_message(response=f"utter_{topic}")
         buttons = []
         if content.offers_human(topic):
@@ -139,6 +136,33 @@ async def own_order(tracker: Tracker) -> Optional[Order]:
     except OrderNotFound:
         logger.info("Order lookup for %s: not this customer's order (or no such order)", tracker.sender_id)
         return None
+
+
+ORDER_TOLD, ORDER_UNAVAILABLE = "told", "unavailable"
+# The answers about one order (domain.yml): a turn answered with one of them was understood.
+ORDER_ANSWER_PREFIX = "utter_order_lookup_"
+
+
+async def answer_own_order(dispatcher: CollectingDispatcher, tracker: Tracker, language: Text) -> Optional[Text]:
+    """Tells the verified customer the order their message names: ORDER_TOLD. The order API in
+    trouble: says so and offers a person, ORDER_UNAVAILABLE. Otherwise (not verified, no number,
+    not their order) says nothing and returns None, so the caller answers as for anyone."""
+    try:
+        order = await own_order(tracker)
+    except OrderApiUnavailable as error:
+        logger.warning("Order lookup for %s failed: %s", tracker.sender_id, error)
+        dispatcher.utter_message(response="utter_order_lookup_unavailable", buttons=[person_button(language)])
+        return ORDER_UNAVAILABLE
+    if order is None:
+        return None
+    tell_order(dispatcher, order, language)
+    return ORDER_TOLD
+
+
+def closest_topic(parse_data: Dict[Text, Any]) -> Optional[Text]:
+    """The best-ranked intent of a turn that is not a fallback intent."""
+    ranked = [r.get("name") for r in parse_data.get("intent_ranking") or []]
+    return next((name for name in ranked if name not in FALLBACK_INTENTS), None)
 
 
 # Each status's answer, written `response="..."` so `make validate` sees the answers used.
@@ -200,15 +224,25 @@ class ActionSuggestTopics(Action):
 class ActionHandleFallback(Action):
     """First fallback: ask to rephrase with suggestions; second in a row: hand off. Also what the
     bot does with a turn no rule covers (Rasa's core fallback), such as a yes or no when it asked
-    nothing: that counts as not understood."""
+    nothing: that counts as not understood.
+
+    An order number pulls a message's intent below the confidence threshold ("Where is my order
+    #100231?" falls back where "Where is my order?" does not), so a verified customer's message
+    that fell back, names an order number, and whose closest topic is an order question is
+    answered with their own order when it is theirs; otherwise as any fallback, word for word."""
 
     NAME = "action_handle_fallback"
 
     def name(self) -> Text:
         return self.NAME
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]):
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]):
         turns = user_turns(tracker)
+        latest = turns[-1] if turns else {}
+        if ((latest.get("intent") or {}).get("name") == NLU_FALLBACK
+                and closest_topic(latest) in config.ORDER_TOPICS
+                and await answer_own_order(dispatcher, tracker, language_of(tracker))):
+            return []
         if not_understood_in_a_row(tracker) >= config.FALLBACKS_BEFORE_HANDOFF:
             return hand_off(dispatcher, tracker, "repeated_fallback")
         language = language_of(tracker)

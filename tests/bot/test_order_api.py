@@ -14,7 +14,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import config
-from actions.actions import ActionAnswerFAQ, order_number_in
+from actions.actions import ActionAnswerFAQ, ActionHandleFallback, order_number_in
 from actions.api.orders import OrderApi, OrderApiUnavailable, OrderNotFound
 from tests.support.order_api_stand_in import OrderApiStandIn
 from tests.support.ports import free_port
@@ -147,20 +147,24 @@ def test_order_numbers_are_found_in_both_languages(text, number):
 
 # The action, against the stand-in.
 
-def tracker(text, intent="order_status", customer_id=None, language="ja"):
+def user_turn(text, intent, customer_id, language, ranking=None):
     metadata = {"language_hint": language}
     if customer_id is not None:
         metadata["customer"] = {"id": customer_id}
     parse_data = {"text": text, "intent": {"name": intent, "confidence": 0.9},
-                  "intent_ranking": [{"name": intent, "confidence": 0.9}],
+                  "intent_ranking": ranking or [{"name": intent, "confidence": 0.9}],
                   "entities": [{"entity": "language", "value": language}], "metadata": metadata}
-    events = [{"event": "user", "text": text, "parse_data": parse_data, "metadata": metadata}]
-    return Tracker("c1", {"language": language}, parse_data, events, False, None, {}, "action_listen")
+    return {"event": "user", "text": text, "parse_data": parse_data, "metadata": metadata}
 
 
-def answer(tr):
+def tracker(text, intent="order_status", customer_id=None, language="ja", ranking=None, earlier=()):
+    events = [*earlier, user_turn(text, intent, customer_id, language, ranking)]
+    return Tracker("c1", {"language": language}, events[-1]["parse_data"], events, False, None, {}, "action_listen")
+
+
+def answer(tr, action=ActionAnswerFAQ):
     dispatcher = CollectingDispatcher()
-    asyncio.run(ActionAnswerFAQ().run(dispatcher, tr, {}))
+    asyncio.run(action().run(dispatcher, tr, {}))
     return dispatcher.messages
 
 
@@ -243,6 +247,60 @@ def test_the_order_api_down_or_slow_gets_a_polite_answer_and_a_person(configured
         messages = answer(tracker("order 100231", customer_id="c-1001", language=language))
         assert shape(messages) == [{"response": "utter_order_lookup_unavailable",
                                     "buttons": [{"title": label, "payload": "/request_human"}]}]
+
+
+# An order number pulls the intent below the threshold: the fallback answers the customer's own order.
+
+FELL_BACK = [{"name": "nlu_fallback", "confidence": 0.24}, {"name": "order_status", "confidence": 0.24},
+             {"name": "out_of_scope", "confidence": 0.13}]
+
+
+def fallback(text, customer_id=None, ranking=FELL_BACK, intent="nlu_fallback", earlier=(), language="en"):
+    return answer(tracker(text, intent, customer_id, language, ranking, earlier), ActionHandleFallback)
+
+
+def test_a_fallback_whose_closest_topic_is_an_order_question_tells_their_own_order(configured):
+    messages = fallback("Where is my order #100231?", "c-1001")
+    assert [m["response"] for m in messages] == [
+        "utter_order_lookup_shipped", "utter_order_lookup_tracking_link", "utter_order_lookup_estimated_delivery"]
+
+
+def test_that_turn_counts_as_understood_so_the_next_fallback_is_the_first(configured):
+    told = fallback("Where is my order #100231?", "c-1001")
+    earlier = [user_turn("Where is my order #100231?", "nlu_fallback", "c-1001", "en", FELL_BACK),
+               {"event": "action", "name": "action_handle_fallback"},
+               *({"event": "bot", "text": "...", "metadata": {"utter_action": m["response"]}} for m in told),
+               {"event": "action", "name": "action_listen"}]
+    after = fallback("blah blah", "c-1001", ranking=[{"name": "nlu_fallback", "confidence": 0.2}], earlier=earlier)
+    assert [m["response"] for m in after] == ["utter_ask_rephrase"]  # not a handoff
+    # Without the order answer, the same two turns hand over (the second fallback in a row).
+    earlier[2:2 + len(told)] = [{"event": "bot", "text": "...", "metadata": {"utter_action": "utter_ask_rephrase"}}]
+    after = fallback("blah blah", "c-1001", ranking=[{"name": "nlu_fallback", "confidence": 0.2}], earlier=earlier)
+    assert any((m.get("custom") or {}).get("handoff") for m in after), after
+
+
+def test_a_fallback_with_another_customers_number_is_any_fallback_word_for_word(configured):
+    others = fallback("Where is my order #100233?", "c-1001")
+    unknown = fallback("Where is my order #100233?", None)
+    assert others == unknown and [m["response"] for m in others] == ["utter_ask_rephrase"]
+    assert len(configured.requests) == 1  # the verified one asked; the anonymous one never
+
+
+@pytest.mark.parametrize("intent, ranking", [
+    ("nlu_fallback", [{"name": "nlu_fallback", "confidence": 0.3}, {"name": "shipping_fee", "confidence": 0.3}]),
+    ("out_of_scope", [{"name": "out_of_scope", "confidence": 0.8}, {"name": "order_status", "confidence": 0.1}]),
+])
+def test_a_fallback_that_is_not_an_order_question_never_asks_the_shop(configured, intent, ranking):
+    messages = fallback("100231 blah", "c-1001", ranking=ranking, intent=intent)
+    assert [m["response"] for m in messages] == ["utter_ask_rephrase"]
+    assert configured.requests == []
+
+
+def test_a_fallback_order_question_with_the_api_down_offers_a_person(configured):
+    configured.failing = True
+    messages = fallback("Where is my order #100231?", "c-1001")
+    assert shape(messages) == [{"response": "utter_order_lookup_unavailable",
+                                "buttons": [{"title": "Talk to a person", "payload": "/request_human"}]}]
 
 
 # The answers themselves: every placeholder is filled, in both languages (rendered by Rasa).

@@ -79,9 +79,11 @@ def create_conversation(body: schemas.NewConversation):
     with services().db.writing() as session:
         conversation = start_conversation(session, language, body.page_url)
         contact = identify(session, conversation.id, claimed, current_app.config["IDENTITY_SECRET"])
-    return {"id": conversation.id, "token": issue_customer_token(conversation.id),
-            "status": conversation.status, "language": conversation.language,
-            "identified": contact is not None}, 201
+    started = {"id": conversation.id, "token": issue_customer_token(conversation.id),
+               "status": conversation.status, "language": conversation.language}
+    if claimed is not None:  # said only to a page that sent an identity (docs/identity.md)
+        started["identified"] = contact is not None
+    return started, 201
 
 
 @bp.get("/conversations/<conversation_id>")

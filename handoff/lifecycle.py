@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 
 from . import events
 from .database import utcnow
+from .contacts import previous_agent_id
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .models import Agent, Conversation
 from languages import LANGUAGES
@@ -134,7 +135,7 @@ def request_handoff(session, conversation_id: str, hours: SupportHours, *, reaso
     events.record(session, events.Event(name, conversation_id, data={
         "reason": reason, "priority": priority, "language": language, "status": target.value}))
     if previous is not None:
-        from .audit import Actor  # audit imports nothing of this module's callers; lazily, as the type hint above
+        from .audit import Actor  # at run time only, as the TYPE_CHECKING import above
 
         events.record(session, events.Event(events.CLAIMED, conversation_id, agent_id=previous.id, data={
             "wait_seconds": 0.0, "agent_name": previous.name, "language": language, "offline": False,
@@ -191,8 +192,6 @@ def route_to_previous_agent(session, conversation_id: str, now: datetime) -> Opt
     """A returning verified customer who was just queued goes straight to the agent who last helped
     them, when that agent is available (_agent_is_available); otherwise they stay in the queue as
     anyone would, so nobody waits for someone who is away. Returns that agent, or None."""
-    from .contacts import previous_agent_id  # contacts reads the models only; lazily, beside its kin
-
     conversation = get_conversation(session, conversation_id)
     if conversation.contact_id is None or not conversation.contact_verified:
         return None  # an anonymous customer, or one only an agent linked: no claim to anyone

@@ -251,7 +251,8 @@ class StartedConversation(BaseModel):
     token: str
     status: Status
     language: Language
-    identified: bool = Field(False, description="the customer identity was verified: the conversation is a known contact's")
+    identified: Optional[bool] = Field(None, description="present when `customer` was sent: whether its signature "
+                                                         "was verified (the conversation is a known contact's)")
 
 
 class StreamTicket(BaseModel):

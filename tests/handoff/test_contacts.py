@@ -79,10 +79,29 @@ def test_without_an_identity_secret_nobody_is_verified(make_app):
     assert customer.identified is False
 
 
-def test_identity_limits_are_enforced(app, client):
-    response = client.post("/api/v1/conversations", json={
-        "language": "en", "customer": {"id": "x" * 201, "hash": sign(SECRET, "x" * 201)}})
-    assert response.status_code == 422
+@pytest.mark.parametrize("field, longest", [("id", 200), ("name", 200), ("email", 254), ("hash", 128)])
+def test_identity_limits_are_enforced(app, client, field, longest):
+    def attempt(length):
+        customer = {"id": "c-1001", "name": "Hanako", "email": "hanako@example.com"}
+        customer[field] = ("x" * (length - len("@example.com")) + "@example.com") if field == "email" else "x" * length
+        customer.setdefault("hash", sign(SECRET, customer["id"]))
+        if field != "hash":
+            customer["hash"] = sign(SECRET, customer["id"])
+        return client.post("/api/v1/conversations", json={"language": "en", "customer": customer})
+    assert attempt(longest).status_code == 201
+    refused = attempt(longest + 1)
+    assert refused.status_code == 422 and refused.get_json()["error"]["code"]
+
+
+def test_address_and_search_limits(app, client, agent_factory):
+    aiko = agent_factory("aiko@shop.example")
+    contact_ids = [card(aiko, start(client, f"c-{n}", name=f"Member {n}", email=f"m{n}@example.com").id)["contact"]["id"]
+                   for n in range(21)]
+    assert len(aiko.get("/api/agent/contacts?q=member").get_json()["contacts"]) == 20
+    assert aiko.get("/api/agent/contacts?q=").status_code == 422
+    link = f"/api/agent/contacts/{contact_ids[0]}/identities"
+    assert aiko.post(link, {"kind": "line", "value": "U" * 254}).status_code == 201
+    assert aiko.post(link, {"kind": "line", "value": "U" * 255}).status_code == 422
 
 
 # History for agents
@@ -472,3 +491,10 @@ def test_every_conversation_column_that_cannot_be_emptied_is_a_fact_the_kpis_kee
     from handoff.models import Conversation
     from handoff.privacy import KEPT_CONVERSATION_FACTS
     assert {c.name for c in Conversation.__table__.c if not c.nullable} <= KEPT_CONVERSATION_FACTS
+
+
+def test_the_side_panel_lists_the_50_latest_earlier_conversations(app, client, agent_factory):
+    aiko = agent_factory("aiko@shop.example")
+    ids = [start(client, "c-1001").id for _ in range(52)]
+    history = card(aiko, ids[-1])["history"]
+    assert [h["id"] for h in history] == ids[-2:0:-1]        # newest first; the oldest one left out

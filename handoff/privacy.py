@@ -33,6 +33,7 @@ KEPT_CONVERSATION_FACTS = frozenset({
     "id", "status", "language", "created_at", "updated_at", "last_seq", "last_event_id", "handoff_reason",
     "priority", "priority_rank", "queued_at", "offline", "bot_restart_pending", "agent_id", "claimed_at",
     "first_reply_at", "resolved_at", "csat", "ces", "rated_at", "erased_at", "contact_verified", "channel",
+    "nps",  # issue 19's score, beside csat and ces (its comment, like theirs, is the customer's words: emptied)
 })
 # Kept whole: KPI rows without personal data, and the append-only audit log (see above).
 KEPT_TABLES = frozenset({"conversations", "metric_events", "metric_counters", "audit_entries"})

@@ -51,6 +51,10 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     if not app.config["RASA_JWT_SECRET"]:
         app.config["RASA_JWT_SECRET"] = _instance_file(app.instance_path, "rasa_jwt_secret")
+    if not app.config["IDENTITY_SECRET"]:
+        app.config["IDENTITY_SECRET"] = _instance_file(app.instance_path, "identity_secret")
+    if not app.config["DEMO_ORDER_API_TOKEN"]:
+        app.config["DEMO_ORDER_API_TOKEN"] = _instance_file(app.instance_path, "demo_order_api_token")
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
     app.config.update(
@@ -69,8 +73,8 @@ def create_app(test_config: Optional[dict] = None) -> Flask:
 
     app.extensions["tsunagi"] = _build_services(app)
 
-    from . import admin_api, agent_api, customer_api, editor_api, help_api, help_center, operations, pages
-    for module in (customer_api, agent_api, admin_api, editor_api, operations, pages, help_center, help_api):
+    from . import admin_api, agent_api, customer_api, demo_orders, editor_api, help_api, help_center, operations, pages
+    for module in (customer_api, agent_api, admin_api, editor_api, operations, pages, help_center, help_api, demo_orders):
         app.register_blueprint(module.bp)
     from . import channels
     channels.install(app)  # LINE and e-mail routes, their senders, and the outbox workers

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import select
 
-from . import presence, schemas
+from . import presence, privacy, schemas
 from . import agents as staff
 from .audit import ACTIONS, Actor, Filters, csv_rows, entry_json, page_of, start_of_day
 from .auth import agent_required
@@ -224,3 +224,29 @@ def audit_export(query: schemas.AuditQuery):
     name = "tsunagi-audit-" + utcnow().strftime("%Y%m%d-%H%M%S") + ".csv"
     return Response(csv_rows(services().db, filters), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+# Privacy (handoff/privacy.py): an admin answers a customer's request to see or delete their data.
+
+@bp.post("/contacts/<int:contact_id>/export")
+@agent_required("admin")
+@endpoint({200: schemas.ContactExport}, AGENT)
+def export_contact(contact_id):
+    """Everything held about a contact, as a JSON download (admin; recorded in the audit log)."""
+    with services().db.writing() as session:
+        exported = privacy.export_contact(session, contact_id, Actor.of(g.agent))
+    response = current_app.json.response(exported)
+    response.headers["Content-Disposition"] = f'attachment; filename="contact-{contact_id}.json"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/contacts/<int:contact_id>/erase")
+@agent_required("admin")
+@endpoint({200: schemas.ContactErased}, AGENT)
+def erase_contact(contact_id):
+    """Erase a contact: transcripts, addresses, notes (admin; recorded in the audit log). The KPI
+    totals stay as they were. 409 contact_has_open_conversation while agents work on one of theirs."""
+    with services().db.writing() as session:
+        erasure = privacy.erase_contact(session, contact_id, Actor.of(g.agent))
+    return {"contact_id": erasure.contact_id, "conversations": erasure.conversations}

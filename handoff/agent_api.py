@@ -8,7 +8,7 @@ from typing import Optional
 from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import select
 
-from . import agent_assist, agent_desk, presence, schemas
+from . import agent_assist, agent_desk, contacts, events, presence, schemas
 from .agent_queue import first_questions, last_message_times, queue_items
 from .agents import (agent_json, agent_of_session, change_own_password, list_agents, locked_agent, open_counts,
                      sign_in, sign_out)
@@ -319,3 +319,67 @@ def stream():
     still_signed_in = lambda: agent_of_session(s.db, agent_id, epoch) is not None  # noqa: E731
     return Response(agent_stream(s.broker, s.stream_settings, agent_id, still_signed_in), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+# Known customers (handoff/contacts.py): who the customer is, their earlier conversations (each
+# opens read-only through GET /conversations/<id>), their addresses and the agents' notes.
+
+def _contact_card(session, contact, verified: bool, exclude: Optional[str] = None) -> dict:
+    if contact is None:
+        return {"contact": None, "verified": False, "history": []}
+    return {"contact": contacts.contact_json(session, contact), "verified": verified,
+            "history": contacts.history(session, contact.id, exclude_conversation_id=exclude)}
+
+
+@bp.get("/conversations/<conversation_id>/contact")
+@agent_required()
+@endpoint({200: schemas.ContactCard}, AGENT)
+def conversation_contact(conversation_id):
+    """The conversation's contact (null when anonymous) and their other conversations, newest first."""
+    with services().db.reading() as session:
+        conversation = get_conversation(session, conversation_id)
+        contact = contacts.contact_of_conversation(session, conversation_id)
+        return _contact_card(session, contact, bool(conversation.contact_verified), exclude=conversation_id)
+
+
+@bp.get("/contacts")
+@agent_required()
+@endpoint({200: schemas.ContactList}, AGENT, query=schemas.ContactsQuery)
+def find_contacts(query: schemas.ContactsQuery):
+    """Contacts whose name, e-mail, shop customer id or a linked address contains q (at most 20)."""
+    with services().db.reading() as session:
+        return {"contacts": [contacts.contact_json(session, c) for c in contacts.search_contacts(session, query.q)]}
+
+
+@bp.get("/contacts/<int:contact_id>")
+@agent_required()
+@endpoint({200: schemas.ContactCard}, AGENT)
+def contact(contact_id):
+    """A contact with all their conversations, newest first."""
+    with services().db.reading() as session:
+        return _contact_card(session, contacts.get_contact(session, contact_id), False)
+
+
+@bp.post("/contacts/<int:contact_id>/identities")
+@agent_required()
+@endpoint({201: schemas.ContactIdentityLinked}, AGENT, body=schemas.IdentityLink)
+def link_contact_identity(contact_id, body: schemas.IdentityLink):
+    """Link an address (e-mail, LINE user, phone) to the contact (409 identity_taken when it is another's);
+    earlier conversations left with that e-mail join the contact's history (unverified)."""
+    with services().db.writing() as session:
+        identity = contacts.link_identity(session, contact_id, body.kind, body.value, g.agent)
+        linked = contacts.attach_conversations_with(session, contact_id, body.kind, body.value)
+        events.record(session, events.Event(events.CONTACT_IDENTITY_LINKED, agent_id=g.agent.id, data={
+            "target_contact_id": contact_id, "audit": {"kind": body.kind, "linked_conversations": linked}}))
+        return {"identity": {"kind": identity.kind, "value": identity.value, "created_at": iso(identity.created_at)},
+                "linked_conversations": linked}, 201
+
+
+@bp.post("/contacts/<int:contact_id>/notes")
+@agent_required()
+@endpoint({201: schemas.ContactNoteCreated}, AGENT, body=schemas.AgentText)
+def contact_note(contact_id, body: schemas.AgentText):
+    """A note about the contact, for every agent who helps them later (never shown to the customer)."""
+    with services().db.writing() as session:
+        note = contacts.add_contact_note(session, contact_id, g.agent, body.text)
+        return {"note": contacts.note_json(note, g.agent.name)}, 201

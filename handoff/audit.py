@@ -43,6 +43,12 @@ EVENT_ACTIONS = {
     events.PASSWORD_RESET: ("agent.password_reset", "agent"),
     events.PASSWORD_CHANGED: ("agent.password_changed", "agent"),
     events.PRESENCE_CHANGED: ("agent.presence_changed", "agent"),
+    # Known customers (handoff/privacy.py): the detail names no personal data, only ids and counts,
+    # so the append-only log keeps nothing an erasure would have to remove.
+    events.CONTACT_IDENTITY_LINKED: ("contact.identity_linked", "contact"),
+    events.CONTACT_EXPORTED: ("contact.exported", "contact"),
+    events.CONTACT_ERASED: ("contact.erased", "contact"),
+    events.RETENTION_PURGED: ("privacy.retention_purged", None),
 }
 # A claim made by auto-assignment (handoff/assignment.py) rather than by the agent.
 ASSIGNED_ACTION = "conversation.assigned"

@@ -180,3 +180,89 @@ def register_commands(app: Flask) -> None:
             workers.stop()
 
     app.cli.add_command(mail)
+    contacts = AppGroup("contacts", help="Known customers: export or erase everything held about one (APPI, GDPR).")
+
+    def find_contact(session, who: str):
+        """By contact id, shop customer id or any linked address (an e-mail ...)."""
+        from sqlalchemy import select
+
+        from .contacts import contact_by_identity, get_contact
+        from .models import Contact
+
+        text = who.strip()
+        found = session.scalar(select(Contact).where(Contact.shop_customer_id == text))
+        for kind in ("email", "line", "phone"):
+            found = found or contact_by_identity(session, kind, text)
+        if found is None and text.isdigit():
+            found = get_contact(session, int(text))
+        if found is None:
+            raise click.ClickException(f"no contact {text}")
+        return found
+
+    @contacts.command("export")
+    @click.argument("contact")
+    @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+                  help="Write the JSON to this file (created readable by its owner only); default: standard output.")
+    def export_command(contact, output):
+        """Export everything held about CONTACT (contact id, shop customer id or e-mail) as JSON."""
+        import json
+
+        from .audit import Actor
+        from .errors import ApiError
+        from .privacy import export_contact
+
+        try:
+            with current_app.extensions["tsunagi"].db.writing() as session:
+                exported = export_contact(session, find_contact(session, contact).id, Actor.command_line())
+        except ApiError as error:
+            raise click.ClickException(error.message)
+        text = json.dumps(exported, ensure_ascii=False, indent=2)
+        if output is None:
+            click.echo(text)
+            return
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+        click.echo(f"contact {exported['contact']['id']}: {len(exported['conversations'])} conversation(s) "
+                   f"written to {output}", err=True)
+
+    @contacts.command("erase")
+    @click.argument("contact")
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    def erase_command(contact, yes):
+        """Erase CONTACT (contact id, shop customer id or e-mail): transcripts, addresses, notes.
+        KPI totals stay; the erasure is recorded in the audit log as cli:<OS user>."""
+        from .audit import Actor
+        from .errors import ApiError
+        from .privacy import erase_contact
+
+        if not yes:
+            click.confirm(f"Erase everything held about {contact}? This cannot be undone", abort=True)
+        try:
+            with current_app.extensions["tsunagi"].db.writing() as session:
+                erasure = erase_contact(session, find_contact(session, contact).id, Actor.command_line())
+        except ApiError as error:
+            raise click.ClickException(error.message)
+        click.echo(f"contact {erasure.contact_id} erased; {erasure.conversations} conversation(s) emptied")
+
+    app.cli.add_command(contacts)
+
+    privacy = AppGroup("privacy", help="Data retention (RETENTION_DAYS).")
+
+    @privacy.command("purge")
+    @click.option("--days", type=int, default=None, help="Overrides RETENTION_DAYS for this run.")
+    def purge_command(days):
+        """Erase conversations that ended more than RETENTION_DAYS ago, and contacts left with none.
+        Run it daily (cron or a supervisor); safe to run twice or from several hosts at once."""
+        from .audit import Actor
+        from .privacy import purge_expired
+
+        retention = current_app.config["RETENTION_DAYS"] if days is None else days
+        if retention <= 0:
+            click.echo("RETENTION_DAYS is not set: everything is kept; nothing to purge")
+            return
+        done = purge_expired(current_app.extensions["tsunagi"].db, retention, Actor.command_line())
+        click.echo(f"retention {retention} days: {done['conversations']} conversation(s) and "
+                   f"{done['contacts']} contact(s) erased")
+
+    app.cli.add_command(privacy)

@@ -109,6 +109,12 @@ SETTINGS: list[Setting] = [
             "How long a stream ticket (POST .../stream-ticket) may wait before it opens the conversation's stream; each ticket opens it once."),
     Setting("METRICS_TOKEN", "", str,
             "Bearer token a Prometheus scraper sends to `GET /metrics` (`Authorization: Bearer ...`). Empty: /metrics answers only requests from this machine's loopback that no proxy relayed (403 `metrics_token_not_configured` otherwise)."),
+    Setting("IDENTITY_SECRET", "", str,
+            "Shared with the shop's server, which signs its signed-in customer's id with it (hex HMAC-SHA256, docs/identity.md) so the widget's conversations belong to one verified contact. Empty: every identity the widget sends is ignored (chats stay anonymous). Never put it in a page."),
+    Setting("RETENTION_DAYS", 0, int,
+            "Resolved conversations older than this many days have their personal data erased by `flask --app handoff privacy purge` (run daily; docs/identity.md). 0 or unset: kept forever."),
+    Setting("DEMO_ORDER_API_TOKEN", "", str,
+            "Bearer token of the demo shop's order API (`/demo/api/orders/<number>`, handoff/demo_orders.py, docs/order-api.md), which the bot's ORDER_API_URL points at under `make run`. Empty: `instance/demo_order_api_token` when `make run` created it, else the demo order API is off (404)."),
     Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
     # Channels (docs/channels.md): the outbox and the webhook events' workers, then LINE.
     Setting("CHANNEL_WORKERS", True, _bool,

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, current_app, request
 from . import events
 from .agent_queue import position_of, snapshot
 from .auth import issue_customer_token, require_customer
+from .contacts import ClaimedIdentity, contact_email, identify
 from .database import utcnow
 from .errors import ApiError, InvalidInput
 from .lifecycle import (Status, end_by_customer, get_conversation, leave_offline_message,
@@ -77,11 +78,19 @@ def create_conversation(body: schemas.NewConversation):
     if language is None:
         best = request.accept_languages.best_match(LANGUAGES)
         language = best or current_app.config["DEFAULT_LANGUAGE"]
+    claimed = None
+    if body.customer is not None:
+        claimed = ClaimedIdentity(body.customer.id, body.customer.hash, body.customer.name or None,
+                                  contact_email(body.customer.email))
     with services().db.writing() as session:
         conversation = start_conversation(session, language, body.page_url)
-    return {"id": conversation.id, "token": issue_customer_token(conversation.id),
-            "status": conversation.status, "language": conversation.language, "surveys": _surveys(),
-            "email_replies": email_replies()}, 201
+        contact = identify(session, conversation.id, claimed, current_app.config["IDENTITY_SECRET"])
+    started = {"id": conversation.id, "token": issue_customer_token(conversation.id),
+               "status": conversation.status, "language": conversation.language, "surveys": _surveys(),
+               "email_replies": email_replies()}
+    if claimed is not None:  # said only to a page that sent an identity (docs/identity.md)
+        started["identified"] = contact is not None
+    return started, 201
 
 
 @bp.get("/conversations/<conversation_id>")

@@ -44,6 +44,11 @@ ROLE_CHANGED = "role_changed"
 PASSWORD_RESET = "password_reset"
 PASSWORD_CHANGED = "password_changed"
 CONTENT_CHANGED = "content_changed"
+# Known customers and their privacy (handoff/contacts.py, handoff/privacy.py).
+CONTACT_IDENTITY_LINKED = "contact_identity_linked"
+CONTACT_EXPORTED = "contact_exported"
+CONTACT_ERASED = "contact_erased"
+RETENTION_PURGED = "retention_purged"
 
 # Events after which the waiting line looks different.
 QUEUE_CHANGES = frozenset({HANDOFF_REQUESTED, OFFLINE_TICKET_OPENED, CLAIMED, RESOLVED, HANDED_BACK, REQUEUED})

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import events
+from .contacts import verified_customer_id
 from .database import Database, utcnow
 from .errors import Conflict
 from .listeners.bot_restart_listener import restarted
@@ -58,6 +59,8 @@ class Gateway:
                     return earlier
                 message, bot_in_charge, language, restart_pending = self._store_customer_message(
                     session, conversation_id, text, client_message_id, display_text)
+                # Only a customer the shop's signature verified: the bot may then look up their orders.
+                customer_id = verified_customer_id(session, conversation_id) if bot_in_charge else None
         except IntegrityError:
             # The same client_message_id raced in twice: the other request stored it.
             with self.db.reading() as session:
@@ -72,7 +75,8 @@ class Gateway:
                 self.rasa.restart(conversation_id)
                 with self.db.writing() as session:
                     restarted(session, conversation_id)
-            turn: Optional[BotTurn] = self.rasa.send(conversation_id, message.text, language)
+            turn: Optional[BotTurn] = self.rasa.send(conversation_id, message.text, language,
+                                                     customer_id=customer_id)
         except RasaUnavailable as error:
             log.warning("conversation %s: %s", conversation_id, error)
             turn = None

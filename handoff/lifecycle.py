@@ -15,13 +15,14 @@ from sqlalchemy import func, select, update
 
 from . import events
 from .database import utcnow
+from .contacts import previous_agent_id
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .models import Agent, Conversation
 from languages import LANGUAGES
 from support_hours import SupportHours
 from .system_messages import system_text
 from .masking import mask_card_numbers
-from .presence import online_agent_ids
+from .presence import online_agent_ids, state_of
 from .transcript import add_message
 
 if TYPE_CHECKING:
@@ -132,7 +133,11 @@ def request_handoff(session, conversation_id: str, hours: SupportHours, *, reaso
         if conversation.status in HUMAN_SIDE:
             return conversation, False
         raise Conflict("conversation_resolved", "This conversation has ended; start a new one.")
-    if bot_said_offline is None or bot_said_offline != offline:
+    previous = None if offline else route_to_previous_agent(session, conversation_id, now)
+    if previous is not None:
+        add_message(session, conversation_id, "system", system_text("returning_agent", language, name=previous.name),
+                    language, reply_to_id=reply_to_id)
+    elif bot_said_offline is None or bot_said_offline != offline:
         said = "nobody_online" if nobody_online else "offline" if offline else "queued"
         add_message(session, conversation_id, "system", system_text(said, language, channel=conversation.channel),
                     language, reply_to_id=reply_to_id)
@@ -140,7 +145,56 @@ def request_handoff(session, conversation_id: str, hours: SupportHours, *, reaso
     events.record(session, events.Event(name, conversation_id, data={
         "reason": reason, "priority": priority, "language": language, "status": target.value,
         **({"nobody_online": True} if nobody_online else {})}))
+    if previous is not None:
+        from .audit import Actor  # at run time only, as the TYPE_CHECKING import above
+
+        events.record(session, events.Event(events.CLAIMED, conversation_id, agent_id=previous.id, data={
+            "wait_seconds": 0.0, "agent_name": previous.name, "language": language, "offline": False,
+            "returning_customer": True, "actor": Actor(None, RETURNING_CUSTOMER_ROUTING)}))
     return get_conversation(session, conversation_id), True
+
+
+# Who the audit log names for a conversation the service itself gave to a returning customer's agent.
+RETURNING_CUSTOMER_ROUTING = "routing:returning-customer"
+
+
+def _default_limit() -> int:
+    """AGENT_MAX_CONCURRENT of the app serving this request; the default outside one."""
+    from flask import current_app, has_app_context
+
+    return current_app.config.get("AGENT_MAX_CONCURRENT", 5) if has_app_context() else 5
+
+
+def _agent_is_available(session, agent_id: int, now: datetime) -> bool:
+    """Whether this agent can take one more conversation now: active, online (handoff/presence.py),
+    below their limit. The agent's row is locked first (as a claim locks it, _check_capacity), so
+    this conversation and a claim by the same agent cannot both see the last free place."""
+    default_limit = _default_limit()
+    agent = session.execute(select(Agent.active, Agent.max_concurrent).where(Agent.id == agent_id)
+                            .with_for_update()).first()
+    if agent is None or not agent.active or state_of(session, agent_id, now) != "online":
+        return False
+    limit = agent.max_concurrent if agent.max_concurrent is not None else default_limit
+    owned = session.scalar(select(func.count()).select_from(Conversation).where(
+        Conversation.agent_id == agent_id, Conversation.status == Status.ASSIGNED.value))
+    return owned < limit
+
+
+def route_to_previous_agent(session, conversation_id: str, now: datetime) -> Optional[Agent]:
+    """A returning verified customer who was just queued goes straight to the agent who last helped
+    them, when that agent is available (_agent_is_available); otherwise they stay in the queue as
+    anyone would, so nobody waits for someone who is away. Returns that agent, or None."""
+    conversation = get_conversation(session, conversation_id)
+    if conversation.contact_id is None or not conversation.contact_verified:
+        return None  # an anonymous customer, or one only an agent linked: no claim to anyone
+    agent_id = previous_agent_id(session, conversation.contact_id, conversation_id)
+    if agent_id is None or not _agent_is_available(session, agent_id, now):
+        return None
+    moved = _move(session, conversation_id, {Status.WAITING}, Status.ASSIGNED, agent_id=agent_id, claimed_at=now,
+                  first_reply_at=None)
+    if moved is None:
+        return None
+    return session.get(Agent, agent_id)
 
 
 def leave_offline_message(session, conversation_id: str, email: str, text: str, language: str,

@@ -81,6 +81,12 @@ class Conversation(Base):
     channel: Mapped[str] = mapped_column(String(16), default="web", server_default="web")
     channel_address: Mapped[Optional[str]] = mapped_column(String(254), nullable=True)
     customer_name: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    # Known customers (issue 18, handoff/contacts.py): the contact this conversation belongs to, and
+    # whether the shop's signature proved it (only then may the bot act on the customer's own data).
+    contact_id: Mapped[Optional[int]] = mapped_column(ForeignKey("contacts.id"), nullable=True, index=True)
+    contact_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set when its personal data was erased (handoff/privacy.py); the row stays for the KPI figures.
+    erased_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
 
     __table_args__ = (
         Index("ix_conversations_queue", "status", "priority_rank", "queued_at"),
@@ -390,3 +396,39 @@ class HelpSearch(Base):
 
     __table_args__ = (Index("ix_help_searches_created_at", "created_at"),
                       Index("ix_help_searches_unanswered", "no_good_result", "handled_action", "created_at"))
+class Contact(Base):
+    """A known customer (handoff/contacts.py): one person across conversations, devices and channels.
+    Created when the shop's page proves who the customer is (identity verification)."""
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The shop's own customer id, as signed by the shop (IDENTITY_SECRET).
+    shop_customer_id: Mapped[Optional[str]] = mapped_column(String(200), unique=True, nullable=True)
+    name: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    email: Mapped[Optional[str]] = mapped_column(String(254), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ContactIdentity(Base):
+    """An address that belongs to a contact on some channel: the shop's customer id, an e-mail
+    address, a LINE user id ... One address belongs to one contact at most."""
+    __tablename__ = "contact_identities"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # shop_id | email | line | ...
+    value: Mapped[str] = mapped_column(String(320))
+    # The agent who linked it; None when the shop's signature did.
+    agent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agents.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("kind", "value", name="uq_contact_identities_kind_value"),)
+
+
+class ContactNote(Base):
+    """An agent's note about a contact (a Note is about one conversation)."""
+    __tablename__ = "contact_notes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

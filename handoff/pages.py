@@ -63,9 +63,48 @@ def _shop_language() -> str:
     return request.args.get("lang") if request.args.get("lang") in LANGUAGES else "ja"
 
 
+# The demo shop's sample members (issue 18): signing in as one shows a verified customer in the
+# console, with their history. A real shop signs its own signed-in customer (docs/identity.md).
+DEMO_CUSTOMERS = {
+    "c-1001": {"ja": "鈴木 陽子", "en": "Yoko Suzuki", "email": "yoko.suzuki@example.com"},
+    "c-1002": {"ja": "佐藤 健", "en": "Ken Sato", "email": "ken.sato@example.com"},
+}
+DEMO_CUSTOMER_COOKIE = "demo_customer"
+
+
+def _demo_customer(lang: str) -> Optional[dict]:
+    """The sample member signed in on the demo shop, signed as a shop's server would sign it; None
+    when nobody is signed in or the service has no IDENTITY_SECRET."""
+    from .contacts import sign
+
+    customer_id = request.cookies.get(DEMO_CUSTOMER_COOKIE)
+    secret = current_app.config["IDENTITY_SECRET"]
+    member = DEMO_CUSTOMERS.get(customer_id or "")
+    if member is None or not secret:
+        return None
+    return {"id": customer_id, "name": member[lang], "email": member["email"], "hash": sign(secret, customer_id)}
+
+
+def _render_shop(lang: str, product):
+    return render_template("demo/shop.html", lang=lang, product=product, customer=_demo_customer(lang),
+                           members=DEMO_CUSTOMERS)
+
+
 @bp.get("/demo")
 def demo():
-    return render_template("demo/shop.html", lang=_shop_language(), product=None)
+    return _render_shop(_shop_language(), None)
+
+
+@bp.get("/demo/sign-in")
+def demo_sign_in():
+    """Signs in as a sample member (?customer=c-1001), or signs out (no customer)."""
+    customer_id = request.args.get("customer")
+    response = redirect(url_for("pages.demo", lang=_shop_language()))
+    if customer_id in DEMO_CUSTOMERS:
+        response.set_cookie(DEMO_CUSTOMER_COOKIE, customer_id, httponly=True, samesite="Lax", path="/demo")
+    else:
+        response.delete_cookie(DEMO_CUSTOMER_COOKIE, path="/demo")
+    return response
 
 
 @bp.get("/demo/products/<slug>")
@@ -74,7 +113,7 @@ def demo_product(slug: str):
     product = next((p for p in _catalogue(lang) if p["slug"] == slug), None)
     if product is None:
         abort(404)
-    return render_template("demo/shop.html", lang=lang, product=product)
+    return _render_shop(lang, product)
 
 
 @bp.get("/console")
@@ -114,6 +153,12 @@ def staff():
 @bp.get("/console/audit")
 def audit():
     return _console_page("console/audit.html", "audit", "admin")
+
+
+@bp.get("/console/contacts")
+def contacts():
+    """Known customers: find one, export or erase their data (admin; docs/identity.md)."""
+    return _console_page("console/contacts.html", "contacts", "admin")
 
 
 @bp.get("/console/password")

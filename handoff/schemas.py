@@ -65,9 +65,19 @@ class Body(BaseModel):
 
 # Requests: customer API (/api/v1)
 
+class CustomerIdentity(Body):
+    """The shop's signed-in customer (docs/identity.md). Used only when `hash` is the hex
+    HMAC-SHA256 of `id` with IDENTITY_SECRET; otherwise ignored and the chat is anonymous."""
+    id: Text(200, required=True) = Field(description="the shop's customer id")
+    name: Optional[Text(200)] = None
+    email: Optional[Text(254)] = None
+    hash: Text(128, required=True) = Field(description="hex HMAC-SHA256(IDENTITY_SECRET, id), made by the shop's server")
+
+
 class NewConversation(Body):
     language: Optional[Language] = None
     page_url: Optional[Text(2000)] = None
+    customer: Optional[CustomerIdentity] = Field(None, description="the shop's signed-in customer, signed by the shop")
 
 
 class CustomerMessage(Body):
@@ -273,6 +283,8 @@ class StartedConversation(BaseModel):
     language: Language
     surveys: Optional[list[Survey]] = Field(None, description="the questions to ask after the chat (SURVEYS), in order")
     email_replies: bool = Field(False, description="as in Conversation")
+    identified: Optional[bool] = Field(None, description="present when `customer` was sent: whether its signature "
+                                                         "was verified (the conversation is a known contact's)")
 
 
 class StreamTicket(BaseModel):
@@ -831,3 +843,80 @@ class HelpSearchResult(BaseModel):
     no_good_result: bool = Field(description="nothing matched well: offer the chat")
     warming: bool = Field(description="the index of meanings is still being built after a start or a "
                                       "content change: this answer used keywords only")
+# Known customers (handoff/contacts.py) and their privacy (handoff/privacy.py)
+
+IdentityKind = Literal["email", "line", "phone"]
+
+
+class IdentityLink(Body):
+    kind: IdentityKind = Field(description="the channel of the address (the shop's customer id comes from its signature only)")
+    value: Text(254, required=True)
+
+
+class ContactsQuery(Body):
+    q: Text(254, required=True) = Field(description="a name, e-mail address, shop customer id or any linked address")
+
+
+class ContactIdentityOut(BaseModel):
+    kind: str
+    value: str
+    created_at: Optional[datetime] = None
+
+
+class ContactOut(BaseModel):
+    id: int
+    shop_customer_id: Optional[str] = None
+    name: Optional[str] = None
+    email: Optional[str] = None
+    created_at: Optional[datetime] = None
+    updated_at: Optional[datetime] = None
+    identities: list[ContactIdentityOut]
+    notes: list[Note]
+
+
+class PastConversation(BaseModel):
+    class GivenRating(BaseModel):
+        csat: Optional[int] = None
+        ces: Optional[int] = None
+        comment: Optional[str] = None
+    id: str
+    created_at: Optional[datetime] = None
+    resolved_at: Optional[datetime] = None
+    channel: str = Field(description="web, or the channel it came in on")
+    status: Status
+    topics: list[str] = Field(description="the FAQ topics of the customer's messages (NLU intents)")
+    outcome: Literal["bot", "agent", "offline", "open"]
+    agent_name: Optional[str] = None
+    rating: Optional[GivenRating] = None
+
+
+class ContactCard(BaseModel):
+    contact: Optional[ContactOut] = Field(description="null: an anonymous conversation")
+    verified: bool = Field(False, description="the shop's signature proved who the customer is in this conversation")
+    history: list[PastConversation] = Field(description="the contact's other conversations, newest first")
+
+
+class ContactList(BaseModel):
+    contacts: list[ContactOut]
+
+
+class ContactIdentityLinked(BaseModel):
+    identity: ContactIdentityOut
+    linked_conversations: int = Field(description="earlier conversations with that address now shown in the history")
+
+
+class ContactNoteCreated(BaseModel):
+    note: Note
+
+
+class ContactExport(BaseModel):
+    """Everything held about a contact (APPI/GDPR access request)."""
+    model_config = ConfigDict(extra="allow")
+    exported_at: datetime
+    contact: ContactOut
+    conversations: list[dict[str, Any]]
+
+
+class ContactErased(BaseModel):
+    contact_id: int
+    conversations: int = Field(description="conversations whose personal data was erased (the rows stay, anonymous, for the KPI totals)")

@@ -66,6 +66,11 @@ _TEXTS = {
         "en": "To answer or ask anything else, just reply to this e-mail.",
     },
     "agent_joined": {"ja": "{name}が対応いたします。", "en": "{name} has joined the conversation."},
+    # A returning verified customer routed to the agent who helped them last (handoff/lifecycle.py).
+    "returning_agent": {
+        "ja": "前回ご対応した{name}におつなぎします。",
+        "en": "Connecting you to {name}, who helped you before.",
+    },
     "transferred": {"ja": "{name}に引き継ぎました。", "en": "{name} has taken over the conversation."},
     "handed_back": {
         "ja": "自動応答に戻ります。ほかにご質問があればどうぞ。",

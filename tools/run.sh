@@ -23,6 +23,8 @@ secret() {  # FILE: its content, generated (32 random bytes) the first time
 export SECRET_KEY=${SECRET_KEY:-$(secret "$instance/secret_key")}
 export RASA_JWT_SECRET=${RASA_JWT_SECRET:-$(secret "$instance/rasa_jwt_secret")}
 export ACTION_SERVER_TOKEN=${ACTION_SERVER_TOKEN:-$(secret "$instance/action_server_token")}
+# Shared with the shop's server, which signs its signed-in customer's id with it (docs/identity.md).
+export IDENTITY_SECRET=${IDENTITY_SECRET:-$(secret "$instance/identity_secret")}
 
 handoff_port=${HANDOFF_PORT:-8000}
 export RASA_PORT=${RASA_PORT:-5005} ACTION_SERVER_PORT=${ACTION_SERVER_PORT:-5055}
@@ -32,6 +34,12 @@ rasa_host=${RASA_BIND_HOST:-127.0.0.1}; actions_host=${ACTION_SERVER_BIND_HOST:-
 [ "$actions_host" = 0.0.0.0 ] && actions_host=127.0.0.1
 export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://$actions_host:$ACTION_SERVER_PORT/webhook}
 export RASA_URL=${RASA_URL:-http://$rasa_host:$RASA_PORT}
+# The shop's order API the bot asks about a verified customer's order (docs/order-api.md): unless
+# ORDER_API_URL names a real shop's, the demo shop's (handoff/demo_orders.py) with its own token.
+export DEMO_ORDER_API_TOKEN=${DEMO_ORDER_API_TOKEN:-$(secret "$instance/demo_order_api_token")}
+if [ -z "${ORDER_API_URL:-}" ]; then
+  export ORDER_API_URL=http://${HANDOFF_BIND/#0.0.0.0:/127.0.0.1:}/demo/api ORDER_API_TOKEN=$DEMO_ORDER_API_TOKEN
+fi
 export DATABASE_URL=${DATABASE_URL:-sqlite:///$instance/handoff.sqlite3}
 export TRACKER_STORE_URL=${TRACKER_STORE_URL:-$DATABASE_URL}
 

@@ -28,7 +28,8 @@ class AuditListener(Listener):
             action, target_type = EVENT_ACTIONS[event.name]
             if event.name == events.CLAIMED and data.get("assigned_by"):
                 action = ASSIGNED_ACTION  # auto-assignment gave it to the agent (handoff/assignment.py)
-            target_id = event.conversation_id if target_type == "conversation" else data.get("target_agent_id")
+            target_id = (event.conversation_id if target_type == "conversation"
+                         else data.get("target_contact_id") if target_type == "contact" else data.get("target_agent_id"))
             if event.name == events.LOGIN_FAILED and target_id is not None:
                 target_type = "agent"  # a failed attempt on an account that exists
         detail = {key: value for key, value in data.get("audit", {}).items() if value is not None}

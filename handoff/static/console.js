@@ -400,6 +400,8 @@
       renderNotes(conv, res.notes || data.notes || []);
       renderHeader(conv);
       renderDetails(conv);
+      // The contact panel (console-contacts.js) loads the customer's history beside it.
+      conv.panel.dispatchEvent(new CustomEvent("tsunagi:conversation", { bubbles: true, detail: { id: conv.id } }));
       loadCanned(data.language).then(function (list) { fillCanned(conv, list); });
       loadSuggestions(conv);
       scrollTranscript(conv);

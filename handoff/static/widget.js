@@ -11,6 +11,12 @@
  * data-title       header title; data-welcome: the first line shown before anyone writes
  * data-position    right (default) | left
  * data-open        "true" opens the chat when the page loads
+ * A signed-in customer (docs/identity.md): the shop's server signs the customer id, and the page
+ * passes it either on the tag (data-customer-id, data-customer-name, data-customer-email,
+ * data-customer-hash) or, before this script runs, as
+ *   window.TsunagiSettings = {customer: {id: "c-1001", name: "...", email: "...", hash: "<hex>"}}
+ * hash = hex HMAC-SHA256(IDENTITY_SECRET, id). The service ignores an identity whose hash does not
+ * match (the chat stays anonymous); the agent then sees who the customer is and their history.
  * The shop's origin must be listed in the service's CORS_ORIGINS. A shop page with its own
  * Content-Security-Policy allows the service in script-src and connect-src; no 'unsafe-inline' is
  * needed (the styles are a constructed stylesheet). window.TsunagiWidget.open() opens it from the
@@ -358,6 +364,18 @@
     "@media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}"
   ].join("\n");
 
+  // The shop's signed-in customer: window.TsunagiSettings.customer, else the tag's data-customer-*.
+  function customerOf(data) {
+    var given = (window.TsunagiSettings && window.TsunagiSettings.customer) || {
+      id: data.customerId, name: data.customerName, email: data.customerEmail, hash: data.customerHash
+    };
+    if (!given || !given.id || !given.hash) return null;
+    var customer = { id: String(given.id), hash: String(given.hash) };
+    if (given.name) customer.name = String(given.name);
+    if (given.email) customer.email = String(given.email);
+    return customer;
+  }
+
   function Widget(el) {
     var data = el.dataset || {};
     var src = el.getAttribute("src") || "";
@@ -372,6 +390,7 @@
     this.welcomeText = data.welcome || this.t.welcome;
     this.position = data.position === "left" ? "left" : "right";
     this.storageKey = "tsunagi:v1:" + this.server;
+    this.customer = customerOf(data);
 
     this.conversation = null;   // {id, token}
     this.status = null;         // bot | waiting | assigned | resolved | offline
@@ -616,7 +635,7 @@
     try {
       localStorage.setItem(this.storageKey, JSON.stringify({
         id: this.conversation.id, token: this.conversation.token,
-        lastEventId: this.lastEventId, rated: this.rated, offlineSent: this.offlineSent
+        customerId: this.customer ? this.customer.id : null, lastEventId: this.lastEventId, rated: this.rated, offlineSent: this.offlineSent
       }));
     } catch (e) { /* storage full or disabled: the chat still works for this page view */ }
   };
@@ -624,7 +643,12 @@
   Widget.prototype.load = function () {
     try {
       var saved = JSON.parse(localStorage.getItem(this.storageKey) || "null");
-      if (saved && saved.id && saved.token) return saved;
+      if (saved && saved.id && saved.token) {
+        // Another customer signed in on this device (or the customer signed out): their
+        // conversation is not reopened for whoever is here now.
+        if ((saved.customerId || null) !== (this.customer ? this.customer.id : null)) { this.forget(); return null; }
+        return saved;
+      }
     } catch (e) { /* corrupt entry: start afresh */ }
     return null;
   };
@@ -664,7 +688,16 @@
     var self = this;
     if (this.conversation) return Promise.resolve(this.conversation);
     if (this.creating) return this.creating;
-    this.creating = this.api("POST", "/api/v1/conversations", { language: this.lang, page_url: location.href })
+    var body = { language: this.lang, page_url: location.href };
+    if (this.customer) body.customer = this.customer;
+    this.creating = this.api("POST", "/api/v1/conversations", body)
+      .catch(function (err) {
+        // An identity the service cannot take (too long, malformed): chat anonymously all the same.
+        if (err.status !== 422 || !body.customer) throw err;
+        if (window.console) console.warn("Tsunagi: the customer identity was refused (" + err.message + ")");
+        delete body.customer;
+        return self.api("POST", "/api/v1/conversations", body);
+      })
       .then(function (conv) {
         self.conversation = { id: conv.id, token: conv.token };
         if (Array.isArray(conv.surveys)) self.surveys = conv.surveys;

@@ -1,4 +1,7 @@
 """The custom actions, run on real trackers and the real content files."""
+import asyncio
+import inspect
+
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -26,7 +29,9 @@ def tracker(*events, language="ja"):
 
 def run(action_cls, tr):
     dispatcher = CollectingDispatcher()
-    action_cls().run(dispatcher, tr, {})
+    result = action_cls().run(dispatcher, tr, {})
+    if inspect.isawaitable(result):  # an async action (ActionAnswerFAQ waits for the order API)
+        asyncio.run(result)
     return dispatcher.messages
 
 

@@ -27,7 +27,8 @@ from tests.support.service_skips import MissingServices
 # Hypothesis keeps a cache of its own; outside the work tree it leaves no untracked files behind.
 set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "tsunagi-hypothesis"))
 TABLES = ("outbox", "channel_events", "email_messages", "stream_events", "notes", "messages", "metric_events",
-          "metric_counters", "stream_tickets", "canned_replies", "conversations", "agents")
+          "metric_counters", "stream_tickets", "canned_replies", "conversations", "agents", "contacts",
+          "help_searches", "help_votes", "help_article_views", "help_visits")
 
 
 missing_services = MissingServices()  # this folder's tally, said at the end of the session

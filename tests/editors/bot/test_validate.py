@@ -62,7 +62,9 @@ def test_a_key_written_twice(project):
 def test_an_answer_in_domain_yml_and_beside_its_examples(project):
     """Rasa would silently keep the one beside the examples: one place only."""
     domain = project / "domain.yml"
-    domain.write_text(domain.read_text(encoding="utf-8") + "\nresponses:\n  utter_payment_cod:\n  - text: \"again\"\n",
+    text = domain.read_text(encoding="utf-8")
+    assert text.count("\nresponses:\n") == 1  # domain.yml's own answers (the order answers): added there
+    domain.write_text(text.replace("\nresponses:\n", "\nresponses:\n  utter_payment_cod:\n    - text: \"again\"\n"),
                       encoding="utf-8")
     report = validate(project, QUICK)
     assert found(report, "defined_twice") == [

@@ -1,0 +1,57 @@
+/* Known customers (admin page /console/contacts): search contacts, export everything held about
+ * one as JSON, or erase it (POST /api/admin/contacts/<id>/export, .../erase; docs/identity.md). */
+(function () {
+  "use strict";
+
+  var C = window.Console, T = C.T, el = C.el, fmt = C.fmt;
+  var $ = function (id) { return document.getElementById(id); };
+
+  function download(contact) {
+    C.api("POST", "/api/admin/contacts/" + contact.id + "/export", {}).then(function (data) {
+      var blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
+      var link = el("a", { href: URL.createObjectURL(blob), download: "contact-" + contact.id + ".json" });
+      document.body.appendChild(link);
+      link.click();
+      setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
+    }).catch(C.showError);
+  }
+
+  function erase(contact) {
+    if (!window.confirm(fmt("contact_erase_confirm", { name: contact.name || contact.shop_customer_id || contact.id }))) return;
+    C.api("POST", "/api/admin/contacts/" + contact.id + "/erase", {}).then(function (res) {
+      C.toast(fmt("contact_erased", { n: res.conversations }), "success");
+      search();
+    }).catch(C.showError);
+  }
+
+  function row(contact) {
+    var exportButton = el("button", { type: "button", class: "ghost small contact-export", text: T.contact_export });
+    var eraseButton = el("button", { type: "button", class: "ghost danger small contact-erase", text: T.contact_erase });
+    exportButton.addEventListener("click", function () { download(contact); });
+    eraseButton.addEventListener("click", function () { erase(contact); });
+    var addresses = (contact.identities || []).filter(function (i) { return i.kind !== "shop_id"; })
+      .map(function (i) { return (T["identity_" + i.kind] || i.kind) + ": " + i.value; }).join(", ");
+    return el("tr", { "data-contact-id": String(contact.id) }, [
+      el("td", { text: contact.name || "—" }), el("td", { text: contact.shop_customer_id || "—" }),
+      el("td", { text: addresses || "—" }), el("td", null, [exportButton, " ", eraseButton])
+    ]);
+  }
+
+  function search() {
+    var q = $("contacts-q").value.trim();
+    if (!q) return Promise.resolve();
+    return C.api("GET", "/api/agent/contacts?q=" + encodeURIComponent(q)).then(function (res) {
+      var body = $("contacts-body");
+      body.textContent = "";
+      res.contacts.forEach(function (contact) { body.appendChild(row(contact)); });
+      $("contacts-empty").hidden = res.contacts.length > 0;
+    }).catch(C.showError);
+  }
+
+  C.signIn().then(function (agent) {
+    if (!C.hasRole(agent, "admin")) { window.location.reload(); return; }
+    $("app-view").hidden = false;
+    $("contacts-search").addEventListener("submit", function (e) { e.preventDefault(); search(); });
+    $("contacts-q").focus();
+  }).catch(C.showError);
+})();

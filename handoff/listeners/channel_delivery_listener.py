@@ -2,7 +2,8 @@
 not on the website widget become outbox rows (handoff/outbox.py) in the transaction that stores
 them, so a message is delivered if and only if it was committed.
 
-The messages of one transaction in one conversation (a bot turn: the answer, its "did that help?"
+On e-mail, a service notice goes only with the bot's or agent's message of its transaction, never as a
+mail of its own. The messages of one transaction in one conversation (a bot turn: the answer, its "did that help?"
 follow-up, a handoff notice) go in one row: LINE answers them in one reply call, which its reply
 token allows only once. An agent's "typing" becomes a `loading` row (LINE's loading animation).
 """
@@ -46,6 +47,11 @@ class ChannelDeliveryListener(Listener):
                 "buttons": message.buttons, "agent_name": message.agent_name}
         rows = session.info.setdefault(_ROWS_KEY, {})
         entry = rows.get(event.conversation_id)
+        if channel == "email" and message.sender == "system" and entry is None:
+            # A service notice on its own ("Aiko has joined", "back with our assistant") would be a
+            # mail of its own; on e-mail it only goes out with the bot's or an agent's message it
+            # belongs to (the handoff or offline notice after the bot's answer).
+            return
         if entry is not None:
             entry.payload = dict(entry.payload, messages=entry.payload["messages"] + [item])
         else:

@@ -273,6 +273,9 @@ def test_a_new_email_opens_a_conversation_the_bot_answers_first(mail_app, sink):
                                    if "Aikoです。承ります。" in m.get_body(("plain",)).get_content()], "the agent's mail")
     assert len(by_agent) == 1 and str(by_agent[0]["In-Reply-To"]) == str(asking["Message-ID"])
     assert by_agent[0]["Auto-Submitted"] is None
+    # The claim's notice ("Aiko has joined") is in the transcript but is no mail of its own.
+    assert any(m.sender == "system" and "Aiko" in m.text for m in transcript(app, conversation.id))
+    assert not [m for m in sink.to("yamada@example.jp") if "Aikoが対応いたします" in m.get_body(("plain",)).get_content()]
 
 
 def _status(app, conversation_id: str) -> str:

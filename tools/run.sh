@@ -88,6 +88,7 @@ cat <<EOT
 
 Tsunagi is running (logs in $TSUNAGI_LOG_DIR; a crashed process is restarted; Ctrl-C stops everything):
   Demo shop with the chat widget   http://$HANDOFF_BIND/demo
+  Help center                      http://$HANDOFF_BIND/help  (English: /en/help)
   Agent console                    http://$HANDOFF_BIND/console
   KPI dashboard (admin)            http://$HANDOFF_BIND/console/dashboard
   Unanswered questions (editor)    http://$HANDOFF_BIND/console/unanswered

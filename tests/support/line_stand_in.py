@@ -19,10 +19,12 @@ import re
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.loopback_server import LoopbackServer
 
 
-class LineStandIn:
+class LineStandIn(LoopbackServer):
     def __init__(self, token: str = "line-access-token", seed: int = 17):
         self.token = token
         self.requests: list[dict] = []
@@ -42,21 +44,10 @@ class LineStandIn:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.origin
 
-    def start(self) -> "LineStandIn":
-        ThreadingHTTPServer.request_queue_size = 256
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def handler_class(self):
+        return _handler(self)
 
     def reset(self) -> None:
         with self._lock:

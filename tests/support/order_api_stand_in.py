@@ -8,11 +8,12 @@ answer 5xx (`failing`), answer late (`delay`), answer what it likes (`override`)
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Optional
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.support.loopback_server import LoopbackServer
 
 PREFIX = "/shop-api"
 
@@ -41,7 +42,7 @@ SAMPLE_ORDERS = {
 }
 
 
-class OrderApiStandIn:
+class OrderApiStandIn(LoopbackServer):
     def __init__(self, token: str = "stand-in-order-token", orders: Optional[dict] = None,
                  port: int = 0):
         self.token = token
@@ -51,13 +52,12 @@ class OrderApiStandIn:
         self.delay = 0.0              # seconds to wait before answering
         self.override: Optional[tuple[int, bytes]] = None  # (status, body) instead of the real answer
         self.requests: list[dict] = []
-        self._server: Optional[ThreadingHTTPServer] = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{PREFIX}"
+        return f"{self.origin}{PREFIX}"
 
-    def start(self) -> "OrderApiStandIn":
+    def handler_class(self):
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -101,14 +101,4 @@ class OrderApiStandIn:
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
                     pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        return Handler

@@ -15,7 +15,7 @@ import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from pathlib import Path
 
@@ -23,6 +23,7 @@ import yaml
 
 from intents import AFFIRM, COMPLAINT, DENY, FALLBACK_INTENTS, NLU_FALLBACK, REQUEST_HUMAN
 from languages import message_language
+from tests.support.loopback_server import LoopbackServer
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -106,7 +107,7 @@ SMALL_TALK = {
 }
 
 
-class RasaStandIn:
+class RasaStandIn(LoopbackServer):
     """The bot (what it remembers per conversation) and its HTTP server.
 
     Test controls: `delay` (seconds before each answer), `offline` (the handoff payload says
@@ -131,26 +132,11 @@ class RasaStandIn:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.origin
 
     def handler_class(self):
         """The request handler class the server answers with (a subclass may wrap it)."""
         return _handler(self)
-
-    def start(self) -> "RasaStandIn":
-        ThreadingHTTPServer.request_queue_size = 256  # 100 customers at once must not overflow the backlog
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler_class())
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]  # a restart keeps the port
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Down for real: the port refuses connections until start() again."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
     def reset(self) -> None:
         with self._lock:

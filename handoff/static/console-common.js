@@ -218,9 +218,29 @@
   }
   bindLogout();
 
+  // Known customers (docs/identity.md), for the console's side panel and the admin contacts page:
+  // everything held about a contact as a JSON download, and its erasure after a confirmation.
+  function exportContact(contact) {
+    return api("POST", "/api/admin/contacts/" + contact.id + "/export", {}).then(function (data) {
+      var blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
+      var link = el("a", { href: URL.createObjectURL(blob), download: "contact-" + contact.id + ".json" });
+      document.body.appendChild(link);
+      link.click();
+      setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
+    }).catch(showError);
+  }
+
+  function eraseContact(contact, then) {
+    if (!window.confirm(fmt("contact_erase_confirm", { name: contact.name || contact.shop_customer_id || contact.id }))) return;
+    api("POST", "/api/admin/contacts/" + contact.id + "/erase", {}).then(function (res) {
+      toast(fmt("contact_erased", { n: res.conversations }), "success");
+      then();
+    }).catch(showError);
+  }
+
   var Console = window.Console = {
     T: T, config: CONFIG, fmt: fmt, el: el, api: api, toast: toast, showError: showError,
     duration: duration, clock: clock, dateTime: dateTime, stream: stream, signIn: signIn, hasRole: hasRole,
-    ROLES: ROLES, agent: null
+    ROLES: ROLES, agent: null, exportContact: exportContact, eraseContact: eraseContact
   };
 })();

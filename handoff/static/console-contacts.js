@@ -131,21 +131,9 @@
   function privacyActions(box, contact, conversationId) {
     var exportButton = el("button", { type: "button", class: "ghost small contact-export", text: T.contact_export });
     var eraseButton = el("button", { type: "button", class: "ghost danger small contact-erase", text: T.contact_erase });
-    exportButton.addEventListener("click", function () {
-      api("POST", "/api/admin/contacts/" + contact.id + "/export", {}).then(function (data) {
-        var blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
-        var link = el("a", { href: URL.createObjectURL(blob), download: "contact-" + contact.id + ".json" });
-        document.body.appendChild(link);
-        link.click();
-        setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
-      }).catch(C.showError);
-    });
+    exportButton.addEventListener("click", function () { C.exportContact(contact); });
     eraseButton.addEventListener("click", function () {
-      if (!window.confirm(fmt("contact_erase_confirm", { name: contact.name || contact.shop_customer_id || contact.id }))) return;
-      api("POST", "/api/admin/contacts/" + contact.id + "/erase", {}).then(function (res) {
-        C.toast(fmt("contact_erased", { n: res.conversations }), "success");
-        load(box, conversationId);
-      }).catch(C.showError);
+      C.eraseContact(contact, function () { load(box, conversationId); });
     });
     return el("div", { class: "contact-privacy" }, [
       el("h4", { text: T.contact_privacy }), el("div", { class: "row" }, [exportButton, eraseButton])

@@ -6,29 +6,11 @@
   var C = window.Console, T = C.T, el = C.el, fmt = C.fmt;
   var $ = function (id) { return document.getElementById(id); };
 
-  function download(contact) {
-    C.api("POST", "/api/admin/contacts/" + contact.id + "/export", {}).then(function (data) {
-      var blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
-      var link = el("a", { href: URL.createObjectURL(blob), download: "contact-" + contact.id + ".json" });
-      document.body.appendChild(link);
-      link.click();
-      setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
-    }).catch(C.showError);
-  }
-
-  function erase(contact) {
-    if (!window.confirm(fmt("contact_erase_confirm", { name: contact.name || contact.shop_customer_id || contact.id }))) return;
-    C.api("POST", "/api/admin/contacts/" + contact.id + "/erase", {}).then(function (res) {
-      C.toast(fmt("contact_erased", { n: res.conversations }), "success");
-      search();
-    }).catch(C.showError);
-  }
-
   function row(contact) {
     var exportButton = el("button", { type: "button", class: "ghost small contact-export", text: T.contact_export });
     var eraseButton = el("button", { type: "button", class: "ghost danger small contact-erase", text: T.contact_erase });
-    exportButton.addEventListener("click", function () { download(contact); });
-    eraseButton.addEventListener("click", function () { erase(contact); });
+    exportButton.addEventListener("click", function () { C.exportContact(contact); });
+    eraseButton.addEventListener("click", function () { C.eraseContact(contact, search); });
     var addresses = (contact.identities || []).filter(function (i) { return i.kind !== "shop_id"; })
       .map(function (i) { return (T["identity_" + i.kind] || i.kind) + ": " + i.value; }).join(", ");
     return el("tr", { "data-contact-id": String(contact.id) }, [

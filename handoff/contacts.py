@@ -243,6 +243,25 @@ def attach_conversations_with(session, contact_id: int, kind: str, value: str) -
                            .values(contact_id=contact_id).execution_options(synchronize_session=False)).rowcount
 
 
+def attach_if_linked(session, conversation_id: str, kind: str, value: Optional[str]) -> Optional[int]:
+    """A conversation started from (or left with) an address an agent linked to a contact, e.g. a new
+    LINE chat of a linked LINE user or an offline ticket with a linked e-mail, becomes that
+    contact's, unverified: it shows in their history, while the bot still treats it as anonymous
+    and routing never takes it for a verified returning customer (only the shop's signature
+    verifies). A conversation that has a contact already keeps it. Returns the contact's id."""
+    if kind not in LINKABLE_KINDS or not (value or "").strip():
+        return None
+    contact_id = session.scalar(select(ContactIdentity.contact_id).where(
+        ContactIdentity.kind == kind, ContactIdentity.value == _normalised(kind, value)))
+    if contact_id is None:
+        return None
+    attached = session.execute(update(Conversation).where(Conversation.id == conversation_id,
+                                                          Conversation.contact_id.is_(None))
+                               .values(contact_id=contact_id, contact_verified=False)
+                               .execution_options(synchronize_session=False)).rowcount
+    return contact_id if attached else None
+
+
 def search_contacts(session, text: str, limit: int = 20) -> list[Contact]:
     """Contacts whose name, e-mail, shop customer id or any address contains the text."""
     pattern = "%" + text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

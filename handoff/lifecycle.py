@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 
 from . import events
 from .database import utcnow
-from .contacts import previous_agent_id
+from .contacts import attach_if_linked, previous_agent_id
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .models import Agent, Conversation
 from languages import LANGUAGES
@@ -222,6 +222,7 @@ def leave_offline_message(session, conversation_id: str, email: str, text: str, 
         if moved is None:
             raise Conflict("conversation_changed", "The conversation changed meanwhile; try again.")
         opened = True
+    attach_if_linked(session, conversation_id, "email", email)  # an e-mail an agent linked: the contact's
     message = add_message(session, conversation_id, "customer", text, language)
     received = "offline_received_open" if support_open else "offline_received"
     add_message(session, conversation_id, "system", system_text(received, conversation.language, channel=conversation.channel),

@@ -9,6 +9,20 @@ customer's words or addresses is deleted (messages, notes, stream events, questi
 Tables are found from the schema itself (any table with a conversation_id or contact_id column,
 or one pointing at messages), so a table added later is erased too without a change here.
 
+The channels (issue 17) keep the customer's words and addresses in three more places: the outbox
+(every row has its conversation_id) and email_messages rows are erased with their conversation, as
+above (e-mails recorded without one, such as a bounce, by their address), and channel_events, the stored webhook events and
+inbound mails, are keyed by the customer's address on the channel (queue_key: the LINE user id,
+or "email:" and the address). An erased conversation's address loses its processed events from
+before its earliest conversation that is kept (all of them when none is kept, as after a
+contact's erasure); events still waiting to be processed stay, as they are new messages.
+
+Rasa's tracker (bot/tracker_store.py) keeps each conversation's turns in its table `events`
+(sender_id = our conversation id, data = the texts and metadata, the verified customer id
+included). By default it lives in this service's database (TRACKER_STORE_URL defaults to
+DATABASE_URL): when that table is there, an erased conversation's rows in it are deleted too. A
+tracker store in another database is the shop's to erase (docs/identity.md).
+
 The audit log is append-only (handoff/audit.py), so what it records about contacts names only
 internal ids and counts, never a name, an address or a message: nothing in it needs erasing.
 """
@@ -18,14 +32,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Optional
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import and_, column, delete, func, inspect, or_, select, table, update
 
 from . import events
 from .audit import Actor
 from .contacts import contact_json, get_contact, history
 from .database import utcnow
 from .errors import Conflict
-from .models import Base, Contact, ContactIdentity, Conversation, Message
+from .models import Base, ChannelEvent, Contact, ContactIdentity, Conversation, EmailRecord, Message
 from .transcript import iso
 
 # What stays of an erased conversation: the facts the KPI dashboard and the counters are made of.
@@ -40,6 +54,11 @@ KEPT_TABLES = frozenset({"conversations", "metric_events", "metric_counters", "a
 # Statuses in which people are still working on a conversation: erasing it under them is refused.
 OPEN_FOR_PEOPLE = ("waiting", "assigned", "offline")
 PURGE_BATCH = 200  # conversations erased per transaction by the retention purge
+# Rasa's SQLTrackerStore table (rasa/core/tracker_store.py, Rasa 3.6): one row per event of a
+# conversation, sender_id being the conversation's id here.
+RASA_TRACKER_TABLE = "events"
+# A stored channel event in these states is still to be processed: a new message, not erased.
+UNPROCESSED = ("pending", "sending")
 
 
 def _tables_with(column: str) -> list:
@@ -63,6 +82,55 @@ def _erased_values(now: datetime) -> dict:
     return values
 
 
+def _channel_addresses(session, ids: list[str]) -> set[tuple[str, str]]:
+    """(channel, address) of the customer on these conversations: the channel's own address, and
+    the e-mail an offline ticket left (the customer's mail replies come in on it)."""
+    found = set()
+    for channel, address, email in session.execute(select(Conversation.channel, Conversation.channel_address,
+                                                          Conversation.email).where(Conversation.id.in_(ids))):
+        if channel in ("line", "email") and address:
+            found.add((channel, address))
+        if email:
+            found.add(("email", email.strip().lower()))
+    return found
+
+
+def _erase_channel_traces(session, addresses: set[tuple[str, str]]) -> None:
+    """What the channels stored about these addresses outside of a conversation: processed webhook
+    events and inbound mails (channel_events) and e-mail records with no conversation (a bounce),
+    from before the address's earliest conversation that is kept (see the module's docstring)."""
+    for channel, address in addresses:
+        same_address = Conversation.channel_address == address
+        if channel == "email":
+            same_address = same_address | (func.lower(Conversation.email) == address)
+        else:
+            same_address = same_address & (Conversation.channel == channel)
+        kept_since = session.scalar(select(func.min(Conversation.created_at)).where(
+            same_address, Conversation.erased_at.is_(None)))
+        key = address if channel == "line" else f"email:{address}"
+        events_table, emails = ChannelEvent.__table__, EmailRecord.__table__
+        condition = and_(events_table.c.channel == channel, events_table.c.queue_key == key,
+                         events_table.c.status.not_in(UNPROCESSED))
+        if kept_since is not None:
+            condition = condition & (events_table.c.received_at < kept_since)
+        session.execute(delete(events_table).where(condition))
+        if channel == "email":
+            condition = and_(emails.c.conversation_id.is_(None), func.lower(emails.c.address) == address)
+            if kept_since is not None:
+                condition = condition & (emails.c.created_at < kept_since)
+            session.execute(delete(emails).where(condition))
+
+
+def _erase_bot_tracker(session, ids: list[str]) -> None:
+    """These conversations' turns in Rasa's tracker table, when it is in this database."""
+    if RASA_TRACKER_TABLE in Base.metadata.tables:  # never ours: the schema has no such table
+        return
+    if not inspect(session.connection()).has_table(RASA_TRACKER_TABLE):
+        return  # the bot keeps its tracker elsewhere (TRACKER_STORE_URL): docs/identity.md
+    tracker = table(RASA_TRACKER_TABLE, column("sender_id"))
+    session.execute(delete(tracker).where(tracker.c.sender_id.in_(ids)))
+
+
 def erase_conversations(session, conversation_ids: Iterable[str], now: Optional[datetime] = None) -> int:
     """Erases the personal data of these conversations (see the module's docstring); returns how
     many were erased now. Idempotent, and safe when two processes erase the same ones: the rows
@@ -71,17 +139,21 @@ def erase_conversations(session, conversation_ids: Iterable[str], now: Optional[
     if not ids:
         return 0
     now = now or utcnow()
-    table = Conversation.__table__
-    marked = session.execute(update(table).where(table.c.id.in_(ids), table.c.erased_at.is_(None))
+    addresses = _channel_addresses(session, ids)  # read before the conversations are emptied
+    conversations = Conversation.__table__
+    marked = session.execute(update(conversations).where(conversations.c.id.in_(ids),
+                                                         conversations.c.erased_at.is_(None))
                              .values(_erased_values(now))).rowcount
     # Erased before (that conversation alone, say): emptied again, keeping its first erasure time.
-    session.execute(update(table).where(table.c.id.in_(ids), table.c.erased_at.is_not(None)).values(
-        {k: v for k, v in _erased_values(now).items() if k != "erased_at"}))
+    session.execute(update(conversations).where(conversations.c.id.in_(ids), conversations.c.erased_at.is_not(None))
+                    .values({k: v for k, v in _erased_values(now).items() if k != "erased_at"}))
     messages = select(Message.__table__.c.id).where(Message.__table__.c.conversation_id.in_(ids))
     for dependent, column in _tables_pointing_at_messages():
         session.execute(delete(dependent).where(column.in_(messages)))
     for dependent in _tables_with("conversation_id"):
         session.execute(delete(dependent).where(dependent.c.conversation_id.in_(ids)))
+    _erase_channel_traces(session, addresses)
+    _erase_bot_tracker(session, ids)
     return marked
 
 

@@ -24,6 +24,7 @@ from .. import schemas
 from ..auth import agent_required
 from ..openapi import AGENT, endpoint
 
+from ..contacts import attach_if_linked
 from ..database import utcnow
 from ..errors import Conflict
 from ..lifecycle import Status, start_conversation
@@ -192,6 +193,8 @@ def open_conversation(app, channel: str, address: str, text: str = "", *, displa
             conversation = start_conversation(session, language)
             conversation.channel, conversation.channel_address = channel, address
             conversation.customer_name = (display_name or "")[:200] or None
+            session.flush()
+            attach_if_linked(session, conversation.id, channel, address)  # a linked address: the contact's
         elif display_name and conversation.customer_name != display_name[:200]:
             session.execute(update(Conversation).where(Conversation.id == conversation.id)
                             .values(customer_name=display_name[:200], updated_at=utcnow())

@@ -37,8 +37,11 @@ def order_api():
     stand_in.stop()
 
 
-@pytest.fixture
-def service(rasa_url, tmp_path):
+@pytest.fixture(scope="module")
+def service(rasa_url, tmp_path_factory):
+    # One service for the module (each test is a new conversation of its own): a gunicorn start per
+    # test cost about half a minute each on a busy 2-core machine.
+    tmp_path = tmp_path_factory.mktemp("order-status")
     template = seed_database(tmp_path / "template.sqlite3", rasa_url)
     running = HandoffService(template, tmp_path / "service", rasa_url, IDENTITY_SECRET=IDENTITY_SECRET).start()
     yield running

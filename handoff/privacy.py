@@ -11,11 +11,12 @@ or one pointing at messages), so a table added later is erased too without a cha
 
 The channels (issue 17) keep the customer's words and addresses in three more places: the outbox
 (every row has its conversation_id) and email_messages rows are erased with their conversation, as
-above (e-mails recorded without one, such as a bounce, by their address), and channel_events, the stored webhook events and
-inbound mails, are keyed by the customer's address on the channel (queue_key: the LINE user id,
-or "email:" and the address). An erased conversation's address loses its processed events from
-before its earliest conversation that is kept (all of them when none is kept, as after a
-contact's erasure); events still waiting to be processed stay, as they are new messages.
+above (e-mails recorded without one, such as a bounce, by their address), and channel_events, the
+stored webhook events and inbound mails, are keyed by the customer's address on the channel
+(queue_key: the LINE user id, or "email:" and the address). An erased conversation's address
+loses its processed events from before its earliest conversation that is kept (all of them when
+none is kept, as after a contact's erasure); events still waiting to be processed stay, as they
+are new messages.
 
 Rasa's tracker (bot/tracker_store.py) keeps each conversation's turns in its table `events`
 (sender_id = our conversation id, data = the texts and metadata, the verified customer id
@@ -32,7 +33,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Optional
 
-from sqlalchemy import and_, column, delete, func, inspect, or_, select, table, update
+from sqlalchemy import and_, delete, func, inspect, or_, select, table, update
+from sqlalchemy import column as named_column
 
 from . import events
 from .audit import Actor
@@ -127,7 +129,7 @@ def _erase_bot_tracker(session, ids: list[str]) -> None:
         return
     if not inspect(session.connection()).has_table(RASA_TRACKER_TABLE):
         return  # the bot keeps its tracker elsewhere (TRACKER_STORE_URL): docs/identity.md
-    tracker = table(RASA_TRACKER_TABLE, column("sender_id"))
+    tracker = table(RASA_TRACKER_TABLE, named_column("sender_id"))
     session.execute(delete(tracker).where(tracker.c.sender_id.in_(ids)))
 
 

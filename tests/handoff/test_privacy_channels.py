@@ -222,3 +222,39 @@ def test_erasing_a_contact_with_web_line_and_email_conversations_leaves_nothing_
     assert {k: v for k, v in kpis(boss).items() if k != "recent_ratings"} == \
            {k: v for k, v in figures.items() if k != "recent_ratings"}
     assert figures["conversations"] >= 4
+
+
+def test_retention_erases_an_old_line_conversation_and_its_events_and_keeps_the_newer_one(app, line, tracker,
+                                                                                          agent_factory):
+    from datetime import timedelta
+    from sqlalchemy import update
+
+    from handoff.audit import Actor
+    from handoff.database import utcnow
+    from handoff.privacy import purge_expired
+
+    aiko = agent_factory("aiko@shop.example", name="Aiko")
+    engine, db = app.extensions["tsunagi"].db.engine, app.extensions["tsunagi"].db
+    phone = LineUser(app, line)
+    phone.says("送料はいくら？QX-91")
+    phone.says("人と話したい")
+    old = wait_until(lambda: (c := newest_conversation(app, USER)).status == "waiting" and c, "the handoff")
+    assert aiko.post(f"/api/agent/conversations/{old.id}/claim").status_code == 200
+    assert aiko.post(f"/api/agent/conversations/{old.id}/resolve").status_code == 200
+    with db.writing() as session:                              # it ended 40 days ago
+        session.execute(update(Conversation).where(Conversation.id == old.id)
+                        .values(resolved_at=utcnow() - timedelta(days=40)))
+    phone.says("返品はできますか？QX-92")
+    new = wait_until(lambda: (c := newest_conversation(app, USER)).id != old.id and c, "a new conversation")
+    phone.says("いつ届きますか？QX-93")
+    wait_until(lambda: outbox_settled(app), "every answer delivered")
+    bot_turns(engine, tracker, old.id, "送料はいくら？QX-91", None)
+    bot_turns(engine, tracker, new.id, "いつ届きますか？QX-93", None)
+    assert any("QX-91" in row for row in everything_stored(app)["channel_events"])
+
+    assert purge_expired(db, 30, Actor.command_line())["conversations"] == 1
+    stored = everything_stored(app)
+    assert not [(table, row) for table, rows in stored.items() for row in rows if "QX-91" in row]
+    assert any("QX-93" in row for row in stored["channel_events"])     # the newer conversation's events stay
+    assert any("QX-93" in row and new.id in row for row in stored["events"])
+    assert any("QX-92" in row for row in stored["messages"]) and any("QX-93" in row for row in stored["messages"])

@@ -131,7 +131,10 @@ def _operation(app: Flask, rule, declared: Endpoint, ref: dict) -> dict:
     for where, model in (("query", declared.query), ("header", declared.headers)):
         if model is not None:
             properties = model.model_json_schema(schema_generator=_Schemas)["properties"]
+            # An empty query parameter counts as absent (validation.read_parameters): said so for the
+            # optional ones (a required one left empty is refused as missing).
             parameters += [{"name": field.alias or name, "in": where, "required": field.is_required(),
+                            **({"allowEmptyValue": True} if where == "query" and not field.is_required() else {}),
                             **_absent_not_null(properties[field.alias or name])}
                            for name, field in model.model_fields.items()]
     if parameters:

@@ -97,6 +97,8 @@ def test_a_search_with_no_result_offers_the_chat(service, new_page):
     expect(widget.panel).to_be_visible()   # the widget opens on the help page itself
     widget.send("my parcel is lost")
     expect(widget.messages("customer").first).to_have_text("my parcel is lost")
+    # The message shows at once; the conversation is started with it (wait for the service's answer).
+    expect(widget.messages("bot").first).to_be_visible()
     conversation = page.evaluate("window.TsunagiWidget.conversationId")
     assert conversation
     assert _admin_kpis(service)["chats_from_help"] == 1   # started on a help-center page

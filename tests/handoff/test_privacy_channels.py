@@ -18,7 +18,7 @@ from tests.support.waiting import wait_until
 
 from test_channel_email import SUPPORT, SmtpSink, a_mail, send_mail
 from test_channel_line import SECRET as LINE_SECRET, TOKEN as LINE_TOKEN, USER, LineUser, outbox_settled
-from test_contacts import SECRET, card, everything_stored, kpis, set_presence, start
+from test_contacts import SECRET, card, erase_and_scan, everything_stored, kpis, set_presence, start
 
 from handoff.channels.email_receiver import mail_receiver
 from tests.support.ports import free_port
@@ -201,21 +201,9 @@ def test_erasing_a_contact_with_web_line_and_email_conversations_leaves_nothing_
 
     hanako = ("Hanako Yamada", "hanako@example.com", "c-1001", USER, LINE_NAME, MAIL_ADDRESS, "山田 花子",
               HANAKO_WEB, HANAKO_LINE, HANAKO_MAIL, HANAKO_SUBJECT)
-    before = everything_stored(app)
-    for needle in hanako:                                       # the scan finds what is there
-        assert any(needle in row for rows in before.values() for row in rows), needle
-    for table in ("outbox", "channel_events", "email_messages", "events"):   # the channels' tables hold her
+    before, after, figures = erase_and_scan(app, boss, contact_id, hanako, conversations=3)
+    for table in ("outbox", "channel_events", "email_messages", "events"):   # the channels' tables held her
         assert any(needle in row for row in before[table] for needle in hanako), table
-    figures = kpis(boss)
-
-    response = boss.post(f"/api/admin/contacts/{contact_id}/erase")
-    assert response.status_code == 200, response.get_json()
-    assert response.get_json() == {"contact_id": contact_id, "conversations": 3}
-
-    after = everything_stored(app)
-    for table, rows in after.items():                           # table by table
-        for needle in hanako:
-            assert not [row for row in rows if needle in row], (table, needle)
     # Ken's data is all still there, his bot turns included.
     assert any("Where is Ken's order K-77?" in row for row in after["messages"])
     assert any("K-77" in row and ken.id in row for row in after["events"])
